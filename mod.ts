@@ -1,0 +1,4 @@
+// lfdiff's public API: the engine (tensors, autograd, ops) and the model building blocks.
+
+export * from "./ops/mod.ts";
+export * from "./model/mod.ts";

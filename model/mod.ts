@@ -1,0 +1,17 @@
+// Layers, optimisers and checkpoints.
+
+export { Module, parameter } from "./nn/module.ts";
+export { Conv2d, type Conv2dConfig, LayerNorm2d, Linear } from "./nn/layers.ts";
+export { fanIn, uniformInit } from "./nn/init.ts";
+export { Adam, type AdamOptions } from "./optim/adam.ts";
+export { StepLR } from "./optim/step_lr.ts";
+export {
+  type HostTensor,
+  loadModule,
+  parseSafetensors,
+  readSafetensors,
+  type SafetensorsFile,
+  saveModule,
+  serializeSafetensors,
+  writeSafetensors,
+} from "./safetensors.ts";

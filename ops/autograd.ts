@@ -1,0 +1,146 @@
+// Reverse-mode autodiff. Ops record a GradNode on their output while grad mode is on and an
+// input requires grad; backward() collects the nodes reachable from the root and walks them
+// in reverse creation order (a valid reverse topological order, since an op's output is
+// always newer than its inputs). Intermediate gradients are freed as soon as they are used.
+
+import { keep } from "./scope.ts";
+import { fmt, sameShape } from "./shape.ts";
+import { empty, type GradNode, type Tensor } from "./tensor.ts";
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording anything (inference, optimiser updates). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Attaches a backward to `out` if any input requires grad and recording is on. */
+export function record(
+  out: Tensor,
+  op: string,
+  inputs: Tensor[],
+  backward: GradNode["backward"],
+): Tensor {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op, inputs, backward };
+  }
+  return out;
+}
+
+function addInto(a: Tensor, b: Tensor): Tensor {
+  const out = empty(a.shape, a);
+  const s = a.shape.map((_, i, sh) => sh.slice(i + 1).reduce((x, y) => x * y, 1));
+  a.backend.binary("add", a.shape, a.buffer, s, b.buffer, s, out.buffer);
+  return out;
+}
+
+function copyOf(t: Tensor): Tensor {
+  const out = empty(t.shape, t);
+  t.backend.copy([t.size], t.buffer, 0, [1], out.buffer, 0, [1]);
+  return out;
+}
+
+/** Stands in for a node whose saved tensors were let go after a backward pass. */
+function freedNode(op: string): GradNode {
+  return {
+    op,
+    inputs: [],
+    backward() {
+      throw new Error(`backward: the graph through ${op} was already used; pass retainGraph`);
+    },
+  };
+}
+
+export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph: boolean): void {
+  if (!root.requiresGrad) throw new Error("backward: tensor does not require grad");
+  if (!seed && root.size !== 1) {
+    throw new Error(`backward: gradient must be given for non-scalar ${fmt(root.shape)}`);
+  }
+  if (seed && !sameShape(seed.shape, root.shape)) {
+    throw new Error(`backward: gradient ${fmt(seed.shape)} for tensor ${fmt(root.shape)}`);
+  }
+  // Reachable tensors, newest first.
+  const seen = new Set<Tensor>([root]);
+  const todo = [root];
+  while (todo.length) {
+    const t = todo.pop()!;
+    for (const i of t.node?.inputs ?? []) {
+      if (i.requiresGrad && !seen.has(i)) {
+        seen.add(i);
+        todo.push(i);
+      }
+    }
+  }
+  const order = [...seen].sort((a, b) => b.id - a.id);
+
+  noGrad(() => {
+    const start = seed ?? empty(root.shape, root);
+    if (!seed) root.backend.fill(start.buffer, 1);
+    const grads = new Map<Tensor, Tensor>([[root, start]]);
+    // How many pending entries hold each gradient tensor (backward fns may pass g through).
+    const holders = new Map<Tensor, number>([[start, 1]]);
+    const hold = (g: Tensor) => holders.set(g, (holders.get(g) ?? 0) + 1);
+    const release = (g: Tensor) => {
+      const n = holders.get(g)! - 1;
+      if (n > 0) return holders.set(g, n);
+      holders.delete(g);
+      if (g !== seed) g.dispose();
+    };
+
+    for (const t of order) {
+      const g = grads.get(t);
+      if (!g) continue;
+      grads.delete(t);
+      const node = t.node;
+      if (!node) {
+        // Leaf: accumulate into .grad, owning a private copy.
+        const own = holders.get(g) === 1 && g !== seed ? (holders.delete(g), g) : copyOf(g);
+        if (own !== g) release(g);
+        if (t.grad) {
+          const sum = addInto(t.grad, own);
+          t.grad.dispose();
+          own.dispose();
+          t.grad = keep(sum);
+        } else t.grad = keep(own);
+        continue;
+      }
+      const needs = node.inputs.map((i) => i.requiresGrad);
+      const inGrads = node.backward(g, needs);
+      node.inputs.forEach((input, k) => {
+        const gi = inGrads[k];
+        if (!gi || !needs[k]) return;
+        if (!sameShape(gi.shape, input.shape)) {
+          throw new Error(
+            `backward of ${node.op}: gradient ${fmt(gi.shape)} for input ${fmt(input.shape)}`,
+          );
+        }
+        hold(gi);
+        const prev = grads.get(input);
+        if (prev) {
+          const sum = addInto(prev, gi);
+          release(prev);
+          release(gi);
+          hold(sum);
+          grads.set(input, sum);
+        } else grads.set(input, gi);
+      });
+      // Gradients computed for inputs that need none are dropped here.
+      inGrads.forEach((gi, k) => {
+        if (gi && !needs[k] && !holders.has(gi) && gi !== g) gi.dispose();
+      });
+      release(g);
+      if (!retainGraph) t.node = freedNode(node.op);
+    }
+  });
+}

@@ -1,0 +1,229 @@
+// The device interface: a small set of primitive kernels. Every op in ops/ is written once
+// on top of these; a new device is one implementation of this interface (ops/cpu/ is the
+// reference that others are checked against). Buffers hold float32 elements; offsets,
+// strides and sizes are in elements. Output buffers are contiguous unless strides are given.
+
+/** Opaque device memory; `length` is its element count. */
+export interface DeviceBuffer {
+  readonly length: number;
+}
+
+/** Elementwise maps with up to two scalar parameters `a`, `b`. */
+export type UnaryOp =
+  | "affine" // x*a + b  (scalar add/sub/mul/div, neg)
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "abs"
+  | "pow" // x^a
+  | "clamp" // min(max(x, a), b)
+  | "relu"
+  | "leakyRelu" // slope a
+  | "sigmoid"
+  | "tanh"
+  | "gelu"; // erf form
+
+export type BinaryOp = "add" | "sub" | "mul" | "div";
+
+export interface Conv2dGeometry {
+  n: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  kh: number;
+  kw: number;
+  oh: number;
+  ow: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+  dilH: number;
+  dilW: number;
+  groups: number;
+}
+
+export interface PoolGeometry {
+  /** N*C planes */
+  planes: number;
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+  k: number;
+  stride: number;
+}
+
+export type ResampleMode = "bilinear" | "nearest";
+
+export interface AdamStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1 - beta1^t and 1 - beta2^t */
+  bias1: number;
+  bias2: number;
+}
+
+export interface Backend {
+  readonly name: string;
+
+  alloc(n: number): DeviceBuffer; // zero-filled
+  free(buf: DeviceBuffer): void;
+  upload(dst: DeviceBuffer, src: Float32Array): void;
+  download(src: DeviceBuffer): Float32Array;
+  fill(dst: DeviceBuffer, value: number): void;
+
+  /** dst[dstOff + Σ i_d*dstStrides_d] = src[srcOff + Σ i_d*srcStrides_d] over `shape`. */
+  copy(
+    shape: readonly number[],
+    src: DeviceBuffer,
+    srcOff: number,
+    srcStrides: readonly number[],
+    dst: DeviceBuffer,
+    dstOff: number,
+    dstStrides: readonly number[],
+  ): void;
+
+  unary(op: UnaryOp, x: DeviceBuffer, out: DeviceBuffer, a: number, b: number): void;
+  /** dx = g * d(op)/dx, given input x and output y of the forward. */
+  unaryBackward(
+    op: UnaryOp,
+    x: DeviceBuffer,
+    y: DeviceBuffer,
+    g: DeviceBuffer,
+    dx: DeviceBuffer,
+    a: number,
+    b: number,
+  ): void;
+
+  /** Broadcasting binary op: out (contiguous, `shape`) from a and b read with `strides` (0 = broadcast). */
+  binary(
+    op: BinaryOp,
+    shape: readonly number[],
+    a: DeviceBuffer,
+    aStrides: readonly number[],
+    b: DeviceBuffer,
+    bStrides: readonly number[],
+    out: DeviceBuffer,
+  ): void;
+
+  /** Sum over the axes flagged in `reduce`; out holds the kept axes, contiguous. */
+  reduceSum(
+    x: DeviceBuffer,
+    shape: readonly number[],
+    reduce: readonly boolean[],
+    out: DeviceBuffer,
+  ): void;
+
+  /** C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b], row-major, for b < batch. */
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: DeviceBuffer,
+    aOff: number,
+    lda: number,
+    strideA: number,
+    b: DeviceBuffer,
+    bOff: number,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    c: DeviceBuffer,
+    cOff: number,
+    ldc: number,
+    strideC: number,
+    batch: number,
+  ): void;
+
+  /** Softmax over rows of length `cols`. */
+  softmax(x: DeviceBuffer, y: DeviceBuffer, rows: number, cols: number): void;
+  softmaxBackward(
+    y: DeviceBuffer,
+    g: DeviceBuffer,
+    dx: DeviceBuffer,
+    rows: number,
+    cols: number,
+  ): void;
+
+  /**
+   * Layer norm over the channel axis of [n, c, hw] at every pixel; writes per-pixel mean and
+   * 1/sqrt(var+eps) for the backward. `biasFree` is Restormer's variant: x*rstd*w, no centring.
+   */
+  layerNorm(
+    x: DeviceBuffer,
+    w: DeviceBuffer,
+    b: DeviceBuffer | null,
+    y: DeviceBuffer,
+    mean: DeviceBuffer,
+    rstd: DeviceBuffer,
+    n: number,
+    c: number,
+    hw: number,
+    eps: number,
+  ): void;
+  layerNormBackward(
+    x: DeviceBuffer,
+    w: DeviceBuffer,
+    mean: DeviceBuffer,
+    rstd: DeviceBuffer,
+    g: DeviceBuffer,
+    dx: DeviceBuffer,
+    dw: DeviceBuffer,
+    db: DeviceBuffer | null,
+    n: number,
+    c: number,
+    hw: number,
+  ): void;
+
+  conv2d(
+    geo: Conv2dGeometry,
+    x: DeviceBuffer,
+    w: DeviceBuffer,
+    bias: DeviceBuffer | null,
+    y: DeviceBuffer,
+  ): void;
+  conv2dBackwardData(geo: Conv2dGeometry, g: DeviceBuffer, w: DeviceBuffer, dx: DeviceBuffer): void;
+  /** Overwrites dw with the filter gradient. */
+  conv2dBackwardFilter(
+    geo: Conv2dGeometry,
+    x: DeviceBuffer,
+    g: DeviceBuffer,
+    dw: DeviceBuffer,
+  ): void;
+
+  avgPool2d(geo: PoolGeometry, x: DeviceBuffer, y: DeviceBuffer): void;
+  avgPool2dBackward(geo: PoolGeometry, g: DeviceBuffer, dx: DeviceBuffer): void;
+
+  /** Resize planes [planes, h, w] → [planes, oh, ow]; bilinear uses align_corners=false. */
+  resample(
+    mode: ResampleMode,
+    planes: number,
+    h: number,
+    w: number,
+    oh: number,
+    ow: number,
+    x: DeviceBuffer,
+    y: DeviceBuffer,
+  ): void;
+  resampleBackward(
+    mode: ResampleMode,
+    planes: number,
+    h: number,
+    w: number,
+    oh: number,
+    ow: number,
+    g: DeviceBuffer,
+    dx: DeviceBuffer,
+  ): void;
+
+  /** In-place Adam update of p with moments m, v (PyTorch semantics, L2 weight decay). */
+  adam(p: DeviceBuffer, g: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, step: AdamStep): void;
+}

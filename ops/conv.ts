@@ -1,0 +1,86 @@
+// 2-D convolution (cross-correlation, as PyTorch), with stride, padding, dilation, groups.
+//   x [n, cin, h, w], weight [cout, cin/groups, kh, kw], bias [cout] → y [n, cout, oh, ow]
+//   oh = floor((h + 2·pad − dil·(kh−1) − 1)/stride) + 1
+// Forward, backward-data and backward-filter are the backend's three conv primitives (the
+// cuDNN split); the bias gradient is a sum over n, h, w.
+
+import type { Conv2dGeometry } from "./backend.ts";
+import { record } from "./autograd.ts";
+import { fmt, ShapeError } from "./shape.ts";
+import { empty, sameDevice, type Tensor } from "./tensor.ts";
+
+export interface Conv2dOptions {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  dilation?: number | [number, number];
+  groups?: number;
+}
+
+const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
+  v === undefined ? [d, d] : typeof v === "number" ? [v, v] : v;
+
+export function conv2dGeometry(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  o: Conv2dOptions,
+): Conv2dGeometry {
+  const [strideH, strideW] = pair(o.stride, 1);
+  const [padH, padW] = pair(o.padding, 0);
+  const [dilH, dilW] = pair(o.dilation, 1);
+  const groups = o.groups ?? 1;
+  const where = `conv2d: input ${fmt(xShape)}, weight ${fmt(wShape)}`;
+  if (xShape.length !== 4 || wShape.length !== 4) {
+    throw new ShapeError(`${where}: both must be 4-D`);
+  }
+  const [n, cin, h, w] = xShape, [cout, cig, kh, kw] = wShape;
+  if (!Number.isInteger(groups) || groups < 1 || cin % groups !== 0 || cout % groups !== 0) {
+    throw new ShapeError(`${where}: channels not divisible by groups=${groups}`);
+  }
+  if (cig !== cin / groups) {
+    throw new ShapeError(
+      `${where}: weight expects ${cig * groups} input channels (groups=${groups})`,
+    );
+  }
+  if (
+    [strideH, strideW, dilH, dilW].some((v) => !Number.isInteger(v) || v < 1) || padH < 0 ||
+    padW < 0
+  ) {
+    throw new ShapeError(`${where}: bad stride/padding/dilation`);
+  }
+  const oh = Math.floor((h + 2 * padH - dilH * (kh - 1) - 1) / strideH) + 1;
+  const ow = Math.floor((w + 2 * padW - dilW * (kw - 1) - 1) / strideW) + 1;
+  if (oh < 1 || ow < 1) throw new ShapeError(`${where}: kernel larger than the padded input`);
+  return { n, cin, h, w, cout, kh, kw, oh, ow, strideH, strideW, padH, padW, dilH, dilW, groups };
+}
+
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  o: Conv2dOptions = {},
+): Tensor {
+  const backend = sameDevice("conv2d", x, weight, ...(bias ? [bias] : []));
+  const geo = conv2dGeometry(x.shape, weight.shape, o);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== geo.cout)) {
+    throw new ShapeError(`conv2d: bias ${fmt(bias.shape)} for ${geo.cout} output channels`);
+  }
+  const y = empty([geo.n, geo.cout, geo.oh, geo.ow], x);
+  backend.conv2d(geo, x.buffer, weight.buffer, bias ? bias.buffer : null, y.buffer);
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record(y, "conv2d", inputs, (g, needs) => {
+    let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
+    if (needs[0]) {
+      dx = empty(x.shape, x);
+      backend.conv2dBackwardData(geo, g.buffer, weight.buffer, dx.buffer);
+    }
+    if (needs[1]) {
+      dw = empty(weight.shape, weight);
+      backend.conv2dBackwardFilter(geo, x.buffer, g.buffer, dw.buffer);
+    }
+    if (bias && needs[2]) {
+      db = empty(bias.shape, bias);
+      backend.reduceSum(g.buffer, g.shape, [true, false, true, true], db.buffer);
+    }
+    return [dx, dw, db];
+  });
+}

@@ -1,0 +1,89 @@
+// The CPU backend: buffers are Float32Arrays, GEMM-shaped work goes to OpenBLAS (both
+// cores), everything else is the TypeScript kernels beside this file.
+
+import type { Backend, DeviceBuffer } from "../backend.ts";
+import { adam } from "./adam.ts";
+import { conv2dBackwardData, conv2dBackwardFilter, conv2dForward } from "./conv.ts";
+import { binary, copy, reduceSum, unary, unaryBackward } from "./elementwise.ts";
+import { gemmProvider } from "./gemm.ts";
+import { layerNorm, layerNormBackward } from "./layer_norm.ts";
+import { avgPool2d, avgPool2dBackward } from "./pool.ts";
+import { resample, resampleBackward } from "./resample.ts";
+import { softmax, softmaxBackward } from "./softmax.ts";
+
+const f = (b: DeviceBuffer) => b as Float32Array;
+const fOrNull = (b: DeviceBuffer | null) => b as Float32Array | null;
+
+export function createCpuBackend(): Backend {
+  const sgemm = () => gemmProvider().sgemm;
+  return {
+    name: "cpu",
+    alloc: (n) => new Float32Array(n),
+    free: () => {},
+    upload: (dst, src) => f(dst).set(src),
+    download: (src) => f(src).slice(),
+    fill: (dst, v) => f(dst).fill(v),
+    copy: (shape, src, so, ss, dst, dO, ds) => copy(shape, f(src), so, ss, f(dst), dO, ds),
+    unary: (op, x, out, a, b) => unary(op, f(x), f(out), a, b),
+    unaryBackward: (op, x, y, g, dx, a, b) => unaryBackward(op, f(x), f(y), f(g), f(dx), a, b),
+    binary: (op, shape, a, as, b, bs, out) => binary(op, shape, f(a), as, f(b), bs, f(out)),
+    reduceSum: (x, shape, reduce, out) => reduceSum(f(x), shape, reduce, f(out)),
+    gemm(
+      ta,
+      tb,
+      m,
+      n,
+      k,
+      alpha,
+      a,
+      aOff,
+      lda,
+      sA,
+      b,
+      bOff,
+      ldb,
+      sB,
+      beta,
+      c,
+      cOff,
+      ldc,
+      sC,
+      batch,
+    ) {
+      const run = sgemm();
+      for (let i = 0; i < batch; i++) {
+        run(
+          ta,
+          tb,
+          m,
+          n,
+          k,
+          alpha,
+          f(a).subarray(aOff + i * sA),
+          lda,
+          f(b).subarray(bOff + i * sB),
+          ldb,
+          beta,
+          f(c).subarray(cOff + i * sC),
+          ldc,
+        );
+      }
+    },
+    softmax: (x, y, rows, cols) => softmax(f(x), f(y), rows, cols),
+    softmaxBackward: (y, g, dx, rows, cols) => softmaxBackward(f(y), f(g), f(dx), rows, cols),
+    layerNorm: (x, w, b, y, mean, rstd, n, c, hw, eps) =>
+      layerNorm(f(x), f(w), fOrNull(b), f(y), f(mean), f(rstd), n, c, hw, eps),
+    layerNormBackward: (x, w, mean, rstd, g, dx, dw, db, n, c, hw) =>
+      layerNormBackward(f(x), f(w), f(mean), f(rstd), f(g), f(dx), f(dw), fOrNull(db), n, c, hw),
+    conv2d: (geo, x, w, bias, y) => conv2dForward(sgemm(), geo, f(x), f(w), fOrNull(bias), f(y)),
+    conv2dBackwardData: (geo, g, w, dx) => conv2dBackwardData(sgemm(), geo, f(g), f(w), f(dx)),
+    conv2dBackwardFilter: (geo, x, g, dw) => conv2dBackwardFilter(sgemm(), geo, f(x), f(g), f(dw)),
+    avgPool2d: (geo, x, y) => avgPool2d(geo, f(x), f(y)),
+    avgPool2dBackward: (geo, g, dx) => avgPool2dBackward(geo, f(g), f(dx)),
+    resample: (mode, planes, h, w, oh, ow, x, y) =>
+      resample(mode, planes, h, w, oh, ow, f(x), f(y)),
+    resampleBackward: (mode, planes, h, w, oh, ow, g, dx) =>
+      resampleBackward(mode, planes, h, w, oh, ow, f(g), f(dx)),
+    adam: (p, g, m, v, step) => adam(f(p), f(g), f(m), f(v), step),
+  };
+}

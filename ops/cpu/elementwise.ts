@@ -1,0 +1,284 @@
+// CPU kernels for maps, broadcasting binary ops, strided copies and sums. Loops are written
+// per op with the switch outside the loop so V8 keeps each one monomorphic; N-d walks step
+// an index counter over every axis but the last and run the last axis as a flat loop.
+
+import type { BinaryOp, UnaryOp } from "../backend.ts";
+
+/** erf with fractional error < 1.2e-7 (Numerical Recipes' Chebyshev fit of erfc). */
+export function erf(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t *
+    Math.exp(
+      -z * z - 1.26551223 +
+        t * (1.00002368 +
+            t * (0.37409196 +
+                t * (0.09678418 +
+                    t * (-0.18628806 +
+                        t * (0.27886807 +
+                            t *
+                              (-1.13520398 +
+                                t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+export function unary(op: UnaryOp, x: Float32Array, y: Float32Array, a: number, b: number): void {
+  const n = y.length;
+  switch (op) {
+    case "affine":
+      for (let i = 0; i < n; i++) y[i] = x[i] * a + b;
+      break;
+    case "exp":
+      for (let i = 0; i < n; i++) y[i] = Math.exp(x[i]);
+      break;
+    case "log":
+      for (let i = 0; i < n; i++) y[i] = Math.log(x[i]);
+      break;
+    case "sqrt":
+      for (let i = 0; i < n; i++) y[i] = Math.sqrt(x[i]);
+      break;
+    case "abs":
+      for (let i = 0; i < n; i++) y[i] = Math.abs(x[i]);
+      break;
+    case "pow":
+      for (let i = 0; i < n; i++) y[i] = Math.pow(x[i], a);
+      break;
+    case "clamp":
+      for (let i = 0; i < n; i++) y[i] = Math.min(Math.max(x[i], a), b);
+      break;
+    case "relu":
+      for (let i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+      break;
+    case "leakyRelu":
+      for (let i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : x[i] * a;
+      break;
+    case "sigmoid":
+      for (let i = 0; i < n; i++) y[i] = 1 / (1 + Math.exp(-x[i]));
+      break;
+    case "tanh":
+      for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]);
+      break;
+    case "gelu":
+      for (let i = 0; i < n; i++) y[i] = 0.5 * x[i] * (1 + erf(x[i] * SQRT1_2));
+      break;
+  }
+}
+
+export function unaryBackward(
+  op: UnaryOp,
+  x: Float32Array,
+  y: Float32Array,
+  g: Float32Array,
+  dx: Float32Array,
+  a: number,
+  b: number,
+): void {
+  const n = dx.length;
+  switch (op) {
+    case "affine":
+      for (let i = 0; i < n; i++) dx[i] = g[i] * a;
+      break;
+    case "exp":
+      for (let i = 0; i < n; i++) dx[i] = g[i] * y[i];
+      break;
+    case "log":
+      for (let i = 0; i < n; i++) dx[i] = g[i] / x[i];
+      break;
+    case "sqrt":
+      for (let i = 0; i < n; i++) dx[i] = g[i] / (2 * y[i]);
+      break;
+    case "abs":
+      for (let i = 0; i < n; i++) dx[i] = x[i] > 0 ? g[i] : x[i] < 0 ? -g[i] : 0;
+      break;
+    case "pow":
+      if (a === 0) dx.fill(0);
+      else for (let i = 0; i < n; i++) dx[i] = g[i] * a * Math.pow(x[i], a - 1);
+      break;
+    case "clamp":
+      for (let i = 0; i < n; i++) dx[i] = x[i] >= a && x[i] <= b ? g[i] : 0;
+      break;
+    case "relu":
+      for (let i = 0; i < n; i++) dx[i] = y[i] > 0 ? g[i] : 0;
+      break;
+    case "leakyRelu":
+      for (let i = 0; i < n; i++) dx[i] = x[i] > 0 ? g[i] : g[i] * a;
+      break;
+    case "sigmoid":
+      for (let i = 0; i < n; i++) dx[i] = g[i] * y[i] * (1 - y[i]);
+      break;
+    case "tanh":
+      for (let i = 0; i < n; i++) dx[i] = g[i] * (1 - y[i] * y[i]);
+      break;
+    case "gelu":
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        dx[i] = g[i] * (0.5 * (1 + erf(v * SQRT1_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+      }
+      break;
+  }
+}
+
+function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function copy(
+  shape: readonly number[],
+  src: Float32Array,
+  srcOff: number,
+  srcStrides: readonly number[],
+  dst: Float32Array,
+  dstOff: number,
+  dstStrides: readonly number[],
+): void {
+  const r = shape.length;
+  const total = sizeOf(shape);
+  if (total === 0) return;
+  if (r === 0) {
+    dst[dstOff] = src[srcOff];
+    return;
+  }
+  const inner = shape[r - 1], si = srcStrides[r - 1], di = dstStrides[r - 1];
+  const memcpy = si === 1 && di === 1 && inner >= 16;
+  const broadcastRow = si === 0 && di === 1;
+  const idx = new Int32Array(r);
+  let s = srcOff, d = dstOff;
+  for (let o = total / inner; o > 0; o--) {
+    if (memcpy) dst.set(src.subarray(s, s + inner), d);
+    else if (broadcastRow) dst.fill(src[s], d, d + inner);
+    else for (let j = 0; j < inner; j++) dst[d + j * di] = src[s + j * si];
+    for (let ax = r - 2; ax >= 0; ax--) {
+      s += srcStrides[ax];
+      d += dstStrides[ax];
+      if (++idx[ax] < shape[ax]) break;
+      s -= srcStrides[ax] * shape[ax];
+      d -= dstStrides[ax] * shape[ax];
+      idx[ax] = 0;
+    }
+  }
+}
+
+/** One row of a binary op: out[o..o+n) = a[ia + j*sa] op b[ib + j*sb]. */
+function binaryRow(
+  op: BinaryOp,
+  n: number,
+  a: Float32Array,
+  ia: number,
+  sa: number,
+  b: Float32Array,
+  ib: number,
+  sb: number,
+  out: Float32Array,
+  o: number,
+): void {
+  switch (op) {
+    case "add":
+      if (sa === 1 && sb === 1) { for (let j = 0; j < n; j++) out[o + j] = a[ia + j] + b[ib + j]; }
+      else if (sb === 0) {
+        const v = b[ib];
+        for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] + v;
+      } else for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] + b[ib + j * sb];
+      break;
+    case "sub":
+      if (sa === 1 && sb === 1) { for (let j = 0; j < n; j++) out[o + j] = a[ia + j] - b[ib + j]; }
+      else if (sb === 0) {
+        const v = b[ib];
+        for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] - v;
+      } else for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] - b[ib + j * sb];
+      break;
+    case "mul":
+      if (sa === 1 && sb === 1) { for (let j = 0; j < n; j++) out[o + j] = a[ia + j] * b[ib + j]; }
+      else if (sb === 0) {
+        const v = b[ib];
+        for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] * v;
+      } else for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] * b[ib + j * sb];
+      break;
+    case "div":
+      if (sa === 1 && sb === 1) { for (let j = 0; j < n; j++) out[o + j] = a[ia + j] / b[ib + j]; }
+      else if (sb === 0) {
+        const v = b[ib];
+        for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] / v;
+      } else for (let j = 0; j < n; j++) out[o + j] = a[ia + j * sa] / b[ib + j * sb];
+      break;
+  }
+}
+
+export function binary(
+  op: BinaryOp,
+  shape: readonly number[],
+  a: Float32Array,
+  aStrides: readonly number[],
+  b: Float32Array,
+  bStrides: readonly number[],
+  out: Float32Array,
+): void {
+  const r = shape.length;
+  const total = sizeOf(shape);
+  if (total === 0) return;
+  if (r === 0) {
+    binaryRow(op, 1, a, 0, 1, b, 0, 1, out, 0);
+    return;
+  }
+  const inner = shape[r - 1], sa = aStrides[r - 1], sb = bStrides[r - 1];
+  const idx = new Int32Array(r);
+  let ia = 0, ib = 0;
+  for (let o = 0; o < total; o += inner) {
+    binaryRow(op, inner, a, ia, sa, b, ib, sb, out, o);
+    for (let ax = r - 2; ax >= 0; ax--) {
+      ia += aStrides[ax];
+      ib += bStrides[ax];
+      if (++idx[ax] < shape[ax]) break;
+      ia -= aStrides[ax] * shape[ax];
+      ib -= bStrides[ax] * shape[ax];
+      idx[ax] = 0;
+    }
+  }
+}
+
+/** Sums over flagged axes, accumulating in float64 so long reductions stay exact to f32. */
+export function reduceSum(
+  x: Float32Array,
+  shape: readonly number[],
+  reduce: readonly boolean[],
+  out: Float32Array,
+): void {
+  const r = shape.length;
+  const acc = new Float64Array(out.length);
+  const total = sizeOf(shape);
+  if (r === 0) {
+    out[0] = x[0];
+    return;
+  }
+  // Output strides over input axes: 0 on reduced axes.
+  const os = new Array<number>(r).fill(0);
+  let stride = 1;
+  for (let ax = r - 1; ax >= 0; ax--) {
+    if (!reduce[ax]) {
+      os[ax] = stride;
+      stride *= shape[ax];
+    }
+  }
+  const inner = shape[r - 1], innerReduced = reduce[r - 1];
+  const idx = new Int32Array(r);
+  let o = 0;
+  for (let i = 0; i < total; i += inner) {
+    if (innerReduced) {
+      let s = 0;
+      for (let j = 0; j < inner; j++) s += x[i + j];
+      acc[o] += s;
+    } else for (let j = 0; j < inner; j++) acc[o + j] += x[i + j];
+    for (let ax = r - 2; ax >= 0; ax--) {
+      o += os[ax];
+      if (++idx[ax] < shape[ax]) break;
+      o -= os[ax] * shape[ax];
+      idx[ax] = 0;
+    }
+  }
+  for (let i = 0; i < out.length; i++) out[i] = acc[i];
+}

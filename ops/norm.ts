@@ -1,0 +1,66 @@
+// Normalisations.
+//   layerNorm2d: x [n, c, h, w], weight [c], bias [c] | null → y [n, c, h, w], normalising
+//     across c at every pixel (Restormer's LayerNorm; bias null = its BiasFree variant).
+//   l2Normalize: x / max(‖x‖₂, eps) along one axis (F.normalize).
+
+import { record } from "./autograd.ts";
+import { div } from "./arith.ts";
+import { sum } from "./reduce.ts";
+import { fmt, ShapeError } from "./shape.ts";
+import { clamp, sqrt } from "./unary.ts";
+import { empty, sameDevice, type Tensor } from "./tensor.ts";
+import { mul } from "./arith.ts";
+
+export function layerNorm2d(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 1e-5): Tensor {
+  const backend = sameDevice("layerNorm2d", x, weight, ...(bias ? [bias] : []));
+  if (x.rank !== 4) throw new ShapeError(`layerNorm2d: input ${fmt(x.shape)} is not 4-D`);
+  const [n, c, h, w] = x.shape, hw = h * w;
+  for (const p of bias ? [weight, bias] : [weight]) {
+    if (p.rank !== 1 || p.shape[0] !== c) {
+      throw new ShapeError(`layerNorm2d: parameter ${fmt(p.shape)} for input ${fmt(x.shape)}`);
+    }
+  }
+  const y = empty(x.shape, x);
+  const mu = empty([n, hw], x), rstd = empty([n, hw], x);
+  backend.layerNorm(
+    x.buffer,
+    weight.buffer,
+    bias?.buffer ?? null,
+    y.buffer,
+    mu.buffer,
+    rstd.buffer,
+    n,
+    c,
+    hw,
+    eps,
+  );
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  const out = record(y, "layerNorm2d", inputs, (g) => {
+    const dx = empty(x.shape, x), dw = empty(weight.shape, weight);
+    const db = bias ? empty(bias.shape, bias) : null;
+    backend.layerNormBackward(
+      x.buffer,
+      weight.buffer,
+      mu.buffer,
+      rstd.buffer,
+      g.buffer,
+      dx.buffer,
+      dw.buffer,
+      db?.buffer ?? null,
+      n,
+      c,
+      hw,
+    );
+    return [dx, dw, db];
+  });
+  if (!out.node) {
+    mu.dispose();
+    rstd.dispose();
+  }
+  return out;
+}
+
+export function l2Normalize(x: Tensor, axis = -1, eps = 1e-12): Tensor {
+  const norm = clamp(sqrt(sum(mul(x, x), axis, true)), eps);
+  return div(x, norm);
+}
