@@ -1,38 +1,45 @@
 // Sums and means over axes.  x [...] → out with the reduced axes dropped (or kept as 1).
+//   d sum / dx = g broadcast back;  d mean / dx = g broadcast back / count
 
 import { record } from "./autograd.ts";
-import { affine } from "./arith.ts";
 import { expand, reshape } from "./layout.ts";
 import { axisOf } from "./shape.ts";
 import { empty, type Tensor } from "./tensor.ts";
 
-function axesOf(op: string, x: Tensor, axes?: number | readonly number[]): boolean[] {
-  const flags = x.shape.map(() => axes === undefined);
+function reduceScaled(
+  op: string,
+  x: Tensor,
+  axes: number | readonly number[] | undefined,
+  keepDims: boolean,
+  mean: boolean,
+): Tensor {
+  const reduce = x.shape.map(() => axes === undefined);
   if (axes !== undefined) {
-    for (const a of typeof axes === "number" ? [axes] : axes) flags[axisOf(op, a, x.rank)] = true;
+    for (const a of typeof axes === "number" ? [axes] : axes) {
+      reduce[axisOf(op, a, x.rank)] = true;
+    }
   }
-  return flags;
-}
-
-/** Sum over `axes` (all when omitted). */
-export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
-  const reduce = axesOf("sum", x, axes);
   const kept = x.shape.map((d, i) => (reduce[i] ? 1 : d));
+  const count = x.shape.reduce((n, d, i) => (reduce[i] ? n * d : n), 1);
+  const scale = mean ? 1 / count : 1;
   const out = empty(keepDims ? kept : x.shape.filter((_, i) => !reduce[i]), x);
   x.backend.reduceSum(x.buffer, x.shape, reduce, out.buffer);
-  return record(out, "sum", [x], (g) => {
+  if (scale !== 1) x.backend.unary("affine", out.buffer, out.buffer, scale, 0);
+  return record(out, op, [x], (g) => {
     const gk = reshape(g, kept);
     const dx = expand(gk, x.shape);
     gk.dispose();
+    if (scale !== 1) x.backend.unary("affine", dx.buffer, dx.buffer, scale, 0);
     return [dx];
   });
 }
 
+/** Sum over `axes` (all when omitted). */
+export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  return reduceScaled("sum", x, axes, keepDims, false);
+}
+
+/** Mean over `axes` (all when omitted). */
 export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
-  const reduce = axesOf("mean", x, axes);
-  const count = x.shape.reduce((n, d, i) => (reduce[i] ? n * d : n), 1);
-  const s = sum(x, axes, keepDims);
-  const out = affine(s, 1 / count, 0);
-  s.dispose();
-  return out;
+  return reduceScaled("mean", x, axes, keepDims, true);
 }

@@ -1,0 +1,111 @@
+// Every op against PyTorch: forward output and the gradient of each input for a random
+// upstream gradient, on every available device. Tolerance 1e-4 relative (1e-3 for the
+// GEMM-backed conv and matmul), relative to the largest reference value.
+
+import * as T from "@lfdiff/ops/mod.ts";
+import type { Tensor } from "@lfdiff/ops/mod.ts";
+import { assertClose } from "./assert.ts";
+import { fixture, get, testDevices } from "./golden.ts";
+
+// deno-lint-ignore no-explicit-any
+type Params = Record<string, any>;
+
+function splitMix(x: Tensor, sizes: number[], axis: number): Tensor {
+  const p = T.split(x, sizes, axis);
+  return T.concat([p[2], T.mul(p[0], 2), p[1]], axis);
+}
+
+function chunkMix(x: Tensor, n: number, axis: number): Tensor {
+  const p = T.chunk(x, n, axis);
+  return T.concat([T.mul(p[p.length - 1], 3), ...p.slice(0, -1)], axis);
+}
+
+const OPS: Record<string, (x: Tensor[], p: Params) => Tensor> = {
+  add: ([a, b]) => T.add(a, b),
+  sub: ([a, b]) => T.sub(a, b),
+  mul: ([a, b]) => T.mul(a, b),
+  div: ([a, b]) => T.div(a, b),
+  addScalar: ([a], p) => T.add(a, p.s),
+  subScalar: ([a], p) => T.sub(a, p.s),
+  mulScalar: ([a], p) => T.mul(a, p.s),
+  divScalar: ([a], p) => T.div(a, p.s),
+  neg: ([a]) => T.neg(a),
+  exp: ([a]) => T.exp(a),
+  log: ([a]) => T.log(a),
+  sqrt: ([a]) => T.sqrt(a),
+  pow: ([a], p) => T.pow(a, p.e),
+  abs: ([a]) => T.abs(a),
+  clamp: ([a], p) => T.clamp(a, p.min ?? -Infinity, p.max ?? Infinity),
+  relu: ([a]) => T.relu(a),
+  leakyRelu: ([a], p) => T.leakyRelu(a, p.slope),
+  sigmoid: ([a]) => T.sigmoid(a),
+  tanh: ([a]) => T.tanh(a),
+  gelu: ([a]) => T.gelu(a),
+  sum: ([a], p) => T.sum(a, p.axes, p.keep),
+  mean: ([a], p) => T.mean(a, p.axes, p.keep),
+  softmax: ([a]) => T.softmax(a),
+  matmul: ([a, b]) => T.matmul(a, b),
+  conv2d: ([x, w, b], p) => T.conv2d(x, w, b ?? null, p),
+  avgPool2d: ([a], p) => T.avgPool2d(a, p.k, p.stride),
+  globalAvgPool: ([a]) => T.globalAvgPool(a),
+  resize: ([a], p) => T.resize(a, p.size[0], p.size[1], p.mode),
+  upsample: ([a], p) => T.upsample(a, p.factor, p.mode),
+  pixelShuffle: ([a], p) => T.pixelShuffle(a, p.r),
+  pixelUnshuffle: ([a], p) => T.pixelUnshuffle(a, p.r),
+  concat: (xs, p) => T.concat(xs, p.axis),
+  splitMix: ([a], p) => splitMix(a, p.sizes, p.axis),
+  chunkMix: ([a], p) => chunkMix(a, p.n, p.axis),
+  slice: ([a], p) => T.slice(a, p.axis, p.start, p.end),
+  reshape: ([a], p) => T.reshape(a, p.shape),
+  permute: ([a], p) => T.permute(a, p.perm),
+  transpose: ([a], p) => T.transpose(a, p.a, p.b),
+  expand: ([a], p) => T.expand(a, p.shape),
+  pad: ([a], p) => T.pad(a, p.pads, p.value),
+  layerNorm2d: ([x, w, b]) => T.layerNorm2d(x, w, b ?? null),
+  l2Normalize: ([a], p) => T.l2Normalize(a, p.axis),
+  l1Loss: ([a, b]) => T.l1Loss(a, b),
+  mseLoss: ([a, b]) => T.mseLoss(a, b),
+};
+
+interface Case {
+  name: string;
+  op: string;
+  params: Params;
+  inputs: number;
+  grads: boolean[];
+}
+
+const f = fixture("ops");
+const cases: Case[] = JSON.parse(f.metadata.cases);
+
+for (const device of testDevices()) {
+  for (const c of cases) {
+    Deno.test(`op ${c.name} (${c.op}) on ${device}`, () => {
+      const tol = c.op === "conv2d" || c.op === "matmul" ? 1e-3 : 1e-4;
+      T.scope(() => {
+        const xs = Array.from({ length: c.inputs }, (_, i) => {
+          const h = get(f, `${c.name}.in${i}`);
+          return T.tensor(h.data, h.shape, { device, requiresGrad: c.grads[i] });
+        });
+        const out = OPS[c.op](xs, c.params);
+        const ref = get(f, `${c.name}.out`);
+        if (out.shape.join() !== ref.shape.join()) {
+          throw new Error(`output shape [${out.shape}] ≠ PyTorch [${ref.shape}]`);
+        }
+        assertClose(out.toArray(), ref.data, tol, `${c.name} forward`);
+        const gout = get(f, `${c.name}.gout`);
+        out.backward(T.tensor(gout.data, gout.shape, { device }));
+        xs.forEach((x, i) => {
+          if (!c.grads[i]) return;
+          if (!x.grad) throw new Error(`${c.name}: no gradient reached input ${i}`);
+          assertClose(
+            x.grad.toArray(),
+            get(f, `${c.name}.grad${i}`).data,
+            tol,
+            `${c.name} grad of input ${i}`,
+          );
+        });
+      });
+    });
+  }
+}
