@@ -164,6 +164,8 @@ CASES = [
     ("conv_1x1_spatial1", "conv2d", {"padding": 1}, [([2, 4, 1, 1], N, 1), ([3, 4, 3, 3], N, 1), ([3], N, 1)]),
     ("conv_rect_kernel", "conv2d", {"padding": [1, 0]}, [([1, 3, 6, 5], N, 1), ([2, 3, 3, 1], N, 1), ([2], N, 1)]),
     ("conv_5x5_pad1", "conv2d", {"padding": 1}, [([1, 2, 7, 8], N, 1), ([3, 2, 5, 5], N, 1), ([3], N, 1)]),
+    ("conv_pad3_stride1", "conv2d", {"padding": 3}, [([1, 2, 4, 5], N, 1), ([3, 2, 3, 3], N, 1), ([3], N, 1)]),
+    ("conv_dil2_groups3", "conv2d", {"padding": 1, "dilation": 2, "groups": 3}, [([2, 6, 7, 6], N, 1), ([3, 2, 3, 3], N, 1)]),
     ("conv_input_only", "conv2d", {"padding": 1}, [([1, 3, 5, 5], N, 1), ([2, 3, 3, 3], N, 0)]),
     ("avgpool_2", "avgPool2d", {"k": 2}, [([2, 3, 6, 8], N, 1)]),
     ("avgpool_4", "avgPool2d", {"k": 4}, [([1, 2, 8, 12], N, 1)]),

@@ -14,12 +14,33 @@ import { softmax, softmaxBackward } from "./softmax.ts";
 const f = (b: DeviceBuffer) => b as Float32Array;
 const fOrNull = (b: DeviceBuffer | null) => b as Float32Array | null;
 
+/**
+ * Freed buffers wait in a free-list by length for the next allocation of that size:
+ * training steps allocate the same shapes every step, and reusing touched memory avoids
+ * the page faults of fresh arrays. Tensors the GC collects without dispose() never return.
+ */
+const POOL_MAX_FLOATS = 1 << 28; // 1 GiB
+
 export function createCpuBackend(): Backend {
   const sgemm = () => gemmProvider().sgemm;
+  const pool = new Map<number, Float32Array[]>();
+  let pooled = 0;
   return {
     name: "cpu",
-    alloc: (n) => new Float32Array(n),
-    free: () => {},
+    alloc(n) {
+      const buf = pool.get(n)?.pop();
+      if (!buf) return new Float32Array(n);
+      pooled -= n;
+      return buf.fill(0);
+    },
+    free(buf) {
+      const a = f(buf);
+      if (pooled + a.length > POOL_MAX_FLOATS || a.length < 1024) return;
+      let list = pool.get(a.length);
+      if (!list) pool.set(a.length, list = []);
+      list.push(a);
+      pooled += a.length;
+    },
     upload: (dst, src) => f(dst).set(src),
     download: (src) => f(src).slice(),
     fill: (dst, v) => f(dst).fill(v),
