@@ -171,6 +171,9 @@ export function split(x: Tensor, sizes: readonly number[], axis: number): Tensor
 /** PyTorch's chunk: pieces of ceil(size/n) along `axis`, the last possibly smaller. */
 export function chunk(x: Tensor, n: number, axis: number): Tensor[] {
   const a = axisOf("chunk", axis, x.rank);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new ShapeError(`chunk: cannot split ${fmt(x.shape)} into ${n} pieces`);
+  }
   const step = Math.ceil(x.shape[a] / n);
   const sizes: number[] = [];
   for (let at = 0; at < x.shape[a]; at += step) sizes.push(Math.min(step, x.shape[a] - at));

@@ -11,7 +11,8 @@ import {
   parseSafetensors,
   serializeSafetensors,
 } from "@lfdiff/model/mod.ts";
-import { gemmProvider, sgemmTs } from "@lfdiff/ops/cpu/gemm.ts";
+import { gemmProvider, selectGemm, sgemmTs } from "@lfdiff/ops/cpu/gemm.ts";
+import { openLibrary } from "@lfdiff/native/library.ts";
 import { assert, assertClose, assertEquals, assertThrows, strictEqual } from "./assert.ts";
 
 Deno.test("shape errors name the op and both shapes", () => {
@@ -38,6 +39,8 @@ Deno.test("shape errors name the op and both shapes", () => {
       /pixelUnshuffle: size of \[1,3,6,6\] not divisible by 4/,
     ],
     [() => T.tensor([1, 2, 3], [2, 2]), /3 values do not fill shape \[2,2\]/],
+    [() => T.chunk(T.zeros([4]), 0, 0), /chunk: cannot split \[4\] into 0 pieces/],
+    [() => new Linear(5, 2).forward(T.zeros([3, 4])), /Linear: input \[3,4\] for in_features 5/],
   ];
   for (const [fn, re] of cases) assertThrows(fn, re);
 });
@@ -157,6 +160,14 @@ Deno.test("safetensors: F32 round trip, F16/BF16 read, corrupt files rejected", 
     () => parseSafetensors(bytes.subarray(0, bytes.length - 4), "short.safetensors"),
     /short.safetensors: tensor "a.weight" data offsets/,
   );
+  const i64 = JSON.stringify({ n: { dtype: "I64", shape: [1], data_offsets: [0, 8] } });
+  const i64Raw = new Uint8Array(8 + i64.length + 8);
+  new DataView(i64Raw.buffer).setBigUint64(0, BigInt(i64.length), true);
+  i64Raw.set(new TextEncoder().encode(i64), 8);
+  assertThrows(
+    () => parseSafetensors(i64Raw, "int.safetensors"),
+    /int.safetensors: tensor "n" has dtype I64; only F32, F16, BF16, F64 are read/,
+  );
   const bad = bytes.slice();
   bad[9] = 0x7b; // break the JSON
   bad[10] = 0x7b;
@@ -241,4 +252,27 @@ Deno.test("TypeScript GEMM fallback agrees with the BLAS path in every transpose
       assertClose(c2, c1, 1e-5, `trans ${ta} ${tb}`);
     }
   }
+});
+
+Deno.test("without OpenBLAS the engine warns once, naming where it looked, and falls back", () => {
+  const warnings: string[] = [];
+  const p = selectGemm(
+    () =>
+      openLibrary(
+        "OpenBLAS",
+        ["libnot-openblas.so.0"],
+        ["/nowhere"],
+        {},
+        "install libopenblas0-pthread",
+      ) as never,
+    (m) => warnings.push(m),
+  );
+  strictEqual(p.describe, "typescript");
+  strictEqual(p.sgemm, sgemmTs);
+  strictEqual(warnings.length, 1);
+  assert(
+    /OpenBLAS not found \(tried libnot-openblas.so.0, \/nowhere\/libnot-openblas.so.0\); install libopenblas0-pthread/
+      .test(warnings[0]),
+    warnings[0],
+  );
 });

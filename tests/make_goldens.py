@@ -112,6 +112,7 @@ OPS = {
     "pad": lambda x, p: F.pad(x[0], p["pads"], value=p.get("value", 0.0)),
     "layerNorm2d": lambda x, p: ln2d(x[0], x[1], x[2] if len(x) > 2 else None),
     "l2Normalize": lambda x, p: F.normalize(x[0], dim=p["axis"]),
+    "linear": lambda x, p: F.linear(x[0], x[1], x[2] if len(x) > 2 else None),
     "l1Loss": lambda x, p: F.l1_loss(x[0], x[1]),
     "mseLoss": lambda x, p: F.mse_loss(x[0], x[1]),
 }
@@ -197,6 +198,8 @@ CASES = [
     ("layernorm_1x1", "layerNorm2d", {}, [([3, 7, 1, 1], N, 1), ([7], N, 1), ([7], N, 1)]),
     ("l2_normalize", "l2Normalize", {"axis": -1}, [([2, 3, 6], N, 1)]),
     ("l2_normalize_axis1", "l2Normalize", {"axis": 1}, [([2, 4, 3], N, 1)]),
+    ("linear", "linear", {}, [([2, 3, 5], N, 1), ([4, 5], N, 1), ([4], N, 1)]),
+    ("linear_nobias", "linear", {}, [([6, 5], N, 1), ([3, 5], N, 1)]),
     ("l1_loss", "l1Loss", {}, [([2, 3, 4], N, 1), ([2, 3, 4], N, 1)]),
     ("mse_loss", "mseLoss", {}, [([2, 3, 4], N, 1), ([2, 3, 4], N, 1)]),
 ]

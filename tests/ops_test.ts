@@ -4,11 +4,20 @@
 
 import * as T from "@lfdiff/ops/mod.ts";
 import type { Tensor } from "@lfdiff/ops/mod.ts";
+import { Linear } from "@lfdiff/model/mod.ts";
 import { assertClose } from "./assert.ts";
 import { fixture, get, testDevices } from "./golden.ts";
 
 // deno-lint-ignore no-explicit-any
 type Params = Record<string, any>;
+
+/** nn.Linear's forward with given parameters (the layer itself owns fresh ones). */
+function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  const layer = new Linear(w.shape[1], w.shape[0], { bias: b !== null });
+  layer.weight = w;
+  layer.bias = b;
+  return layer.forward(x);
+}
 
 function splitMix(x: Tensor, sizes: number[], axis: number): Tensor {
   const p = T.split(x, sizes, axis);
@@ -63,6 +72,7 @@ const OPS: Record<string, (x: Tensor[], p: Params) => Tensor> = {
   pad: ([a], p) => T.pad(a, p.pads, p.value),
   layerNorm2d: ([x, w, b]) => T.layerNorm2d(x, w, b ?? null),
   l2Normalize: ([a], p) => T.l2Normalize(a, p.axis),
+  linear: ([x, w, b]) => linear(x, w, b ?? null),
   l1Loss: ([a, b]) => T.l1Loss(a, b),
   mseLoss: ([a, b]) => T.mseLoss(a, b),
 };

@@ -36,6 +36,9 @@ export class Adam {
     noGrad(() => {
       for (const p of this.params) {
         if (!p.grad) continue;
+        if (p.grad.size !== p.size) {
+          throw new Error(`Adam: gradient [${p.grad.shape}] for parameter [${p.shape}]`);
+        }
         let st = this.moments.get(p);
         if (!st) {
           st = {

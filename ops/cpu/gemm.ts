@@ -76,32 +76,39 @@ export interface GemmProvider {
   setThreads(n: number): void;
 }
 
+/**
+ * OpenBLAS when `open` succeeds, else the TypeScript GEMM after one warning naming what was
+ * missing. A permission error (no --allow-ffi) is not a missing library and propagates.
+ */
+export function selectGemm(open: () => OpenBlas, warn: (msg: string) => void): GemmProvider {
+  try {
+    const blas = open();
+    const s = blas.lib.symbols;
+    return {
+      sgemm: blasSgemm(blas),
+      get describe() {
+        return `openblas ${blas.path} (${s.openblas_get_num_threads()} threads)`;
+      },
+      setThreads: (n) => s.openblas_set_num_threads(n),
+    };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) throw e;
+    warn(`lfdiff: ${(e as Error).message}; using the slower TypeScript GEMM`);
+    return { sgemm: sgemmTs, describe: "typescript", setThreads: () => {} };
+  }
+}
+
 let provider: GemmProvider | undefined;
 
-/** The process-wide GEMM, chosen on first use. LFDIFF_BLAS=ts forces the fallback. */
+/** The process-wide GEMM, chosen once. LFDIFF_BLAS=ts selects the fallback on purpose. */
 export function gemmProvider(): GemmProvider {
   if (provider) return provider;
   let forceTs = false;
   try {
     forceTs = Deno.env.get("LFDIFF_BLAS") === "ts";
   } catch { /* no --allow-env: use the default */ }
-  if (!forceTs) {
-    try {
-      const blas = openOpenBlas();
-      const s = blas.lib.symbols;
-      provider = {
-        sgemm: blasSgemm(blas),
-        get describe() {
-          return `openblas ${blas.path} (${s.openblas_get_num_threads()} threads)`;
-        },
-        setThreads: (n) => s.openblas_set_num_threads(n),
-      };
-      return provider;
-    } catch (e) {
-      if (e instanceof Deno.errors.NotCapable) throw e;
-      console.error(`lfdiff: ${(e as Error).message}; using the slow TypeScript GEMM`);
-    }
-  }
-  provider = { sgemm: sgemmTs, describe: "typescript", setThreads: () => {} };
+  provider = forceTs
+    ? { sgemm: sgemmTs, describe: "typescript", setThreads: () => {} }
+    : selectGemm(openOpenBlas, (m) => console.error(m));
   return provider;
 }
