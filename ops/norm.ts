@@ -4,12 +4,11 @@
 //   l2Normalize: x / max(‖x‖₂, eps) along one axis (F.normalize).
 
 import { record } from "./autograd.ts";
-import { div } from "./arith.ts";
+import { div, mul } from "./arith.ts";
 import { sum } from "./reduce.ts";
 import { fmt, ShapeError } from "./shape.ts";
 import { clamp, sqrt } from "./unary.ts";
 import { empty, sameDevice, type Tensor } from "./tensor.ts";
-import { mul } from "./arith.ts";
 
 export function layerNorm2d(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 1e-5): Tensor {
   const backend = sameDevice("layerNorm2d", x, weight, ...(bias ? [bias] : []));
