@@ -2,6 +2,7 @@
 // {dtype, shape, data_offsets}, then raw little-endian data. We read F32, F16, BF16 and F64
 // (converted to float32) and write F32. Every inconsistency is an error naming the file.
 
+import { halfToFloat } from "../ops/half.ts";
 import type { Module } from "./nn/module.ts";
 
 export interface HostTensor {
@@ -16,13 +17,6 @@ export interface SafetensorsFile {
 
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 const MAX_HEADER = 100 * 1024 * 1024;
-
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 function decode(dtype: string, bytes: Uint8Array): Float32Array {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -1,0 +1,71 @@
+// Reading and writing images by content and extension. Decoders are chosen by the file's
+// magic bytes, encoders by the output extension; writes go to a temporary name and are
+// renamed into place so a failed write never leaves a partial file.
+
+import { type Image, ImageError } from "./image.ts";
+import { decodePng, encodePng, isPng } from "./png.ts";
+import { decodeTiff, encodeTiff16 } from "./tiff.ts";
+
+export async function decodeImage(bytes: Uint8Array, file: string): Promise<Image> {
+  const b = bytes;
+  if ((b[0] === 0x49 && b[1] === 0x49) || (b[0] === 0x4d && b[1] === 0x4d)) {
+    return await decodeTiff(b, file);
+  }
+  if (isPng(b)) return await decodePng(b, file);
+  throw new ImageError(
+    file,
+    "unrecognised image format (TIFF, PNG, JPEG, Radiance .hdr and OpenEXR are read)",
+  );
+}
+
+export async function readImage(path: string): Promise<Image> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new ImageError(
+      path,
+      e instanceof Deno.errors.NotFound ? "no such file" : `cannot read (${(e as Error).message})`,
+    );
+  }
+  return await decodeImage(bytes, path);
+}
+
+export interface WriteOptions {
+  /** PNG bit depth (8 or 16). */
+  depth?: 8 | 16;
+}
+
+export async function encodeImage(
+  img: Image,
+  path: string,
+  o: WriteOptions = {},
+): Promise<Uint8Array> {
+  const ext = path.toLowerCase().split(".").pop();
+  switch (ext) {
+    case "png":
+      return await encodePng(img, o.depth ?? 8);
+    case "tif":
+    case "tiff":
+      return encodeTiff16(img);
+    default:
+      throw new ImageError(path, `cannot write .${ext} files (.png, .tif are written)`);
+  }
+}
+
+/** Atomic write: encode, write a temporary sibling, rename over the target. */
+export async function writeImage(path: string, img: Image, o: WriteOptions = {}): Promise<void> {
+  const bytes = await encodeImage(img, path, o);
+  await writeFileAtomic(path, bytes);
+}
+
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  try {
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new ImageError(path, `cannot write (${(e as Error).message})`);
+  }
+}
