@@ -2,8 +2,10 @@
 // magic bytes, encoders by the output extension; writes go to a temporary name and are
 // renamed into place so a failed write never leaves a partial file.
 
+import { decodeExr, encodeExr, isExr } from "./exr.ts";
 import { type Image, ImageError } from "./image.ts";
 import { decodePng, encodePng, isPng } from "./png.ts";
+import { decodeRadiance, encodeRadiance, isRadiance } from "./radiance.ts";
 import { decodeTiff, encodeTiff16 } from "./tiff.ts";
 
 export async function decodeImage(bytes: Uint8Array, file: string): Promise<Image> {
@@ -12,6 +14,8 @@ export async function decodeImage(bytes: Uint8Array, file: string): Promise<Imag
     return await decodeTiff(b, file);
   }
   if (isPng(b)) return await decodePng(b, file);
+  if (isRadiance(b)) return decodeRadiance(b, file);
+  if (isExr(b)) return await decodeExr(b, file);
   throw new ImageError(
     file,
     "unrecognised image format (TIFF, PNG, JPEG, Radiance .hdr and OpenEXR are read)",
@@ -34,6 +38,8 @@ export async function readImage(path: string): Promise<Image> {
 export interface WriteOptions {
   /** PNG bit depth (8 or 16). */
   depth?: 8 | 16;
+  /** OpenEXR channel type. */
+  exrType?: "half" | "float";
 }
 
 export async function encodeImage(
@@ -48,8 +54,15 @@ export async function encodeImage(
     case "tif":
     case "tiff":
       return encodeTiff16(img);
+    case "hdr":
+      return encodeRadiance(img);
+    case "exr":
+      return await encodeExr(img, { type: o.exrType ?? "half" });
     default:
-      throw new ImageError(path, `cannot write .${ext} files (.png, .tif are written)`);
+      throw new ImageError(
+        path,
+        `cannot write .${ext} files (.png, .tif, .hdr and .exr are written)`,
+      );
   }
 }
 

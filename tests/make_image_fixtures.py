@@ -107,6 +107,114 @@ for name, s, opts, ch, depth in pngs:
     sh("convert", s, *rest, f"{fmt[0] if fmt else ''}{D}/{name}")
     add(name, W, H, ch, depth, im_decode(f"{D}/{name}", ch, ch in (2, 4)), 0, "imagemagick")
 
+# --- Radiance .hdr and OpenEXR, written and decoded by OpenCV ---------------------------
+def hdr_source(w, h, alpha=False):
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    rgb = np.stack([0.002 * 5e4 ** ((x + y) / (w + h)), 0.5 + 0.4 * np.sin(x / 3) * np.cos(y / 4),
+                    np.where((x // 5 + y // 5) % 2 == 0, 20.0, 0.05)], -1)
+    rgb[: h // 4, : w // 2] = [0.7, 0.7, 0.7]  # a flat patch gives the RLE coders runs
+    if alpha:
+        rgb = np.concatenate([rgb, (x / (w - 1))[..., None]], -1)
+    return rgb.astype(np.float32)
+
+
+def cv_decode(path):
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img.ndim == 2:
+        return {"rgb": np.repeat(img[..., None], 3, -1).ravel()}
+    out = {"rgb": img[..., 2::-1].ravel()}
+    if img.shape[2] == 4:
+        out["alpha"] = img[..., 3].ravel()
+    return out
+
+
+def bgr(a):
+    return a[..., [2, 1, 0, 3]] if a.shape[-1] == 4 else a[..., ::-1]
+
+
+def unrle(data, w, h):
+    """New-style RLE scanlines → flat RGBE bytes [h, w, 4]."""
+    px, p = np.zeros((h, w, 4), np.uint8), 0
+    for y in range(h):
+        assert data[p] == 2 and data[p + 1] == 2
+        p += 4
+        for c in range(4):
+            x = 0
+            while x < w:
+                n = data[p]
+                p += 1
+                if n > 128:
+                    px[y, x:x + n - 128, c] = data[p]
+                    p += 1
+                    x += n - 128
+                else:
+                    px[y, x:x + n, c] = np.frombuffer(data[p:p + n], np.uint8)
+                    p += n
+                    x += n
+    return px
+
+
+src_hdr = hdr_source(W, H)
+cv2.imwrite(f"{D}/rle.hdr", bgr(src_hdr))  # OpenCV writes run-length encoded scanlines
+ref = cv_decode(f"{D}/rle.hdr")
+add("rle.hdr", W, H, 3, 32, ref, 1e-7, "opencv")
+
+# Flat pixels, the other axis orders and old-style runs, rearranged from OpenCV's file (OpenCV
+# itself reads only "-Y H +X W"); the reference is OpenCV's decode of it.
+rle = open(f"{D}/rle.hdr", "rb").read()
+body_at = rle.index(b"\n-Y ")
+header = rle[: body_at + 1]
+px = unrle(rle[rle.index(b"\n", body_at + 1) + 1:], W, H)
+open(f"{D}/flat.hdr", "wb").write(header + f"-Y {H} +X {W}\n".encode() + px.tobytes())
+add("flat.hdr", W, H, 3, 32, ref, 1e-7, "opencv (its RLE file, stored flat)")
+for name, res, grid in [
+    ("flipped_y.hdr", f"+Y {H} +X {W}", px[::-1]),
+    ("mirrored_x.hdr", f"-Y {H} -X {W}", px[:, ::-1]),
+    ("columns.hdr", f"+X {W} -Y {H}", px.transpose(1, 0, 2)),
+    ("columns_rev.hdr", f"-X {W} +Y {H}", px.transpose(1, 0, 2)[::-1, ::-1]),
+]:
+    open(f"{D}/{name}", "wb").write(header + res.encode() + b"\n" + np.ascontiguousarray(grid).tobytes())
+    add(name, W, H, 3, 32, ref, 1e-7, "opencv (flat file, rearranged)")
+old = bytearray(header + f"-Y {H} +X {W}\n".encode())
+for row in px:  # old-style RLE: (1,1,1,n) repeats the previous pixel
+    i = 0
+    while i < W:
+        j = i + 1
+        while j < W and (row[j] == row[i]).all():
+            j += 1
+        old += bytes(row[i])
+        if j - i > 1:
+            old += bytes([1, 1, 1, j - i - 1])
+        i = j
+open(f"{D}/old_rle.hdr", "wb").write(bytes(old))
+add("old_rle.hdr", W, H, 3, 32, ref, 1e-7, "opencv (flat file, old-style runs)")
+
+EW, EH = 61, 45  # more than one ZIP (16-line) and PIZ (32-line) block
+src_exr = hdr_source(EW, EH)
+src_exra = hdr_source(EW, EH, alpha=True)
+for comp, cname in [(0, "none"), (1, "rle"), (2, "zips"), (3, "zip"), (4, "piz")]:
+    for t, tname in [(1, "half"), (2, "float")]:
+        name = f"{cname}_{tname}.exr"
+        cv2.imwrite(f"{D}/{name}", bgr(src_exr), [cv2.IMWRITE_EXR_TYPE, t, cv2.IMWRITE_EXR_COMPRESSION, comp])
+        add(name, EW, EH, 3, 16 if t == 1 else 32, cv_decode(f"{D}/{name}"), 1e-7, "opencv/openexr")
+for name, img, ch, comp in [("rgba_piz_half.exr", src_exra, 4, 4), ("y_zip_half.exr", src_exr[..., 1], 1, 3)]:
+    cv2.imwrite(f"{D}/{name}", bgr(img) if img.ndim == 3 else img, [cv2.IMWRITE_EXR_TYPE, 1,
+                                                                    cv2.IMWRITE_EXR_COMPRESSION, comp])
+    add(name, EW, EH, ch, 16, cv_decode(f"{D}/{name}"), 1e-7, "opencv/openexr")
+
+# --- our encoders, decoded by the other tools --------------------------------------------
+sh("deno", "run", "-A", "tests/codec_outputs.ts", D)
+ours = []
+for name in ["ours.hdr", "ours_half.exr", "ours_float.exr"]:
+    ref = cv_decode(f"{D}/{name}")
+    ref["rgb"].astype("<f4").tofile(f"{D}/{name}.ref")
+    ours.append({"file": name, "tool": "opencv"})
+for name in ["ours16.tif", "ours8.png", "ours16.png"]:
+    im_decode(f"{D}/{name}", 3, False)["rgb"].astype("<f4").tofile(f"{D}/{name}.ref")
+    ours.append({"file": name, "tool": "imagemagick"})
+with open(f"{D}/ours.json", "w") as f:
+    json.dump(ours, f, indent=1)
+
 with open(f"{D}/manifest.json", "w") as f:
     json.dump(manifest, f, indent=1)
 print(f"{len(manifest)} image fixtures")
