@@ -4,6 +4,7 @@
 
 import { decodeExr, encodeExr, isExr } from "./exr.ts";
 import { type Image, ImageError } from "./image.ts";
+import { decodeJpeg, isJpeg } from "./jpeg.ts";
 import { decodePng, encodePng, isPng } from "./png.ts";
 import { decodeRadiance, encodeRadiance, isRadiance } from "./radiance.ts";
 import { decodeTiff, encodeTiff16 } from "./tiff.ts";
@@ -14,6 +15,7 @@ export async function decodeImage(bytes: Uint8Array, file: string): Promise<Imag
     return await decodeTiff(b, file);
   }
   if (isPng(b)) return await decodePng(b, file);
+  if (isJpeg(b)) return decodeJpeg(b, file);
   if (isRadiance(b)) return decodeRadiance(b, file);
   if (isExr(b)) return await decodeExr(b, file);
   throw new ImageError(

@@ -107,6 +107,42 @@ for name, s, opts, ch, depth in pngs:
     sh("convert", s, *rest, f"{fmt[0] if fmt else ''}{D}/{name}")
     add(name, W, H, ch, depth, im_decode(f"{D}/{name}", ch, ch in (2, 4)), 0, "imagemagick")
 
+# --- JPEG (libjpeg-turbo's cjpeg; ImageMagick decodes with libjpeg-turbo too) ------------
+JW, JH = 67, 45  # several MCUs, partial ones at the right and bottom edges
+sh("convert", "-size", f"{JW}x{JH}", "-seed", "5", "plasma:orange-navy", "-depth", "8", "/tmp/lfdiff_src.ppm")
+jpegs = [
+    ("q90_444.jpg", ["-quality", "90", "-sample", "1x1"]),
+    ("q85_422.jpg", ["-quality", "85", "-sample", "2x1"]),
+    ("q75_420.jpg", ["-quality", "75", "-sample", "2x2"]),
+    ("q80_440.jpg", ["-quality", "80", "-sample", "1x2"]),
+    ("progressive_420.jpg", ["-quality", "80", "-progressive", "-sample", "2x2"]),
+    ("progressive_444.jpg", ["-quality", "95", "-progressive", "-sample", "1x1"]),
+    ("restart_420.jpg", ["-quality", "80", "-sample", "2x2", "-restart", "3B"]),
+    ("progressive_restart.jpg", ["-quality", "80", "-progressive", "-restart", "2B"]),
+    ("optimized_gray.jpg", ["-quality", "85", "-grayscale", "-optimize"]),
+]
+for name, opts in jpegs:
+    sh("cjpeg", *opts, "-outfile", f"{D}/{name}", "/tmp/lfdiff_src.ppm")
+    gray = "gray" in name
+    add(name, JW, JH, 1 if gray else 3, 8, im_decode(f"{D}/{name}", 1 if gray else 3, False), 0,
+        "libjpeg-turbo via imagemagick")
+
+
+def with_orientation(src, dst, o):
+    """Splices an EXIF APP1 segment holding Orientation=o after SOI."""
+    tiff = b"MM\x00\x2a\x00\x00\x00\x08" + b"\x00\x01" + b"\x01\x12\x00\x03\x00\x00\x00\x01" + \
+        bytes([0, o, 0, 0]) + b"\x00\x00\x00\x00"
+    body = b"Exif\x00\x00" + tiff
+    data = open(src, "rb").read()
+    open(dst, "wb").write(data[:2] + b"\xff\xe1" + (len(body) + 2).to_bytes(2, "big") + body + data[2:])
+
+
+for o in [3, 6, 8, 5]:
+    name = f"orientation{o}.jpg"
+    with_orientation(f"{D}/q75_420.jpg", f"{D}/{name}", o)
+    w, h = (JH, JW) if o >= 5 else (JW, JH)
+    add(name, w, h, 3, 8, im_decode(f"{D}/{name}", 3, False), 0, "libjpeg-turbo via imagemagick")
+
 # --- Radiance .hdr and OpenEXR, written and decoded by OpenCV ---------------------------
 def hdr_source(w, h, alpha=False):
     y, x = np.mgrid[0:h, 0:w].astype(np.float64)
