@@ -80,7 +80,7 @@ export async function decodeExr(bytes: Uint8Array, file: string): Promise<Image>
   }
   const [x0, y0, x1, y1] = dw;
   const width = x1 - x0 + 1, height = y1 - y0 + 1;
-  checkSize(file, width, height);
+  checkSize(file, width, height, bytes.length);
 
   const pick = (n: string) => channels!.findIndex((c) => c.name === n);
   const rgb = ["R", "G", "B"].map(pick);

@@ -23,8 +23,14 @@ export class ImageError extends Error {
 
 /** Largest image any decoder will allocate (pixels), against hostile headers. */
 export const MAX_PIXELS = 1 << 28;
+/**
+ * No codec here packs more pixels into a byte of file than this (deflate's ~1032:1 on
+ * 1-bit data), so a header claiming more than `bytes × 8192` pixels is corrupt, and
+ * rejecting it keeps a flipped width from allocating gigabytes.
+ */
+const MAX_PIXELS_PER_BYTE = 8192;
 
-export function checkSize(file: string, width: number, height: number): void {
+export function checkSize(file: string, width: number, height: number, fileBytes: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new ImageError(file, `invalid image size ${width}x${height}`);
   }
@@ -32,6 +38,12 @@ export function checkSize(file: string, width: number, height: number): void {
     throw new ImageError(
       file,
       `image size ${width}x${height} exceeds the ${MAX_PIXELS}-pixel limit`,
+    );
+  }
+  if (width * height > fileBytes * MAX_PIXELS_PER_BYTE) {
+    throw new ImageError(
+      file,
+      `header claims ${width}x${height} pixels, more than ${fileBytes} bytes can hold`,
     );
   }
 }

@@ -266,7 +266,7 @@ export function decodeJpeg(d: Uint8Array, file: string): Image {
         height = u16(body + 1);
         width = u16(body + 3);
         if (height === 0) fail("height given by a DNL marker is not supported");
-        checkSize(file, width, height);
+        checkSize(file, width, height, d.length);
         const nc = d[body + 5];
         if (nc !== 1 && nc !== 3) fail(`${nc}-component JPEG (e.g. CMYK) is not supported`);
         for (let i = 0; i < nc; i++) {

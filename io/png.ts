@@ -64,7 +64,7 @@ export async function decodePng(bytes: Uint8Array, file: string): Promise<Image>
       depth = h.u8(8);
       type = h.u8(9);
       interlace = h.u8(12);
-      checkSize(file, width, height);
+      checkSize(file, width, height, bytes.length);
       if (!(type in CHANNELS) || !DEPTHS[type].includes(depth)) {
         r.fail(`invalid colour type ${type} with bit depth ${depth}`);
       }

@@ -38,7 +38,7 @@ export function decodeRadiance(bytes: Uint8Array, file: string): Image {
   const [, s1, a1, n1s, s2, a2, n2s] = res!;
   const n1 = Number(n1s), n2 = Number(n2s);
   const width = a1 === "X" ? n1 : n2, height = a1 === "Y" ? n1 : n2;
-  checkSize(file, width, height);
+  checkSize(file, width, height, bytes.length);
   const img = newImage(width, height, 3, 32);
   const scan = new Uint8Array(n2 * 4);
   // Where pixel i of scanline s lands.

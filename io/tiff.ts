@@ -89,7 +89,7 @@ export async function decodeTiff(bytes: Uint8Array, file: string): Promise<Image
     return v;
   };
   const width = one(256), height = one(257);
-  checkSize(file, width, height);
+  checkSize(file, width, height, bytes.length);
   const spp = one(277, 1);
   const bitsList = tags.get(258) ?? [1];
   const bits = bitsList[0];
