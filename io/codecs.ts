@@ -7,7 +7,7 @@ import { type Image, ImageError } from "./image.ts";
 import { decodeJpeg, isJpeg } from "./jpeg.ts";
 import { decodePng, encodePng, isPng } from "./png.ts";
 import { decodeRadiance, encodeRadiance, isRadiance } from "./radiance.ts";
-import { decodeTiff, encodeTiff16 } from "./tiff.ts";
+import { decodeTiff, encodeTiff } from "./tiff.ts";
 
 export async function decodeImage(bytes: Uint8Array, file: string): Promise<Image> {
   const b = bytes;
@@ -38,7 +38,7 @@ export async function readImage(path: string): Promise<Image> {
 }
 
 export interface WriteOptions {
-  /** PNG bit depth (8 or 16). */
+  /** PNG and TIFF bit depth (8 or 16; PNG defaults to 8, TIFF to 16). */
   depth?: 8 | 16;
   /** OpenEXR channel type. */
   exrType?: "half" | "float";
@@ -55,7 +55,7 @@ export async function encodeImage(
       return await encodePng(img, o.depth ?? 8);
     case "tif":
     case "tiff":
-      return encodeTiff16(img);
+      return encodeTiff(img, o.depth ?? 16);
     case "hdr":
       return encodeRadiance(img);
     case "exr":

@@ -1,7 +1,7 @@
 // TIFF baseline plus what cameras and ImageMagick write: 8/16-bit unsigned and 32-bit float
 // samples; gray, gray+alpha, RGB, RGBA; chunky or planar; strips or tiles; no compression,
 // LZW, Deflate or PackBits; horizontal predictor. The first image of the file is read.
-// Writing produces an uncompressed 16-bit RGB TIFF in one strip per 64 rows.
+// Writing produces an uncompressed 8- or 16-bit RGB TIFF in strips of 64 rows.
 
 import { ByteReader } from "./bytes.ts";
 import { checkSize, type Image, ImageError, newImage } from "./image.ts";
@@ -226,16 +226,17 @@ function undoPredictor(
   }
 }
 
-/** Uncompressed 16-bit RGB TIFF (values clipped to [0, 1] and scaled by 65535). */
-export function encodeTiff16(img: Image): Uint8Array {
-  if (img.channels !== 3) throw new Error(`encodeTiff16: needs 3 channels, got ${img.channels}`);
+/** Uncompressed RGB TIFF (values clipped to [0, 1] and scaled to the bit depth's range). */
+export function encodeTiff(img: Image, bits: 8 | 16 = 16): Uint8Array {
+  if (img.channels !== 3) throw new Error(`encodeTiff: needs 3 channels, got ${img.channels}`);
   const { width, height } = img;
   const rowsPerStrip = 64, strips = Math.ceil(height / rowsPerStrip);
   const entries = 11;
   const ifdAt = 8, ifdSize = 2 + entries * 12 + 4;
   const bitsAt = ifdAt + ifdSize, offsetsAt = bitsAt + 6, countsAt = offsetsAt + 4 * strips;
   const dataAt = countsAt + 4 * strips;
-  const out = new Uint8Array(dataAt + width * height * 6);
+  const px = 3 * (bits / 8); // bytes per pixel
+  const out = new Uint8Array(dataAt + width * height * px);
   const dv = new DataView(out.buffer);
   out.set([0x49, 0x49, 42, 0]);
   dv.setUint32(4, ifdAt, true);
@@ -256,18 +257,19 @@ export function encodeTiff16(img: Image): Uint8Array {
   tag(5, 273, 4, strips, strips === 1 ? dataAt : offsetsAt);
   tag(6, 277, 3, 1, 3);
   tag(7, 278, 4, 1, rowsPerStrip);
-  tag(8, 279, 4, strips, strips === 1 ? Math.min(rowsPerStrip, height) * width * 6 : countsAt);
+  tag(8, 279, 4, strips, strips === 1 ? Math.min(rowsPerStrip, height) * width * px : countsAt);
   tag(9, 284, 3, 1, 1);
   tag(10, 339, 3, 1, 1);
-  for (let k = 0; k < 3; k++) dv.setUint16(bitsAt + 2 * k, 16, true);
+  for (let k = 0; k < 3; k++) dv.setUint16(bitsAt + 2 * k, bits, true);
   for (let s = 0; s < strips; s++) {
     const rows = Math.min(rowsPerStrip, height - s * rowsPerStrip);
-    dv.setUint32(offsetsAt + 4 * s, dataAt + s * rowsPerStrip * width * 6, true);
-    dv.setUint32(countsAt + 4 * s, rows * width * 6, true);
+    dv.setUint32(offsetsAt + 4 * s, dataAt + s * rowsPerStrip * width * px, true);
+    dv.setUint32(countsAt + 4 * s, rows * width * px, true);
   }
   for (let i = 0; i < width * height * 3; i++) {
-    const v = Math.round(Math.min(Math.max(img.data[i], 0), 1) * 65535);
-    dv.setUint16(dataAt + 2 * i, v, true);
+    const v = Math.round(Math.min(Math.max(img.data[i], 0), 1) * (bits === 8 ? 255 : 65535));
+    if (bits === 8) out[dataAt + i] = v;
+    else dv.setUint16(dataAt + 2 * i, v, true);
   }
   return out;
 }

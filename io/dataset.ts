@@ -1,0 +1,138 @@
+// HDR deghosting datasets on disk. Two layouts are recognised per scene folder:
+// - Kalantari: three *.tif LDRs (sorted by name = exposure order), exposure.txt (one EV per
+//   line), HDRImg.hdr ground truth;
+// - Wu et al.'s renamed copy: input_{1,2,3}_aligned.tif, input_exp.txt, ref_hdr_aligned.hdr.
+// A scene without ground truth (the user's own bracket) loads with gt = null. Any folder
+// below the root that holds an exposure file is a scene; "Training"/"Test" in its path
+// gives its split.
+//   LDR → linear: H = L^γ / 2^EV  (γ = 2.2)
+
+import { readImage } from "./codecs.ts";
+import { type Image, ImageError, toRgb } from "./image.ts";
+
+export const GAMMA = 2.2;
+
+export interface SceneInfo {
+  dir: string;
+  name: string;
+  split: "train" | "test" | "other";
+  layout: "kalantari" | "wu";
+  ldrs: string[];
+  exposure: string;
+  gt: string | null;
+}
+
+export interface Scene {
+  info: SceneInfo;
+  /** LDR frames, RGB in [0, 1]; the middle one is the reference. */
+  ldrs: Image[];
+  /** Exposure of each frame in stops. */
+  evs: number[];
+  /** Linear HDR ground truth, aligned with the reference frame. */
+  gt: Image | null;
+}
+
+async function entries(dir: string): Promise<Deno.DirEntry[]> {
+  const out: Deno.DirEntry[] = [];
+  for await (const e of Deno.readDir(dir)) out.push(e);
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Describes the scene in `dir`, or null when it holds no exposure file. */
+export async function describeScene(dir: string): Promise<SceneInfo | null> {
+  const files = (await entries(dir)).filter((e) => e.isFile).map((e) => e.name);
+  const has = (n: string) => files.includes(n);
+  const name = dir.split("/").filter(Boolean).pop() ?? dir;
+  const parts = dir.split("/");
+  const split = parts.includes("Training") ? "train" : parts.includes("Test") ? "test" : "other";
+  if (has("input_exp.txt")) {
+    return {
+      dir,
+      name,
+      split,
+      layout: "wu",
+      ldrs: [1, 2, 3].map((i) => `${dir}/input_${i}_aligned.tif`),
+      exposure: `${dir}/input_exp.txt`,
+      gt: has("ref_hdr_aligned.hdr") ? `${dir}/ref_hdr_aligned.hdr` : null,
+    };
+  }
+  if (has("exposure.txt")) {
+    return {
+      dir,
+      name,
+      split,
+      layout: "kalantari",
+      ldrs: files.filter((f) => /\.tiff?$/i.test(f)).map((f) => `${dir}/${f}`),
+      exposure: `${dir}/exposure.txt`,
+      gt: has("HDRImg.hdr") ? `${dir}/HDRImg.hdr` : null,
+    };
+  }
+  return null;
+}
+
+/** Every scene below root (root itself may be a scene), in path order. */
+export async function findScenes(root: string, split?: "train" | "test"): Promise<SceneInfo[]> {
+  const out: SceneInfo[] = [];
+  const walk = async (dir: string, depth: number) => {
+    const s = await describeScene(dir);
+    if (s) {
+      out.push(s);
+      return;
+    }
+    if (depth >= 4) return;
+    for (const e of await entries(dir)) {
+      if (e.isDirectory) await walk(`${dir}/${e.name}`, depth + 1);
+    }
+  };
+  try {
+    await walk(root.replace(/\/+$/, ""), 0);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new ImageError(root, "no such folder");
+    throw e;
+  }
+  return split ? out.filter((s) => s.split === split) : out;
+}
+
+export async function readExposures(path: string): Promise<number[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    throw new ImageError(path, "missing exposure file");
+  }
+  const evs = text.split(/\s+/).filter((t) => t.length).map(Number);
+  if (evs.some((v) => !Number.isFinite(v))) {
+    throw new ImageError(path, "exposure values must be numbers (EV in stops)");
+  }
+  return evs;
+}
+
+export async function loadScene(info: SceneInfo): Promise<Scene> {
+  if (info.ldrs.length !== 3) {
+    throw new ImageError(info.dir, `needs 3 LDR frames, found ${info.ldrs.length} .tif files`);
+  }
+  const evs = await readExposures(info.exposure);
+  if (evs.length !== 3) {
+    throw new ImageError(info.exposure, `needs 3 exposure values, found ${evs.length}`);
+  }
+  const ldrs: Image[] = [];
+  for (const p of info.ldrs) ldrs.push(toRgb(await readImage(p)));
+  const gt = info.gt ? toRgb(await readImage(info.gt)) : null;
+  const ref = ldrs[1];
+  for (const [i, img] of [...ldrs.entries(), ...(gt ? [[3, gt] as const] : [])]) {
+    if (img.width !== ref.width || img.height !== ref.height) {
+      const file = i === 3 ? info.gt! : info.ldrs[i];
+      throw new ImageError(
+        file,
+        `is ${img.width}x${img.height}, the reference frame ${ref.width}x${ref.height}`,
+      );
+    }
+  }
+  return { info, ldrs, evs, gt };
+}
+
+/** H = L^γ / 2^EV, per value. */
+export function ldrToLinear(ldr: Image, ev: number, gamma = GAMMA): Image {
+  const s = Math.pow(2, -ev);
+  return { ...ldr, bitDepth: 32, data: ldr.data.map((v) => Math.pow(v, gamma) * s) };
+}
