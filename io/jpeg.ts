@@ -210,7 +210,7 @@ export function decodeJpeg(d: Uint8Array, file: string): Image {
   ) => (p + 1 < d.length ? (d[p] << 8) | d[p + 1] : fail("truncated marker segment"));
   const qt: Int32Array[] = [];
   const dcTables: Huffman[] = [], acTables: Huffman[] = [];
-  let comps: Component[] = [];
+  const comps: Component[] = [];
   let width = 0, height = 0, progressive = false, hmax = 1, vmax = 1, mcusX = 0, mcusY = 0;
   let restartInterval = 0, orientation = 1, adobeTransform = -1;
   let eobrun = 0;
