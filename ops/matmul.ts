@@ -71,18 +71,23 @@ function sumBatch(t: Tensor, r: number, c: number): Tensor {
   return out;
 }
 
-export function matmul(a: Tensor, b: Tensor): Tensor {
-  const out = gemm(a, b, false, false);
-  const p = plan(a, b, false, false);
+/**
+ * op(a) @ op(b), where op transposes the last two axes when asked (no copy is made).
+ *   C = op(A)·op(B):  dA = dC·op(B)ᵀ, or op(B)·dCᵀ when A was transposed;
+ *                     dB = op(A)ᵀ·dC, or dCᵀ·op(A) when B was transposed.
+ */
+export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  const out = gemm(a, b, transA, transB);
+  const p = plan(a, b, transA, transB);
   return record(out, "matmul", [a, b], (g, needs) => {
     let da: Tensor | null = null, db: Tensor | null = null;
     if (needs[0]) {
-      da = gemm(g, b, false, true);
-      if (a.rank === 2 && p.batch > 1) da = sumBatch(da, p.m, p.k);
+      da = transA ? gemm(b, g, transB, true) : gemm(g, b, false, !transB);
+      if (a.rank === 2 && p.batch > 1) da = sumBatch(da, a.shape[0], a.shape[1]);
     }
     if (needs[1]) {
-      db = gemm(a, g, true, false);
-      if (b.rank === 2 && p.batch > 1) db = sumBatch(db, p.k, p.n);
+      db = transB ? gemm(g, a, true, transA) : gemm(a, g, !transA, false);
+      if (b.rank === 2 && p.batch > 1) db = sumBatch(db, b.shape[0], b.shape[1]);
     }
     return [da, db];
   });

@@ -53,7 +53,7 @@ const OPS: Record<string, (x: Tensor[], p: Params) => Tensor> = {
   sum: ([a], p) => T.sum(a, p.axes, p.keep),
   mean: ([a], p) => T.mean(a, p.axes, p.keep),
   softmax: ([a]) => T.softmax(a),
-  matmul: ([a, b]) => T.matmul(a, b),
+  matmul: ([a, b], p) => T.matmul(a, b, p.ta ?? false, p.tb ?? false),
   conv2d: ([x, w, b], p) => T.conv2d(x, w, b ?? null, p),
   avgPool2d: ([a], p) => T.avgPool2d(a, p.k, p.stride),
   globalAvgPool: ([a]) => T.globalAvgPool(a),
