@@ -1,0 +1,121 @@
+// LF-Diff's configuration: the paper's numbers (§5.1) as defaults, and every choice the
+// paper leaves open as a named field saying where the default comes from. The Table 3
+// variants are configurations of the same code.
+
+export type Variant = "baseline" | "s1" | "s2-no-dm" | "s2";
+
+export interface LFDiffConfig {
+  variant: Variant;
+  /** Feature channels C (paper: 60). */
+  channels: number;
+  /** Reconstruction blocks and FRMs per block (paper: {3,3,3}). */
+  blocks: number[];
+  /** Attention heads in each block's self-attention (paper: {6,6,6}). */
+  heads: number;
+  /** GDFN expansion (paper: 2.66; hidden = floor(C·2.66) as in Restormer). */
+  ffnExpansion: number;
+  /** Average-pool kernels: PIM (paper: 4, matching the prior's H/4) and FRM (paper: 2). */
+  pimPool: number;
+  frmPool: number;
+  /** LPENet residual blocks (paper: 4), PixelUnshuffle factor k (4), prior channels N (3). */
+  lpeBlocks: number;
+  unshuffle: number;
+  priorChannels: number;
+  /** LPENet width. The paper gives none; C is used. */
+  lpeChannels: number;
+  /** Diffusion steps T (paper: 200) and DDIM steps S (paper: 10 for training and test). */
+  timesteps: number;
+  samplingSteps: number;
+  /** β schedule: linear from 1e-4 to 0.02 scaled by 1000/T, as improved DDPM (Nichol &
+   * Dhariwal 2021) adapts DDPM's schedule to fewer steps; the paper gives no schedule. */
+  betaStart: number;
+  betaEnd: number;
+  /** Denoiser U-Net widths per level ({2,2,2} blocks per level, paper; widths are ours,
+   * sized so the DM lands near the paper's 7.48 − 5.85 = 1.63M parameters). */
+  unetChannels: number[];
+  unetBlocks: number[];
+  /** Slope of the alignment module's LeakyReLU (AHDRNet-style networks use 0.1–0.2). */
+  leakySlope: number;
+  /** Channel-attention reduction in FRM/PIM (RCAN's CALayer: 16). */
+  caReduction: number;
+  /** Upsampling after the pooled branches (not stated; bilinear, as in the cited
+   * frequency-split designs). */
+  upsample: "bilinear" | "nearest";
+  /** L2-normalise q and k in PIM's cross-attention (Restormer/HI-Diff do; Eq. 9 is silent). */
+  pimNormalize: boolean;
+  /** Output activation (AHDRNet and CA-ViT end in a sigmoid; HDR targets lie in [0, 1]). */
+  endActivation: "sigmoid" | "none";
+}
+
+export const PAPER: LFDiffConfig = {
+  variant: "s2",
+  channels: 60,
+  blocks: [3, 3, 3],
+  heads: 6,
+  ffnExpansion: 2.66,
+  pimPool: 4,
+  frmPool: 2,
+  lpeBlocks: 4,
+  unshuffle: 4,
+  priorChannels: 3,
+  lpeChannels: 60,
+  timesteps: 200,
+  samplingSteps: 10,
+  betaStart: 1e-4 * 5,
+  betaEnd: 0.02 * 5,
+  unetChannels: [42, 84, 84],
+  unetBlocks: [2, 2, 2],
+  leakySlope: 0.1,
+  caReduction: 16,
+  upsample: "bilinear",
+  pimNormalize: true,
+  endActivation: "sigmoid",
+};
+
+/** A small configuration for tests and quick runs (same code paths, fewer weights). */
+export const TINY: LFDiffConfig = {
+  ...PAPER,
+  channels: 12,
+  blocks: [1, 1],
+  heads: 2,
+  lpeChannels: 12,
+  lpeBlocks: 1,
+  unetChannels: [8, 16, 16],
+  unetBlocks: [1, 1, 1],
+  timesteps: 20,
+  samplingSteps: 4,
+};
+
+/** The input size must be a multiple of this (unshuffle, PIM pool, two U-Net halvings). */
+export function sizeMultiple(c: LFDiffConfig): number {
+  const latent = c.unshuffle * Math.pow(2, c.unetChannels.length - 1);
+  const lcm = (a: number, b: number): number => (a * b) / gcd(a, b);
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  return lcm(lcm(latent, c.pimPool), c.frmPool);
+}
+
+export function withVariant(c: LFDiffConfig, variant: Variant): LFDiffConfig {
+  return { ...c, variant };
+}
+
+/** Checks a configuration, naming the bad field. */
+export function validateConfig(c: LFDiffConfig): void {
+  const bad = (f: string, why: string) => {
+    throw new Error(`config: ${f} ${why}`);
+  };
+  if (!["baseline", "s1", "s2-no-dm", "s2"].includes(c.variant)) {
+    bad("variant", `"${c.variant}" is not one of baseline, s1, s2-no-dm, s2`);
+  }
+  if (c.channels % c.heads !== 0) {
+    bad("channels", `${c.channels} not divisible by heads ${c.heads}`);
+  }
+  if (c.pimPool !== c.unshuffle) {
+    bad("pimPool", `must equal unshuffle (${c.unshuffle}) so the pooled features match the prior`);
+  }
+  if (c.unetChannels.length !== c.unetBlocks.length) {
+    bad("unetBlocks", "needs one entry per U-Net level");
+  }
+  if (c.samplingSteps < 1 || c.samplingSteps > c.timesteps) {
+    bad("samplingSteps", `must be in 1..${c.timesteps}`);
+  }
+}
