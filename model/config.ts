@@ -84,6 +84,7 @@ export const TINY: LFDiffConfig = {
   unetBlocks: [1, 1, 1],
   timesteps: 20,
   samplingSteps: 4,
+  caReduction: 4, // 12 channels / 16 would leave a single (easily dead) squeeze unit
 };
 
 /** The input size must be a multiple of this (unshuffle, PIM pool, two U-Net halvings). */
