@@ -5,6 +5,7 @@
 // triangle "fancy" upsampling, fixed-point YCbCr tables), so pixels are bit-identical to
 // what libjpeg-turbo (djpeg, ImageMagick) decodes.
 
+import { parseExif } from "./exif.ts";
 import { checkSize, type Image, ImageError, newImage } from "./image.ts";
 
 const ZIGZAG = Int32Array.from([
@@ -320,7 +321,7 @@ export function decodeJpeg(d: Uint8Array, file: string): Image {
         break;
       case 0xe1:
         if (String.fromCharCode(...d.subarray(body, body + 4)) === "Exif") {
-          orientation = exifOrientation(d, body + 6, end);
+          orientation = parseExif(d, body + 6, end).orientation ?? 1;
         }
         break;
       case 0xee:
@@ -671,24 +672,6 @@ function yccToRgb(y: number, cb: number, cr: number): [number, number, number] {
 }
 
 // --- EXIF orientation --------------------------------------------------------------------
-function exifOrientation(d: Uint8Array, tiff: number, end: number): number {
-  if (tiff + 8 > end) return 1;
-  const le = d[tiff] === 0x49;
-  const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
-  const u16 = (p: number) => (p + 2 <= end ? dv.getUint16(p, le) : 0);
-  const ifd = tiff + (tiff + 8 <= end ? dv.getUint32(tiff + 4, le) : 0);
-  const n = u16(ifd);
-  for (let i = 0; i < n && i < 512; i++) {
-    const e = ifd + 2 + 12 * i;
-    if (e + 12 > end) break;
-    if (u16(e) === 0x0112) {
-      const o = u16(e + 8);
-      return o >= 1 && o <= 8 ? o : 1;
-    }
-  }
-  return 1;
-}
-
 /** Applies EXIF orientation 1–8 so the image is upright. */
 export function orient(img: Image, o: number): Image {
   if (o === 1) return img;

@@ -55,13 +55,15 @@ export class DHRNet extends Module {
     this.convLast = new Conv2d(c.channels, 3, 3, { padding: 1, rng });
   }
 
-  forward(f0: Tensor, z: Tensor | null): Tensor {
+  /** `onBlock(i, n)` reports progress after each reconstruction block. */
+  forward(f0: Tensor, z: Tensor | null, onBlock?: (done: number, total: number) => void): Tensor {
     if (this.usePrior && !z) throw new Error("DHRNet: this variant needs a prior z");
     let y = f0;
-    for (const b of this.blocks) {
+    for (const [i, b] of this.blocks.entries()) {
       const prev = y;
       y = step(() => b.forward(prev, z));
       if (!isGradEnabled() && prev !== f0) prev.dispose();
+      onBlock?.(i + 1, this.blocks.length);
     }
     const out = step(() => this.convLast.forward(add(this.convAfter.forward(y), f0)));
     return this.c.endActivation === "sigmoid" ? sigmoid(out) : out;

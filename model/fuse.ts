@@ -152,7 +152,11 @@ export function fuseBracket(
           });
           const tr = performance.now();
           timings.prior += tr - tp;
-          const y = model.dhr.forward(model.align.forward(x1, x2, x3), z);
+          const y = model.dhr.forward(
+            model.align.forward(x1, x2, x3),
+            z,
+            (i, n) => o.onProgress?.(`tile ${done + 1}/${total} reconstruction block`, i, n),
+          );
           timings.reconstruction += performance.now() - tr;
           return y.toArray();
         });

@@ -4,22 +4,27 @@
 
 import type { BinaryOp } from "./backend.ts";
 import { record } from "./autograd.ts";
-import { broadcastShapes, broadcastStrides, sameShape, type Shape } from "./shape.ts";
+import {
+  broadcastShapes,
+  broadcastStrides,
+  coalesce,
+  contiguousStrides,
+  sameShape,
+  type Shape,
+} from "./shape.ts";
 import { empty, sameDevice, type Tensor } from "./tensor.ts";
 
 function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const backend = sameDevice(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
   const out = empty(shape, a);
-  backend.binary(
-    op,
+  const c = coalesce(
     shape,
-    a.buffer,
     broadcastStrides(a.shape, shape),
-    b.buffer,
     broadcastStrides(b.shape, shape),
-    out.buffer,
+    contiguousStrides(shape),
   );
+  backend.binary(op, c.shape, a.buffer, c.strides[0], b.buffer, c.strides[1], out.buffer);
   return out;
 }
 

@@ -8,6 +8,7 @@ import {
   axisOf,
   broadcastShapes,
   broadcastStrides,
+  coalesce,
   contiguousStrides,
   fmt,
   sameShape,
@@ -16,6 +17,20 @@ import {
   sizeOf,
 } from "./shape.ts";
 import { empty, sameDevice, Tensor } from "./tensor.ts";
+
+/** Strided copy with coalesced axes (few long rows rather than many short ones). */
+function stridedCopy(
+  x: Tensor,
+  shape: Shape,
+  srcOff: number,
+  srcStrides: readonly number[],
+  dst: Tensor,
+  dstOff: number,
+  dstStrides: readonly number[],
+): void {
+  const c = coalesce(shape, srcStrides, dstStrides);
+  x.backend.copy(c.shape, x.buffer, srcOff, c.strides[0], dst.buffer, dstOff, c.strides[1]);
+}
 
 /** Same values, new shape (one entry may be -1). Shares the buffer: no copy. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -45,15 +60,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const shape = perm.map((p) => x.shape[p]);
   const xs = contiguousStrides(x.shape);
   const out = empty(shape, x);
-  x.backend.copy(
-    shape,
-    x.buffer,
-    0,
-    perm.map((p) => xs[p]),
-    out.buffer,
-    0,
-    contiguousStrides(shape),
-  );
+  stridedCopy(x, shape, 0, perm.map((p) => xs[p]), out, 0, contiguousStrides(shape));
   const inverse = new Array<number>(r);
   perm.forEach((p, i) => (inverse[p] = i));
   return record(out, "permute", [x], (g) => [permute(g, inverse)]);
@@ -73,15 +80,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
     throw new ShapeError(`expand: shapes ${fmt(x.shape)} and ${fmt(shape)} do not broadcast`);
   }
   const out = empty(shape, x);
-  x.backend.copy(
-    shape,
-    x.buffer,
-    0,
-    broadcastStrides(x.shape, shape),
-    out.buffer,
-    0,
-    contiguousStrides(shape),
-  );
+  stridedCopy(x, shape, 0, broadcastStrides(x.shape, shape), out, 0, contiguousStrides(shape));
   return record(out, "expand", [x], (g) => [sumTo(g, x.shape)]);
 }
 
@@ -89,7 +88,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
 function place(src: Tensor, dst: Tensor, starts: readonly number[]): void {
   const ds = contiguousStrides(dst.shape);
   const off = starts.reduce((acc, s, i) => acc + s * ds[i], 0);
-  src.backend.copy(src.shape, src.buffer, 0, contiguousStrides(src.shape), dst.buffer, off, ds);
+  stridedCopy(src, src.shape, 0, contiguousStrides(src.shape), dst, off, ds);
 }
 
 /** The box of x at `starts` with `shape`. */
@@ -97,7 +96,7 @@ function box(x: Tensor, starts: readonly number[], shape: Shape): Tensor {
   const xs = contiguousStrides(x.shape);
   const off = starts.reduce((acc, s, i) => acc + s * xs[i], 0);
   const out = empty(shape, x);
-  x.backend.copy(shape, x.buffer, off, xs, out.buffer, 0, contiguousStrides(shape));
+  stridedCopy(x, shape, off, xs, out, 0, contiguousStrides(shape));
   return out;
 }
 

@@ -66,3 +66,29 @@ export function checkShape(op: string, shape: Shape): void {
     throw new ShapeError(`${op}: invalid shape ${fmt(shape)}`);
   }
 }
+
+/**
+ * Merges adjacent axes that every operand walks contiguously (stride_i = stride_{i+1}·n_{i+1},
+ * or 0 on both), so kernels run few long rows instead of many short ones.
+ */
+export function coalesce(
+  shape: Shape,
+  ...strides: (readonly number[])[]
+): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let i = 0; i < shape.length; i++) {
+    if (shape[i] === 1 && shape.length > 1) continue; // size-1 axes move nothing
+    const last = outShape.length - 1;
+    const merge = last >= 0 && strides.every((s, k) => outStrides[k][last] === s[i] * shape[i]);
+    if (merge) {
+      outShape[last] *= shape[i];
+      strides.forEach((s, k) => (outStrides[k][last] = s[i]));
+    } else {
+      outShape.push(shape[i]);
+      strides.forEach((s, k) => outStrides[k].push(s[i]));
+    }
+  }
+  if (outShape.length === 0) return { shape: [1], strides: strides.map(() => [1]) };
+  return { shape: outShape, strides: outStrides };
+}

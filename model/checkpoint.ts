@@ -1,0 +1,44 @@
+// LF-Diff checkpoints: the parameters as safetensors, with the configuration they were made
+// for in the metadata ("lfdiff.config", JSON), so a checkpoint rebuilds its own model and a
+// checkpoint for another configuration is refused with one line naming both.
+
+import { type LFDiffConfig, PAPER } from "./config.ts";
+import { LFDiff } from "./lfdiff.ts";
+import { readSafetensors, saveModule } from "./safetensors.ts";
+
+export async function saveLFDiff(
+  path: string,
+  model: LFDiff,
+  extra: Record<string, string> = {},
+): Promise<void> {
+  await saveModule(path, model, { ...extra, "lfdiff.config": JSON.stringify(model.config) });
+}
+
+/** Builds the model a checkpoint describes and loads it; `expect` pins the configuration. */
+export async function loadLFDiff(path: string, expect?: Partial<LFDiffConfig>): Promise<LFDiff> {
+  const file = await readSafetensors(path);
+  const stored = file.metadata["lfdiff.config"];
+  if (!stored) throw new Error(`${path}: not an lfdiff checkpoint (no lfdiff.config metadata)`);
+  let config: LFDiffConfig;
+  try {
+    config = { ...PAPER, ...JSON.parse(stored) };
+  } catch {
+    throw new Error(`${path}: lfdiff.config metadata is not valid JSON`);
+  }
+  for (const [k, v] of Object.entries(expect ?? {})) {
+    if (JSON.stringify((config as unknown as Record<string, unknown>)[k]) !== JSON.stringify(v)) {
+      throw new Error(
+        `${path}: checkpoint is for ${k}=${
+          JSON.stringify((config as unknown as Record<string, unknown>)[k])
+        }, asked for ${JSON.stringify(v)}`,
+      );
+    }
+  }
+  const model = new LFDiff(config);
+  try {
+    model.loadStateDict(file.tensors);
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  return model;
+}
