@@ -8,7 +8,9 @@
 // that move between frames, occluding and revealing the background. The camera then
 // applies 2^EV, Poisson–Gaussian noise, clipping, a γ 2.2 response and 8- or 16-bit
 // quantisation, so H = L^2.2 / 2^EV inverts it up to noise and clipping. The ground truth
-// is the reference frame's noise-free radiance. Pixels are 2×2 supersampled.
+// is the reference frame's noise-free radiance clipped at 2^(−min EV), the most the
+// shortest exposure records, as a ground truth merged from a real bracket would be.
+// Pixels are 2×2 supersampled.
 
 import { Rng } from "../ops/rng.ts";
 import { type Image, newImage } from "./image.ts";
@@ -37,6 +39,8 @@ export interface SynthScene {
   ldrs: Image[];
   evs: number[];
   gt: Image;
+  /** The reference frame's radiance before clipping (the scene's full range). */
+  radiance: Image;
 }
 
 type Rgb = [number, number, number];
@@ -233,7 +237,9 @@ export function synthesizeScene(o: SynthOptions): SynthScene {
     }
     return img;
   });
-  return { ldrs, evs, gt: radiance[1] };
+  const ceiling = Math.pow(2, -Math.min(...evs));
+  const gt = { ...radiance[1], data: radiance[1].data.map((v) => Math.min(v, ceiling)) };
+  return { ldrs, evs, gt, radiance: radiance[1] };
 }
 
 /**

@@ -5,10 +5,21 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** Parses Deno.args; an unknown flag or bad value ends the process with one line. */
+/**
+ * Parses Deno.args; an unknown flag or bad value ends the process with one line. A string
+ * flag followed by a negative number takes it as its value (`--ev -2,0,2`), which
+ * parseArgs alone would call ambiguous.
+ */
 export function flags<O extends Options>(tool: string, options: O, args = Deno.args) {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = /^--([^=]+)$/.exec(args[i])?.[1];
+    if (name && options[name]?.type === "string" && /^-[\d.]/.test(args[i + 1] ?? "")) {
+      joined.push(`--${name}=${args[++i]}`);
+    } else joined.push(args[i]);
+  }
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: joined, options, allowPositionals: true, strict: true });
   } catch (e) {
     fail(tool, (e as Error).message);
   }

@@ -1,0 +1,186 @@
+// The command-line tools as a user runs them (subprocesses, tiny config for speed): outputs
+// appear, --json parses, and bad input ends in one line on stderr with no output written.
+
+import { saveLFDiff } from "@lfdiff/model/checkpoint.ts";
+import { TINY } from "@lfdiff/model/config.ts";
+import { LFDiff } from "@lfdiff/model/lfdiff.ts";
+import { readImage } from "@lfdiff/io/codecs.ts";
+import { encodeTiff } from "@lfdiff/io/tiff.ts";
+import { newImage } from "@lfdiff/io/image.ts";
+import { synthesizeScene, writeScene } from "@lfdiff/io/synth.ts";
+import { assert, assertEquals, strictEqual } from "./assert.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+
+async function tool(
+  name: string,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      `tools/${name}.ts`,
+      ...args,
+    ],
+    cwd: root,
+  }).output();
+  return {
+    code: r.code,
+    out: new TextDecoder().decode(r.stdout),
+    err: new TextDecoder().decode(r.stderr),
+  };
+}
+
+async function withScene(fn: (dir: string, tmp: string) => Promise<void>): Promise<void> {
+  const tmp = await Deno.makeTempDir();
+  try {
+    await writeScene(`${tmp}/set/Test/001`, synthesizeScene({ width: 48, height: 40, seed: 5 }));
+    await fn(`${tmp}/set/Test/001`, tmp);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+/** Files under dir, for "no output was left" checks. */
+async function listing(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) out.push(e.name);
+  return out.sort();
+}
+
+Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview", async () => {
+  await withScene(async (dir, tmp) => {
+    const frames = [1, 2, 3].map((i) => `${dir}/frame${i}.tif`);
+    let r = await tool("infer", [
+      "--config",
+      "tiny",
+      "--ldr",
+      ...frames,
+      "--ev",
+      "-2,0,2",
+      "--out",
+      `${tmp}/a.hdr`,
+      "--json",
+    ]);
+    strictEqual(r.code, 0, r.err);
+    const report = JSON.parse(r.out);
+    assertEquals([report.width, report.height, report.trained], [48, 40, false]);
+    assert(r.err.includes("UNTRAINED"), "says plainly that the weights are untrained");
+    assertEquals([
+      (await readImage(`${tmp}/a.hdr`)).width,
+      (await readImage(`${tmp}/a.png`)).height,
+    ], [48, 40]);
+    r = await tool("infer", [
+      "--config",
+      "tiny",
+      "--scene",
+      dir,
+      "--out",
+      `${tmp}/b.exr`,
+      "--tile",
+      "32",
+    ]);
+    strictEqual(r.code, 0, r.err);
+    assert(r.out.includes(`${tmp}/b.exr (48x40)`), r.out);
+    strictEqual((await readImage(`${tmp}/b.exr`)).channels, 3);
+  });
+});
+
+Deno.test("infer: bad input ends in one clear line and writes nothing", async () => {
+  await withScene(async (dir, tmp) => {
+    const frames = [1, 2, 3].map((i) => `${dir}/frame${i}.tif`);
+    await Deno.writeFile(`${tmp}/small.tif`, encodeTiff(newImage(30, 40, 3, 16)));
+    const ckpt = `${tmp}/baseline.safetensors`;
+    await saveLFDiff(ckpt, new LFDiff({ ...TINY, variant: "baseline" }));
+    await Deno.mkdir(`${tmp}/o`);
+    const out = `${tmp}/o/x.hdr`;
+    const cases: [string[], RegExp][] = [
+      [[frames[0], frames[1], "--ev", "-2,0"], /^infer: bracket: needs 3 LDR frames, got 2$/],
+      [
+        [frames[0], frames[1], `${tmp}/small.tif`, "--ev", "-2,0,2"],
+        /^infer: .*small\.tif: is 30x40, the reference .*frame2\.tif is 48x40$/,
+      ],
+      [
+        frames,
+        /^infer: .*frame1\.tif: has no EXIF exposure time; give the exposures with --ev, e\.g\. --ev -2,0,2$/,
+      ],
+      [
+        [...frames, "--ev", "-2,0,2", "--weights", ckpt, "--variant", "s2"],
+        /^infer: .*baseline\.safetensors: checkpoint is for variant="baseline", asked for "s2"$/,
+      ],
+      [
+        [...frames, "--ev", "-2,0,2", "--weights", `${tmp}/none.safetensors`],
+        /^infer: .*none\.safetensors: cannot read/,
+      ],
+      [
+        [frames[0], frames[1], `${tmp}/missing.tif`, "--ev", "-2,0,2"],
+        /^infer: .*missing\.tif: no such file$/,
+      ],
+    ];
+    for (const [args, re] of cases) {
+      const r = await tool("infer", ["--config", "tiny", "--out", out, ...args]);
+      strictEqual(r.code, 1, `expected failure for ${args.join(" ")}`);
+      const lines = r.err.trim().split("\n").filter((l) => !l.includes("UNTRAINED"));
+      strictEqual(lines.length, 1, r.err);
+      assert(re.test(lines[0]), `${lines[0]} !~ ${re}`);
+      assertEquals(await listing(`${tmp}/o`), []);
+    }
+    const r = await tool("infer", [
+      "--config",
+      "tiny",
+      "--out",
+      `${tmp}/o/x.jpg`,
+      ...frames,
+      "--ev",
+      "-2,0,2",
+    ]);
+    assertEquals(
+      r.err.trim(),
+      `infer: --out ${tmp}/o/x.jpg: the HDR output must end in .hdr or .exr`,
+    );
+  });
+});
+
+Deno.test("infer --summary lists parameter counts beside the paper's", async () => {
+  const r = await tool("infer", ["--summary", "--json"]);
+  strictEqual(r.code, 0, r.err);
+  const rows = JSON.parse(r.out);
+  assertEquals(rows.map((x: { variant: string }) => x.variant), [
+    "baseline",
+    "s1",
+    "s2-no-dm",
+    "s2",
+  ]);
+  strictEqual(rows[3].paper, 7.48);
+  assert(rows.every((x: { params: number }) => x.params > 1e6));
+});
+
+Deno.test("eval: table of metrics with means, --json and --save", async () => {
+  await withScene(async (_dir, tmp) => {
+    const r = await tool("eval", [
+      "--data",
+      `${tmp}/set`,
+      "--method",
+      "merge",
+      "--json",
+      `${tmp}/r.json`,
+      "--save",
+      `${tmp}/saved`,
+    ]);
+    strictEqual(r.code, 0, r.err);
+    assert(/^mean\s+\d+\.\d+\s+-?\d+\.\d+\s+0\.\d+\s+0\.\d+/m.test(r.out), r.out);
+    const j = JSON.parse(await Deno.readTextFile(`${tmp}/r.json`));
+    strictEqual(j.scenes.length, 1);
+    assert(j.mean.psnrMu > 15, `merge PSNR-μ ${j.mean.psnrMu}`);
+    assertEquals(await listing(`${tmp}/saved`), ["001.hdr", "001.png"]);
+    const lf = await tool("eval", ["--data", `${tmp}/set`, "--config", "tiny"]);
+    strictEqual(lf.code, 0, lf.err);
+    assert(lf.out.startsWith("method: lfdiff s2 (UNTRAINED)"), lf.out);
+    const bad = await tool("eval", ["--data", `${tmp}/nowhere`]);
+    assertEquals(bad.err.trim(), `eval: ${tmp}/nowhere: no such folder`);
+  });
+});
