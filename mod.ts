@@ -1,4 +1,30 @@
-// lfdiff's public API: the engine (tensors, autograd, ops) and the model building blocks.
+// lfdiff's public API.
+//   Engine: tensors, autograd, ops (ops/mod.ts).  Building blocks: nn layers, Adam,
+//   safetensors (model/mod.ts).  LF-Diff: configs, the model, checkpoints, fusion.
+//   Images and data: codecs, brackets, datasets, tone mapping, metrics, synthesis.
 
 export * from "./ops/mod.ts";
 export * from "./model/mod.ts";
+
+export { type LFDiffConfig, PAPER, TINY, type Variant, withVariant } from "./model/config.ts";
+export { LFDiff, type PriorOptions } from "./model/lfdiff.ts";
+export { loadLFDiff, saveLFDiff } from "./model/checkpoint.ts";
+export { bracketInputs } from "./model/inputs.ts";
+export { fuseBracket, type FuseOptions, type FuseTimings, type Pixels } from "./model/fuse.ts";
+
+export {
+  type Image,
+  ImageError,
+  imageToTensor,
+  newImage,
+  tensorToImage,
+  toRgb,
+} from "./io/image.ts";
+export { decodeImage, encodeImage, readImage, writeImage } from "./io/codecs.ts";
+export { type Bracket, loadBracket } from "./io/bracket.ts";
+export { findScenes, ldrToLinear, loadScene, type Scene, type SceneInfo } from "./io/dataset.ts";
+export { CropLoader, cropPositions } from "./io/loader.ts";
+export { mergeBracket } from "./io/merge.ts";
+export { type HdrMetrics, hdrMetrics, psnr, ssim } from "./io/metrics.ts";
+export { muLaw, previewImage } from "./io/tonemap.ts";
+export { synthesizeScene, writeScene } from "./io/synth.ts";
