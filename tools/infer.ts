@@ -59,10 +59,7 @@ await run("infer", async () => {
   });
   const say = (s: string) => console.error(`infer: ${s}`);
   if (values.summary) {
-    summary(
-      values.config === "tiny" ? (await import("../model/config.ts")).TINY : PAPER,
-      values.json!,
-    );
+    summary(values.config === "tiny" ? TINY : PAPER, values.json!);
     return;
   }
   const t0 = performance.now();
