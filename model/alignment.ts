@@ -5,6 +5,7 @@
 //   X_i [B, cin, H, W] → [B, C, H, W]
 
 import { mul } from "../ops/arith.ts";
+import { inferenceScope, release } from "../ops/autograd.ts";
 import { concat } from "../ops/layout.ts";
 import type { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
@@ -28,14 +29,20 @@ export class Alignment extends Module {
   }
 
   #attend(att: Conv2d[], fi: Tensor, fr: Tensor): Tensor {
-    const a = sigmoid(att[1].forward(leakyRelu(att[0].forward(concat([fi, fr], 1)), this.slope)));
-    return mul(fi, a);
+    return inferenceScope(() => {
+      const a = sigmoid(att[1].forward(leakyRelu(att[0].forward(concat([fi, fr], 1)), this.slope)));
+      return mul(fi, a);
+    });
   }
 
   forward(x1: Tensor, x2: Tensor, x3: Tensor): Tensor {
-    const [f1, f2, f3] = [x1, x2, x3].map((x) => leakyRelu(this.conv.forward(x), this.slope));
-    return this.fuse.forward(
-      concat([this.#attend(this.att1, f1, f2), f2, this.#attend(this.att3, f3, f2)], 1),
+    const [f1, f2, f3] = [x1, x2, x3].map((x) =>
+      inferenceScope(() => leakyRelu(this.conv.forward(x), this.slope))
     );
+    const a1 = this.#attend(this.att1, f1, f2), a3 = this.#attend(this.att3, f3, f2);
+    release(f1, f3);
+    const out = inferenceScope(() => this.fuse.forward(concat([a1, f2, a3], 1)));
+    release(a1, f2, a3);
+    return out;
   }
 }

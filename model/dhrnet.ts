@@ -6,9 +6,8 @@
 //   F0 [B, C, H, W], z [B, N, H/4, W/4] → Ĥ [B, 3, H, W]
 
 import { add } from "../ops/arith.ts";
-import { isGradEnabled } from "../ops/autograd.ts";
+import { inferenceScope, release } from "../ops/autograd.ts";
 import type { Rng } from "../ops/rng.ts";
-import { scope } from "../ops/scope.ts";
 import type { Tensor } from "../ops/tensor.ts";
 import { sigmoid } from "../ops/unary.ts";
 import type { LFDiffConfig } from "./config.ts";
@@ -16,11 +15,6 @@ import { FRM } from "./frm.ts";
 import { Conv2d } from "./nn/layers.ts";
 import { Module } from "./nn/module.ts";
 import { PIM } from "./pim.ts";
-
-/** Runs f, freeing its intermediates at once when nothing is being recorded. */
-export function step<T>(f: () => T): T {
-  return isGradEnabled() ? f() : scope(f);
-}
 
 export class ReconstructionBlock extends Module {
   pim: PIM | FRM;
@@ -33,13 +27,17 @@ export class ReconstructionBlock extends Module {
   }
 
   forward(x: Tensor, z: Tensor | null): Tensor {
-    let y = step(() => (this.pim instanceof PIM ? this.pim.forward(x, z!) : this.pim.forward(x)));
+    let y = inferenceScope(
+      () => (this.pim instanceof PIM ? this.pim.forward(x, z!) : this.pim.forward(x)),
+    );
     for (const frm of this.frms) {
       const prev = y;
-      y = step(() => frm.forward(prev));
-      if (!isGradEnabled()) prev.dispose();
+      y = inferenceScope(() => frm.forward(prev));
+      release(prev);
     }
-    return add(y, x);
+    const out = add(y, x);
+    release(y);
+    return out;
   }
 }
 
@@ -61,11 +59,12 @@ export class DHRNet extends Module {
     let y = f0;
     for (const [i, b] of this.blocks.entries()) {
       const prev = y;
-      y = step(() => b.forward(prev, z));
-      if (!isGradEnabled() && prev !== f0) prev.dispose();
+      y = inferenceScope(() => b.forward(prev, z));
+      if (prev !== f0) release(prev);
       onBlock?.(i + 1, this.blocks.length);
     }
-    const out = step(() => this.convLast.forward(add(this.convAfter.forward(y), f0)));
+    const out = inferenceScope(() => this.convLast.forward(add(this.convAfter.forward(y), f0)));
+    release(y);
     return this.c.endActivation === "sigmoid" ? sigmoid(out) : out;
   }
 }

@@ -5,6 +5,7 @@
 // the prior z in PIM (model/pim.ts).   x [B, C, H, W] → [B, C, H, W], H and W divisible by k
 
 import { add, sub } from "../ops/arith.ts";
+import { inferenceScope, release } from "../ops/autograd.ts";
 import { concat } from "../ops/layout.ts";
 import { avgPool2d } from "../ops/pool.ts";
 import { upsample } from "../ops/resample.ts";
@@ -35,12 +36,17 @@ export abstract class FrequencySplit extends Module {
   protected split(x: Tensor, low: (fLow: Tensor) => Tensor): Tensor {
     const f = this.rb.forward(x);
     const fLow = avgPool2d(f, this.pool);
-    const fHigh = sub(f, upsample(fLow, this.pool, this.c.upsample));
-    const both = concat([
-      this.rbHigh.forward(fHigh),
-      upsample(low(fLow), this.pool, this.c.upsample),
-    ], 1);
-    return add(this.ca.forward(this.fuse.forward(both)), x);
+    const fHigh = inferenceScope(() => sub(f, upsample(fLow, this.pool, this.c.upsample)));
+    release(f);
+    const hi = this.rbHigh.forward(fHigh);
+    release(fHigh);
+    const lo = inferenceScope(() => upsample(low(fLow), this.pool, this.c.upsample));
+    release(fLow);
+    const both = concat([hi, lo], 1);
+    release(hi, lo);
+    const out = inferenceScope(() => add(this.ca.forward(this.fuse.forward(both)), x));
+    release(both);
+    return out;
   }
 }
 

@@ -5,9 +5,8 @@
 //   s2:        D = LPENet_DM(X); ẑ = DDIM_S(ε_θ(·, D, t), z_T ~ N(0, I)); Ĥ = DHRNet(AM(X), ẑ)
 // Checkpoint names follow the fields: align.*, dhr.*, gtPrior.*, lpeDm.*, denoiser.*.
 
-import { isGradEnabled } from "../ops/autograd.ts";
+import { inferenceScope } from "../ops/autograd.ts";
 import type { Rng } from "../ops/rng.ts";
-import { scope } from "../ops/scope.ts";
 import type { Tensor } from "../ops/tensor.ts";
 import { Alignment } from "./alignment.ts";
 import { type LFDiffConfig, validateConfig } from "./config.ts";
@@ -62,11 +61,10 @@ export class LFDiff extends Module {
         const d = this.lpeDm!.forward(x1, x2, x3);
         const steps = o.steps ?? this.config.samplingSteps;
         const b = x1.shape[0];
-        const run = (f: () => Tensor) => (isGradEnabled() ? f() : scope(f));
         return this.schedule.sample(
           o.zT,
           steps,
-          (z, t) => run(() => this.denoiser!.forward(z, d, Array(b).fill(t))),
+          (z, t) => inferenceScope(() => this.denoiser!.forward(z, d, Array(b).fill(t))),
           (i) => o.onStep?.(i, steps),
         );
       }

@@ -2,6 +2,7 @@
 //   x [B, C, H, W] → [B, C, H, W]
 
 import { add } from "../ops/arith.ts";
+import { inferenceScope, release } from "../ops/autograd.ts";
 import type { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
 import { relu } from "../ops/unary.ts";
@@ -19,6 +20,9 @@ export class ResidualBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return add(x, this.conv2.forward(relu(this.conv1.forward(x))));
+    const r = inferenceScope(() => this.conv2.forward(relu(this.conv1.forward(x))));
+    const out = add(x, r);
+    release(r);
+    return out;
   }
 }

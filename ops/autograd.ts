@@ -3,7 +3,7 @@
 // in reverse creation order (a valid reverse topological order, since an op's output is
 // always newer than its inputs). Intermediate gradients are freed as soon as they are used.
 
-import { keep } from "./scope.ts";
+import { keep, scope } from "./scope.ts";
 import { fmt, sameShape } from "./shape.ts";
 import { empty, type GradNode, type Tensor } from "./tensor.ts";
 
@@ -22,6 +22,19 @@ export function noGrad<T>(fn: () => T): T {
   } finally {
     gradEnabled = prev;
   }
+}
+
+/**
+ * Runs f inside a scope when nothing is being recorded (inference), so f's intermediates
+ * are freed as soon as it returns; under autograd the graph needs them and f runs as is.
+ */
+export function inferenceScope<T>(f: () => T): T {
+  return gradEnabled ? f() : scope(f);
+}
+
+/** Frees tensors a forward pass is done with, when nothing is being recorded. */
+export function release(...ts: Tensor[]): void {
+  if (!gradEnabled) { for (const t of ts) t.dispose(); }
 }
 
 /** Attaches a backward to `out` if any input requires grad and recording is on. */

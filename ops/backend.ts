@@ -201,6 +201,14 @@ export interface Backend {
 
   avgPool2d(geo: PoolGeometry, x: DeviceBuffer, y: DeviceBuffer): void;
   avgPool2dBackward(geo: PoolGeometry, g: DeviceBuffer, dx: DeviceBuffer): void;
+  /** Max pooling; `argmax` receives each output's flat input index within its plane. */
+  maxPool2d(geo: PoolGeometry, x: DeviceBuffer, y: DeviceBuffer, argmax: DeviceBuffer): void;
+  maxPool2dBackward(
+    geo: PoolGeometry,
+    g: DeviceBuffer,
+    argmax: DeviceBuffer,
+    dx: DeviceBuffer,
+  ): void;
 
   /** Resize planes [planes, h, w] → [planes, oh, ow]; bilinear uses align_corners=false. */
   resample(

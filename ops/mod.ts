@@ -23,7 +23,7 @@ export { mean, sum } from "./reduce.ts";
 export { softmax } from "./softmax.ts";
 export { matmul } from "./matmul.ts";
 export { conv2d, type Conv2dOptions } from "./conv.ts";
-export { avgPool2d, globalAvgPool } from "./pool.ts";
+export { avgPool2d, globalAvgPool, maxPool2d } from "./pool.ts";
 export { resize, upsample } from "./resample.ts";
 export {
   chunk,

@@ -57,6 +57,7 @@ const OPS: Record<string, (x: Tensor[], p: Params) => Tensor> = {
   conv2d: ([x, w, b], p) => T.conv2d(x, w, b ?? null, p),
   avgPool2d: ([a], p) => T.avgPool2d(a, p.k, p.stride),
   globalAvgPool: ([a]) => T.globalAvgPool(a),
+  maxPool2d: ([a], p) => T.maxPool2d(a, p.k, p.stride),
   resize: ([a], p) => T.resize(a, p.size[0], p.size[1], p.mode),
   upsample: ([a], p) => T.upsample(a, p.factor, p.mode),
   pixelShuffle: ([a], p) => T.pixelShuffle(a, p.r),

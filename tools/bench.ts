@@ -3,10 +3,19 @@
 // and the two sides alternate single iterations, so both see the same host load; best
 // and median times are printed, and the ratio of the best times.
 //   --iters N   timed iterations per op   --json   machine-readable output
+//   --infer WxH  instead: one LF-Diff (paper config, s2, random weights) inference on a
+//                synthetic bracket of that size, beside PyTorch running the same weights,
+//                with peak resident memory of each (e.g. --infer 1500x1000)
 
 import * as T from "../ops/mod.ts";
 import { gemmProvider } from "../ops/cpu/gemm.ts";
-import { flags, run } from "./cli.ts";
+import { findScenes, loadScene } from "../io/dataset.ts";
+import { synthesizeScene, writeScene } from "../io/synth.ts";
+import { saveLFDiff } from "../model/checkpoint.ts";
+import { PAPER } from "../model/config.ts";
+import { fuseBracket } from "../model/fuse.ts";
+import { LFDiff } from "../model/lfdiff.ts";
+import { fail, flags, run } from "./cli.ts";
 
 const OPS = ["conv3x3_fwd_bwd", "conv3x3_fwd", "matmul_1024"] as const;
 type Op = typeof OPS[number];
@@ -112,11 +121,106 @@ function ourOps(): Record<Op, { flops: number; fn: () => void }> {
   };
 }
 
+/**
+ * Peak resident memory of this process so far, MiB (Linux). Deno lets only --allow-all
+ * read /proc/<own pid>, so /bin/cat reads it for us.
+ */
+async function peakMiB(): Promise<number | null> {
+  try {
+    const out = await new Deno.Command("/bin/cat", {
+      args: [`/proc/${Deno.pid}/status`],
+      stderr: "null",
+    }).output();
+    const m = /VmHWM:\s+(\d+) kB/.exec(new TextDecoder().decode(out.stdout));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+async function benchInfer(size: string, json: boolean, threads: number): Promise<void> {
+  const m = /^(\d+)x(\d+)$/.exec(size);
+  if (!m) fail("bench", `--infer takes WxH, got ${size}`);
+  const say = (s: string) => json || console.error(`bench: ${s}`);
+  const dir = await Deno.makeTempDir();
+  try {
+    say(`synthesising a ${size} bracket and a paper-config s2 checkpoint with random weights`);
+    await writeScene(
+      `${dir}/scene`,
+      synthesizeScene({ width: Number(m[1]), height: Number(m[2]), seed: 3 }),
+    );
+    const model = new LFDiff(PAPER, new T.Rng(0));
+    await saveLFDiff(`${dir}/s2.safetensors`, model);
+    const scene = await loadScene((await findScenes(`${dir}/scene`))[0]);
+    const before = await peakMiB();
+    say("ours: running");
+    const t0 = performance.now();
+    const { timings } = fuseBracket(model, scene.ldrs, {
+      evs: scene.evs,
+      seed: 0,
+      onProgress: (w, d, n) => say(`ours: ${w} ${d}/${n}`),
+    });
+    const ours = {
+      seconds: (performance.now() - t0) / 1000,
+      prior: timings.prior / 1000,
+      reconstruction: timings.reconstruction / 1000,
+      peakMiB: await peakMiB(),
+      peakBeforeMiB: before,
+    };
+    say(`ours: ${ours.seconds.toFixed(1)} s; PyTorch: running`);
+    const script = new URL("./bench_infer_torch.py", import.meta.url).pathname;
+    let torch: Record<string, number | string> | null = null;
+    try {
+      const out = await new Deno.Command("/usr/bin/python3", {
+        args: [script, `${dir}/s2.safetensors`, `${dir}/scene`, String(threads)],
+        env: { OMP_WAIT_POLICY: "PASSIVE" },
+      }).output();
+      if (out.success) torch = JSON.parse(new TextDecoder().decode(out.stdout));
+      else say(`PyTorch failed: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`);
+    } catch {
+      say("no /usr/bin/python3 with torch; ours only");
+    }
+    const report = {
+      size,
+      ours,
+      torch,
+      ratio: torch ? ours.seconds / (torch.seconds as number) : null,
+    };
+    if (json) return console.log(JSON.stringify(report));
+    const f = (v: unknown, d = 1) => (typeof v === "number" ? v.toFixed(d) : "—");
+    console.log(`LF-Diff s2 (paper config) inference on ${size}, ${threads} threads`);
+    console.log(
+      `ours:    ${f(ours.seconds)} s (prior ${f(ours.prior)} s, reconstruction ${
+        f(ours.reconstruction)
+      } s), peak RSS ${f(ours.peakMiB, 0)} MiB`,
+    );
+    if (torch) {
+      console.log(
+        `PyTorch: ${f(torch.seconds)} s (prior ${f(torch.prior)} s, reconstruction ${
+          f(torch.reconstruction)
+        } s), peak RSS ${f(torch.peakMiB, 0)} MiB (torch ${torch.torch})`,
+      );
+      console.log(
+        `ours/PyTorch: time ${f(report.ratio, 2)}, peak memory ${
+          f((ours.peakMiB ?? NaN) / (torch.peakMiB as number), 2)
+        }`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 await run("bench", async () => {
   const { values } = flags("bench", {
     iters: { type: "string", default: "12" },
     json: { type: "boolean", default: false },
+    infer: { type: "string" },
   });
+  if (values.infer) {
+    const threads = Number(/\((\d+) threads\)/.exec(gemmProvider().describe)?.[1] ?? 1);
+    return await benchInfer(values.infer, values.json!, threads);
+  }
   const iters = Number(values.iters);
   if (!(iters >= 1)) throw new Error(`--iters must be a positive number, got ${values.iters}`);
   const blas = gemmProvider();

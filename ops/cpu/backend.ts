@@ -7,7 +7,7 @@ import { conv2dBackwardData, conv2dBackwardFilter, conv2dForward } from "./conv.
 import { binary, copy, reduceSum, unary, unaryBackward } from "./elementwise.ts";
 import { gemmProvider } from "./gemm.ts";
 import { layerNorm, layerNormBackward } from "./layer_norm.ts";
-import { avgPool2d, avgPool2dBackward } from "./pool.ts";
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from "./pool.ts";
 import { resample, resampleBackward } from "./resample.ts";
 import { softmax, softmaxBackward } from "./softmax.ts";
 
@@ -101,6 +101,8 @@ export function createCpuBackend(): Backend {
     conv2dBackwardFilter: (geo, x, g, dw) => conv2dBackwardFilter(sgemm(), geo, f(x), f(g), f(dw)),
     avgPool2d: (geo, x, y) => avgPool2d(geo, f(x), f(y)),
     avgPool2dBackward: (geo, g, dx) => avgPool2dBackward(geo, f(g), f(dx)),
+    maxPool2d: (geo, x, y, argmax) => maxPool2d(geo, f(x), f(y), f(argmax)),
+    maxPool2dBackward: (geo, g, argmax, dx) => maxPool2dBackward(geo, f(g), f(argmax), f(dx)),
     resample: (mode, planes, h, w, oh, ow, x, y) =>
       resample(mode, planes, h, w, oh, ow, f(x), f(y)),
     resampleBackward: (mode, planes, h, w, oh, ow, g, dx) =>

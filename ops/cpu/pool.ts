@@ -1,5 +1,7 @@
-// Average pooling over planes [planes, h, w] → [planes, oh, ow], square kernel k, stride s,
-// no padding (PyTorch's AvgPool2d(k, s) defaults).
+// Average and max pooling over planes [planes, h, w] → [planes, oh, ow], square kernel k,
+// stride s, no padding (PyTorch's AvgPool2d(k, s) / MaxPool2d(k, s) defaults). Max pooling
+// records the winning input of each output (the first one on ties, as PyTorch does) so
+// the backward routes the gradient there.
 
 import type { PoolGeometry } from "../backend.ts";
 
@@ -36,5 +38,48 @@ export function avgPool2dBackward(g: PoolGeometry, dy: Float32Array, dx: Float32
         }
       }
     }
+  }
+}
+
+export function maxPool2d(
+  g: PoolGeometry,
+  x: Float32Array,
+  y: Float32Array,
+  argmax: Float32Array,
+): void {
+  const { planes, h, w, oh, ow, k, stride } = g;
+  for (let pl = 0; pl < planes; pl++) {
+    const xo = pl * h * w, yo = pl * oh * ow;
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        let best = -Infinity, at = 0;
+        for (let ky = 0; ky < k; ky++) {
+          const row = (oy * stride + ky) * w + ox * stride;
+          for (let kx = 0; kx < k; kx++) {
+            const v = x[xo + row + kx];
+            if (v > best || Number.isNaN(v)) {
+              best = v;
+              at = row + kx;
+            }
+          }
+        }
+        y[yo + oy * ow + ox] = best;
+        argmax[yo + oy * ow + ox] = at;
+      }
+    }
+  }
+}
+
+export function maxPool2dBackward(
+  g: PoolGeometry,
+  dy: Float32Array,
+  argmax: Float32Array,
+  dx: Float32Array,
+): void {
+  const { planes, h, w, oh, ow } = g;
+  dx.fill(0);
+  for (let pl = 0; pl < planes; pl++) {
+    const xo = pl * h * w, yo = pl * oh * ow;
+    for (let i = 0; i < oh * ow; i++) dx[xo + argmax[yo + i]] += dy[yo + i];
   }
 }
