@@ -4,8 +4,8 @@
 //     ẑ_0 = (z_t − √(1−ᾱ_t) ε̂) / √ᾱ_t;   z_prev = √ᾱ_prev ẑ_0 + √(1−ᾱ_prev) ε̂   (ᾱ after τ_1 is 1)
 // Written with ops, so stage-2 training backpropagates through all S steps.
 
-import { add, affine } from "../ops/arith.ts";
-import type { Tensor } from "../ops/tensor.ts";
+import { add, affine, mul } from "../ops/arith.ts";
+import { type Tensor, tensor } from "../ops/tensor.ts";
 import type { LFDiffConfig } from "./config.ts";
 
 export class Schedule {
@@ -25,10 +25,19 @@ export class Schedule {
     return new Schedule(c.timesteps, c.betaStart, c.betaEnd);
   }
 
-  /** z_t = √ᾱ_t z0 + √(1−ᾱ_t) ε */
-  diffuse(z0: Tensor, t: number, eps: Tensor): Tensor {
-    const ab = this.alphaBar[t];
-    return add(affine(z0, Math.sqrt(ab), 0), affine(eps, Math.sqrt(1 - ab), 0));
+  /** z_t = √ᾱ_t z0 + √(1−ᾱ_t) ε, with one step per batch entry (or one for all). */
+  diffuse(z0: Tensor, t: number | number[], eps: Tensor): Tensor {
+    if (typeof t === "number") {
+      const ab = this.alphaBar[t];
+      return add(affine(z0, Math.sqrt(ab), 0), affine(eps, Math.sqrt(1 - ab), 0));
+    }
+    const a = tensor(t.map((ti) => Math.sqrt(this.alphaBar[ti])), [t.length, 1, 1, 1], {
+      device: z0.device,
+    });
+    const b = tensor(t.map((ti) => Math.sqrt(1 - this.alphaBar[ti])), [t.length, 1, 1, 1], {
+      device: z0.device,
+    });
+    return add(mul(z0, a), mul(eps, b));
   }
 
   /** DDIM's S steps, largest first: floor(i·T/S) for i = S−1 … 0. */

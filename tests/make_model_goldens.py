@@ -13,7 +13,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 from torch_lfdiff import (GDFN, MDTA, PIM, Alignment, ChannelAttention, Denoiser, DHRNet, FRM,  # noqa: E402
-                          GtPriorNet, LFDiff, LPENetDM, PriorCrossAttention, ResidualBlock, TransformerBlock)
+                          GtPriorNet, LFDiff, LPENetDM, PriorCrossAttention, ResidualBlock, TransformerBlock,
+                          Vgg19Features)
 
 torch.manual_seed(2024)
 torch.set_default_dtype(torch.float64)  # references in double, stored as float32
@@ -69,6 +70,7 @@ case("dhrnet_baseline", DHRNet(C, False), [rnd(1, ch, 16, 8)], lambda m, x: m(x,
 case("gt_prior", GtPriorNet(C), [torch.rand(2, 3, 16, 8) * 2], lambda m, g: m(g))
 case("lpenet_dm", LPENetDM(C), [rnd(1, 6, 16, 8) for _ in range(3)], lambda m, a, b, c: m(a, b, c))
 case("denoiser", Denoiser(C), [rnd(2, 3, 8, 12), rnd(2, 3, 8, 12)], lambda m, z, d: m(z, d, [3, 17]))
+case("vgg19_narrow", Vgg19Features(16), [torch.rand(2, 3, 32, 48)], lambda m, x: m(x))
 ldr = [torch.rand(1, 3, 16, 16) for _ in range(3)]
 evs = [-2.0, 0.0, 2.0]
 xs = [torch.cat([l, l ** 2.2 / 2 ** e], 1) for l, e in zip(ldr, evs)]

@@ -17,6 +17,7 @@ import { DHRNet } from "@lfdiff/model/dhrnet.ts";
 import { GtPriorNet, LPENetDM } from "@lfdiff/model/lpenet.ts";
 import { Denoiser } from "@lfdiff/model/denoiser.ts";
 import { LFDiff } from "@lfdiff/model/lfdiff.ts";
+import { Vgg19Features } from "@lfdiff/model/vgg.ts";
 import { assertClose } from "./assert.ts";
 import { fixture, get } from "./golden.ts";
 
@@ -47,6 +48,7 @@ const CASES: Record<string, Runner> = {
   gt_prior: { make: () => new GtPriorNet(cfg), run: (m, [g]) => m.forward(g) },
   lpenet_dm: { make: () => new LPENetDM(cfg), run: (m, [a, b, c]) => m.forward(a, b, c) },
   denoiser: { make: () => new Denoiser(cfg), run: (m, [z, d]) => m.forward(z, d, [3, 17]) },
+  vgg19_narrow: { make: () => new Vgg19Features(16), run: (m, [x]) => m.forward(x) },
   lfdiff_s2: {
     make: () => new LFDiff(cfg),
     run: (m, [a, b, c, z]) => m.forward(a, b, c, { zT: z }),

@@ -6,6 +6,8 @@
 //   --infer WxH  instead: one LF-Diff (paper config, s2, random weights) inference on a
 //                synthetic bracket of that size, beside PyTorch running the same weights,
 //                with peak resident memory of each (e.g. --infer 1500x1000)
+//   --train-step  instead: one stage-1 training step (paper config, batch 4 of 128×128
+//                crops, forward + backward + Adam) beside PyTorch on the same weights
 
 import * as T from "../ops/mod.ts";
 import { gemmProvider } from "../ops/cpu/gemm.ts";
@@ -15,6 +17,8 @@ import { saveLFDiff } from "../model/checkpoint.ts";
 import { PAPER } from "../model/config.ts";
 import { fuseBracket } from "../model/fuse.ts";
 import { LFDiff } from "../model/lfdiff.ts";
+import { writeSafetensors } from "../model/safetensors.ts";
+import { Trainer } from "../model/trainer.ts";
 import { fail, flags, run } from "./cli.ts";
 
 const OPS = ["conv3x3_fwd_bwd", "conv3x3_fwd", "matmul_1024"] as const;
@@ -211,12 +215,103 @@ async function benchInfer(size: string, json: boolean, threads: number): Promise
   }
 }
 
+async function benchTrainStep(json: boolean, threads: number, iters: number): Promise<void> {
+  const say = (s: string) => json || console.error(`bench: ${s}`);
+  const dir = await Deno.makeTempDir();
+  try {
+    const rng = new T.Rng(4);
+    const model = new LFDiff({ ...PAPER, variant: "s1" }, rng);
+    await saveLFDiff(`${dir}/s1.safetensors`, model);
+    const batch = new Map(
+      ["x1", "x2", "x3", "gt"].map((
+        k,
+      ) => [k, {
+        shape: [4, k === "gt" ? 3 : 6, 128, 128],
+        data: rng.uniform(4 * (k === "gt" ? 3 : 6) * 128 * 128),
+      }]),
+    );
+    await writeSafetensors(`${dir}/batch.safetensors`, batch);
+    const trainer = new Trainer(model, {
+      stage: 1,
+      lr: 1e-4,
+      lrStepEpochs: 50,
+      lrGamma: 0.1,
+      lambda: 0,
+      seed: 0,
+    });
+    const b = {
+      x: ["x1", "x2", "x3"].map((k) => T.tensor(batch.get(k)!.data, batch.get(k)!.shape)) as [
+        T.Tensor,
+        T.Tensor,
+        T.Tensor,
+      ],
+      gt: T.tensor(batch.get("gt")!.data, batch.get("gt")!.shape),
+    };
+    const times: number[] = [];
+    for (let i = 0; i <= iters; i++) {
+      const t = performance.now();
+      trainer.trainStep([b]);
+      if (i > 0) times.push((performance.now() - t) / 1000);
+      say(`ours: step ${i + 1}/${iters + 1}`);
+    }
+    const ours = { best: Math.min(...times), median: median(times), peakMiB: await peakMiB() };
+    say("PyTorch: running");
+    let torch: { times: number[]; peakMiB: number; torch: string } | null = null;
+    try {
+      const script = new URL("./bench_train_torch.py", import.meta.url).pathname;
+      const out = await new Deno.Command("/usr/bin/python3", {
+        args: [
+          script,
+          `${dir}/s1.safetensors`,
+          `${dir}/batch.safetensors`,
+          String(threads),
+          String(iters),
+        ],
+        env: { OMP_WAIT_POLICY: "PASSIVE" },
+      }).output();
+      if (out.success) torch = JSON.parse(new TextDecoder().decode(out.stdout));
+      else say(`PyTorch failed: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`);
+    } catch {
+      say("no /usr/bin/python3 with torch; ours only");
+    }
+    const theirs = torch
+      ? { best: Math.min(...torch.times), median: median(torch.times), peakMiB: torch.peakMiB }
+      : null;
+    const report = { ours, torch: theirs, ratio: theirs ? ours.median / theirs.median : null };
+    if (json) return console.log(JSON.stringify(report));
+    const f = (v: number | null | undefined, d = 2) => (typeof v === "number" ? v.toFixed(d) : "—");
+    console.log(
+      `stage-1 training step, paper config, batch 4 of 128x128, ${threads} threads, ${iters} timed steps`,
+    );
+    console.log(
+      `ours:    median ${f(ours.median)} s, best ${f(ours.best)} s, peak RSS ${
+        f(ours.peakMiB, 0)
+      } MiB`,
+    );
+    if (theirs) {
+      console.log(
+        `PyTorch: median ${f(theirs.median)} s, best ${f(theirs.best)} s, peak RSS ${
+          f(theirs.peakMiB, 0)
+        } MiB`,
+      );
+    }
+    if (theirs) console.log(`ours/PyTorch (median): ${f(report.ratio)}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 await run("bench", async () => {
   const { values } = flags("bench", {
     iters: { type: "string", default: "12" },
     json: { type: "boolean", default: false },
     infer: { type: "string" },
+    "train-step": { type: "boolean", default: false },
   });
+  if (values["train-step"]) {
+    const threads = Number(/\((\d+) threads\)/.exec(gemmProvider().describe)?.[1] ?? 1);
+    return await benchTrainStep(values.json!, threads, Math.min(Number(values.iters), 5));
+  }
   if (values.infer) {
     const threads = Number(/\((\d+) threads\)/.exec(gemmProvider().describe)?.[1] ?? 1);
     return await benchInfer(values.infer, values.json!, threads);

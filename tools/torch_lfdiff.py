@@ -319,3 +319,25 @@ class LFDiff(nn.Module):
         return self.dhr(self.align(x1, x2, x3), z)
 
 
+
+
+class Vgg19Features(nn.Module):
+    """torchvision's vgg19.features up to conv5_4's ReLU (same indices), ImageNet-normalised
+    input; `width_div` narrows the convs for small test fixtures."""
+
+    def __init__(self, width_div=1):
+        super().__init__()
+        plan = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512]
+        layers, cin = [], 3
+        for l in plan:
+            if l == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(cin, l // width_div, 3, padding=1), nn.ReLU()]
+                cin = l // width_div
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, x):
+        mean = torch.tensor([0.485, 0.456, 0.406], dtype=x.dtype).view(1, 3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225], dtype=x.dtype).view(1, 3, 1, 1)
+        return self.features((x - mean) / std)

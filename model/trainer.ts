@@ -1,0 +1,218 @@
+// LF-Diff's two training stages (§4.1, §4.2) as optimiser steps; the data and validation
+// come from the caller (tools/train.ts wires io's loader and metrics), so model/ stays
+// free of file formats.
+//   stage 1:      LFDiff "s1" — z = LPENet(gt);  L = L_r(DHRNet(AM(X), z), gt)
+//   stage 2 joint (s2, Eq. 15): teacher z = LPENet_stage1(gt) (frozen); D = LPENet_DM(X);
+//                 L = ‖ε − ε_θ(z_t, D, t)‖² (t random per sample)
+//                   + ‖ẑ − z‖₁ (ẑ = S DDIM steps with gradient from z_T ~ q(z_T | z))
+//                   + L_r(DHRNet(AM(X), ẑ), gt)
+//   stage 2 split: only LPENet_DM and the denoiser train, on the first two terms
+//   stage 2 s2-no-dm: ẑ = D directly;  L = ‖D − z‖₁ + L_r
+//   L_r = ‖T(H) − T(Ĥ)‖₁ + λ‖φ(T(H)) − φ(T(Ĥ))‖₁  (φ: VGG19, when weights are given)
+// Gradient accumulation averages the loss over micro-batches before one Adam step.
+
+import { add, affine } from "../ops/arith.ts";
+import { noGrad } from "../ops/autograd.ts";
+import { l1Loss, mseLoss } from "../ops/loss.ts";
+import { Rng } from "../ops/rng.ts";
+import { scope } from "../ops/scope.ts";
+import { randn, type Tensor, zeros } from "../ops/tensor.ts";
+import type { LFDiff } from "./lfdiff.ts";
+import { GtPriorNet, muLawTensor } from "./lpenet.ts";
+import { Adam } from "./optim/adam.ts";
+import { StepLR } from "./optim/step_lr.ts";
+import type { Vgg19Features } from "./vgg.ts";
+import type { HostTensor } from "./safetensors.ts";
+
+export type Stage2Mode = "joint" | "split" | "no-dm";
+
+export interface TrainSettings {
+  stage: 1 | 2;
+  /** Stage 2 only. */
+  mode?: Stage2Mode;
+  lr: number;
+  /** LR × gamma every `lrStepEpochs` epochs (paper: ×0.1 every 50). */
+  lrStepEpochs: number;
+  lrGamma: number;
+  /** Perceptual weight λ (paper: 1e-2); used only with VGG weights. */
+  lambda: number;
+  seed: number;
+}
+
+export interface TrainBatch {
+  x: [Tensor, Tensor, Tensor];
+  gt: Tensor;
+}
+
+export type LossTerms = Record<string, number>;
+
+export class Trainer {
+  readonly opt: Adam;
+  readonly sched: StepLR;
+  /** Diffusion noise and timesteps; its state is checkpointed so a resume draws the same. */
+  readonly rng: Rng;
+  step = 0;
+  epoch = 0;
+  /** Batches of the current epoch already consumed (for resuming mid-epoch). */
+  batchInEpoch = 0;
+
+  constructor(
+    readonly model: LFDiff,
+    readonly s: TrainSettings,
+    readonly teacher: GtPriorNet | null = null,
+    readonly vgg: Vgg19Features | null = null,
+  ) {
+    const v = model.config.variant;
+    const mode = s.mode ?? "joint";
+    if (s.stage === 1 && v !== "s1") throw new Error(`stage 1 trains the s1 variant, not ${v}`);
+    if (s.stage === 2) {
+      if (!teacher) throw new Error("stage 2 needs the stage-1 LPENet (a stage-1 checkpoint)");
+      const want = mode === "no-dm" ? "s2-no-dm" : "s2";
+      if (v !== want) throw new Error(`stage 2 ${mode} trains the ${want} variant, not ${v}`);
+      teacher.setTrainable(false);
+    }
+    this.rng = new Rng(s.seed * 7 + 1);
+    this.opt = new Adam(this.trainable(), { lr: s.lr });
+    this.sched = new StepLR(this.opt, s.lrStepEpochs, s.lrGamma);
+  }
+
+  /** The parameters this stage and mode optimise (the rest are frozen). */
+  trainable(): Tensor[] {
+    const m = this.model;
+    if (this.s.stage === 2 && this.s.mode === "split") {
+      m.align.setTrainable(false);
+      m.dhr.setTrainable(false);
+      return [...m.lpeDm!.parameters(), ...m.denoiser!.parameters()];
+    }
+    return m.parameters();
+  }
+
+  #reconstruction(h: Tensor, gt: Tensor, terms: Record<string, Tensor>): Tensor {
+    const th = muLawTensor(h), tg = muLawTensor(gt);
+    terms.l1 = l1Loss(th, tg);
+    if (!this.vgg) return terms.l1;
+    terms.perceptual = this.vgg.distance(th, tg);
+    return add(terms.l1, affine(terms.perceptual, this.s.lambda, 0));
+  }
+
+  /** The loss of one micro-batch, with its named terms. */
+  loss(b: TrainBatch): { total: Tensor; terms: Record<string, Tensor> } {
+    const m = this.model, [x1, x2, x3] = b.x;
+    const terms: Record<string, Tensor> = {};
+    if (this.s.stage === 1) {
+      const z = m.gtPrior!.forward(b.gt);
+      return {
+        total: this.#reconstruction(m.dhr.forward(m.align.forward(x1, x2, x3), z), b.gt, terms),
+        terms,
+      };
+    }
+    const z = noGrad(() => this.teacher!.forward(b.gt));
+    const d = m.lpeDm!.forward(x1, x2, x3);
+    let zHat: Tensor;
+    const parts: Tensor[] = [];
+    if (this.s.mode === "no-dm") zHat = d;
+    else {
+      const n = z.shape[0], T = m.config.timesteps;
+      const ts = Array.from({ length: n }, () => this.rng.int(T));
+      const eps = randn(z.shape, this.rng, { device: z.device });
+      terms.eps = mseLoss(m.denoiser!.forward(m.schedule.diffuse(z, ts, eps), d, ts), eps);
+      parts.push(terms.eps);
+      const zT = m.schedule.diffuse(z, T - 1, randn(z.shape, this.rng, { device: z.device }));
+      zHat = m.schedule.sample(
+        zT,
+        m.config.samplingSteps,
+        (zt, t) => m.denoiser!.forward(zt, d, Array(n).fill(t)),
+      );
+    }
+    terms.prior = l1Loss(zHat, z);
+    parts.push(terms.prior);
+    if (this.s.mode !== "split") {
+      parts.push(
+        this.#reconstruction(m.dhr.forward(m.align.forward(x1, x2, x3), zHat), b.gt, terms),
+      );
+    }
+    return { total: parts.reduce((a, t) => add(a, t)), terms };
+  }
+
+  /** One optimiser step over the micro-batches (their mean loss); returns the loss terms. */
+  trainStep(micro: TrainBatch[]): LossTerms {
+    this.sched.setEpoch(this.epoch);
+    const sums: LossTerms = {};
+    for (const b of micro) {
+      scope(() => {
+        const { total, terms } = this.loss(b);
+        affine(total, 1 / micro.length, 0).backward();
+        sums.loss = (sums.loss ?? 0) + total.item() / micro.length;
+        for (const [k, v] of Object.entries(terms)) {
+          sums[k] = (sums[k] ?? 0) + v.item() / micro.length;
+        }
+      });
+    }
+    this.opt.update();
+    this.opt.zeroGrad();
+    this.step++;
+    return sums;
+  }
+
+  /** Optimiser state and counters for a checkpoint (the weights are saved separately). */
+  state(): { tensors: Map<string, HostTensor>; meta: Record<string, string> } {
+    const tensors = new Map<string, HostTensor>();
+    const names = new Map(this.model.namedParameters().map(([n, p]) => [p, n]));
+    for (const [p, { m, v }] of this.opt.moments) {
+      const n = names.get(p)!;
+      tensors.set(`adam.m.${n}`, { shape: [...m.shape], data: m.toArray() });
+      tensors.set(`adam.v.${n}`, { shape: [...v.shape], data: v.toArray() });
+    }
+    if (this.teacher) {
+      for (const [n, p] of this.teacher.namedParameters()) {
+        tensors.set(`teacher.${n}`, { shape: [...p.shape], data: p.toArray() });
+      }
+    }
+    const meta = {
+      step: String(this.step),
+      epoch: String(this.epoch),
+      batchInEpoch: String(this.batchInEpoch),
+      adamStep: String(this.opt.step),
+      rng: JSON.stringify(this.rng.state),
+    };
+    return { tensors, meta };
+  }
+
+  restore(tensors: Map<string, HostTensor>, meta: Record<string, string>): void {
+    const byName = new Map(this.model.namedParameters());
+    for (const [key, t] of tensors) {
+      const m = /^adam\.(m|v)\.(.*)$/.exec(key);
+      if (!m) continue;
+      const p = byName.get(m[2]);
+      if (!p) throw new Error(`optimiser state for unknown parameter ${m[2]}`);
+      let st = this.opt.moments.get(p);
+      if (!st) {
+        st = {
+          m: zeros(p.shape, { device: p.device }).keep(),
+          v: zeros(p.shape, { device: p.device }).keep(),
+        };
+        this.opt.moments.set(p, st);
+      }
+      const dst = m[1] === "m" ? st.m : st.v;
+      dst.backend.upload(dst.buffer, t.data);
+    }
+    if (this.teacher) {
+      this.teacher.loadStateDict(
+        new Map(
+          [...tensors].filter(([k]) => k.startsWith("teacher.")).map(([k, v]) => [k.slice(8), v]),
+        ),
+      );
+    }
+    this.step = Number(meta.step);
+    this.epoch = Number(meta.epoch);
+    this.batchInEpoch = Number(meta.batchInEpoch);
+    this.opt.step = Number(meta.adamStep);
+    this.rng.state = JSON.parse(meta.rng);
+  }
+}
+
+/** A stage-1 checkpoint's LPENet as the frozen stage-2 teacher. */
+export function teacherFrom(stage1: LFDiff): GtPriorNet {
+  if (!stage1.gtPrior) throw new Error("the stage-2 teacher comes from a stage-1 (s1) checkpoint");
+  return stage1.gtPrior;
+}
