@@ -9,31 +9,17 @@ gradient `<case>.gout` and input gradients `<case>.grad<i>`; the case list (op n
 is JSON in the metadata. References are computed in float64 and stored as float32.
 """
 import json
-import math
-import struct
+import os
+import sys
 
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(__file__))
+from fixture_io import save_safetensors  # noqa: E402
+
 torch.manual_seed(1234)
 OUT = "tests/fixtures"
-
-
-def save(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    blobs, at = [], 0
-    for name, t in tensors.items():
-        b = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [at, at + len(b)]}
-        blobs.append(b)
-        at += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 def gen(shape, kind):
@@ -229,7 +215,7 @@ def make_ops():
                 tensors[f"{name}.grad{i}"] = next(gi)
         meta.append({"name": name, "op": op, "params": params, "inputs": len(xs),
                      "grads": [bool(g) for _, _, g in specs]})
-    save(f"{OUT}/ops.safetensors", tensors, {"cases": json.dumps(meta)})
+    save_safetensors(f"{OUT}/ops.safetensors", tensors, {"cases": json.dumps(meta)})
     print(f"ops: {len(meta)} cases")
 
 
@@ -254,7 +240,7 @@ def make_adam():
         lrs.append(sched.get_last_lr()[0])
         sched.optimizer.step()
         sched.step()
-    save(f"{OUT}/optim.safetensors", tensors, {"cases": json.dumps(meta), "steplr": json.dumps(lrs)})
+    save_safetensors(f"{OUT}/optim.safetensors", tensors, {"cases": json.dumps(meta), "steplr": json.dumps(lrs)})
     print(f"optim: {len(meta)} cases")
 
 
@@ -294,7 +280,7 @@ def make_train():
         opt.step()
         losses.append(loss.item())
     tensors["losses"] = torch.tensor(losses)
-    save(f"{OUT}/train.safetensors", tensors, {"steps": "30", "lr": "0.01"})
+    save_safetensors(f"{OUT}/train.safetensors", tensors, {"steps": "30", "lr": "0.01"})
     print(f"train: loss {losses[0]:.5f} → {losses[-1]:.5f}")
 
 

@@ -3,11 +3,15 @@
 SSIM-L/-μ from scikit-image and from the OpenCV formulation used in HDR code (BasicSR's
 calculate_ssim). Run from the repository root: /usr/bin/python3 tests/make_metric_goldens.py"""
 import json
-import struct
+import os
+import sys
 
 import cv2
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+sys.path.insert(0, os.path.dirname(__file__))
+from fixture_io import save_safetensors  # noqa: E402
 
 MU = 5000.0
 rng = np.random.default_rng(11)
@@ -59,14 +63,4 @@ for name, (h, w) in [("pair_a", (37, 52)), ("pair_b", (11, 11)), ("pair_c", (64,
     cases.append({"name": name, **{k: float(v) for k, v in res.items()}})
     print(name, {k: round(v, 6) for k, v in res.items()})
 
-header = {"__metadata__": {"cases": json.dumps(cases)}}
-blobs, at = [], 0
-for k, v in tensors.items():
-    b = np.ascontiguousarray(v, "<f4").tobytes()
-    header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [at, at + len(b)]}
-    blobs.append(b)
-    at += len(b)
-h = json.dumps(header).encode()
-h += b" " * ((8 - len(h) % 8) % 8)
-with open("tests/fixtures/metrics.safetensors", "wb") as f:
-    f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+save_safetensors("tests/fixtures/metrics.safetensors", tensors, {"cases": json.dumps(cases)})

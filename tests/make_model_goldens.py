@@ -6,12 +6,13 @@ the gradient of a weighted sum w.r.t. every parameter. Not shipped; run from the
 /usr/bin/python3 tests/make_model_goldens.py"""
 import json
 import os
-import struct
 import sys
 
 import torch
 
+sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
+from fixture_io import save_safetensors  # noqa: E402
 from torch_lfdiff import (GDFN, MDTA, PIM, Alignment, ChannelAttention, Denoiser, DHRNet, FRM,  # noqa: E402
                           GtPriorNet, LFDiff, LPENetDM, PriorCrossAttention, ResidualBlock, TransformerBlock,
                           Vgg19Features)
@@ -76,15 +77,5 @@ evs = [-2.0, 0.0, 2.0]
 xs = [torch.cat([l, l ** 2.2 / 2 ** e], 1) for l, e in zip(ldr, evs)]
 case("lfdiff_s2", LFDiff(C), [*xs, rnd(1, 3, 4, 4)], lambda m, a, b, c, z: m(a, b, c, z), grad=True)
 
-header = {"__metadata__": {"cases": json.dumps(cases), "config": json.dumps(C)}}
-blobs, at = [], 0
-for k, v in tensors.items():
-    b = v.detach().to(torch.float32).contiguous().numpy().tobytes()
-    header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [at, at + len(b)]}
-    blobs.append(b)
-    at += len(b)
-h = json.dumps(header).encode()
-h += b" " * ((8 - len(h) % 8) % 8)
-with open("tests/fixtures/model.safetensors", "wb") as f:
-    f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-print(f"{len(cases)} model cases, {at / 1e6:.2f} MB")
+size = save_safetensors("tests/fixtures/model.safetensors", tensors, {"cases": json.dumps(cases), "config": json.dumps(C)})
+print(f"{len(cases)} model cases, {size / 1e6:.2f} MB")

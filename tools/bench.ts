@@ -33,6 +33,28 @@ function timeMs(fn: () => void): number {
   return performance.now() - t;
 }
 
+/**
+ * Runs one of the optional PyTorch scripts beside this file and parses its JSON line; null
+ * (after saying why) when there is no /usr/bin/python3 with torch or the script failed.
+ */
+async function torchScript<T>(
+  name: string,
+  args: string[],
+  say: (s: string) => void,
+): Promise<T | null> {
+  try {
+    const out = await new Deno.Command("/usr/bin/python3", {
+      args: [new URL(`./${name}`, import.meta.url).pathname, ...args],
+      env: { OMP_WAIT_POLICY: "PASSIVE" }, // idle OpenMP threads sleep instead of spinning
+    }).output();
+    if (out.success) return JSON.parse(new TextDecoder().decode(out.stdout));
+    say(`PyTorch failed: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`);
+  } catch {
+    say("no /usr/bin/python3 with torch; ours only");
+  }
+  return null;
+}
+
 /** PyTorch worker: runs one named op per request. */
 class TorchWorker {
   #lines: AsyncIterator<string>;
@@ -172,18 +194,11 @@ async function benchInfer(size: string, json: boolean, threads: number): Promise
       peakBeforeMiB: before,
     };
     say(`ours: ${ours.seconds.toFixed(1)} s; PyTorch: running`);
-    const script = new URL("./bench_infer_torch.py", import.meta.url).pathname;
-    let torch: Record<string, number | string> | null = null;
-    try {
-      const out = await new Deno.Command("/usr/bin/python3", {
-        args: [script, `${dir}/s2.safetensors`, `${dir}/scene`, String(threads)],
-        env: { OMP_WAIT_POLICY: "PASSIVE" },
-      }).output();
-      if (out.success) torch = JSON.parse(new TextDecoder().decode(out.stdout));
-      else say(`PyTorch failed: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`);
-    } catch {
-      say("no /usr/bin/python3 with torch; ours only");
-    }
+    const torch = await torchScript<Record<string, number | string>>(
+      "bench_infer_torch.py",
+      [`${dir}/s2.safetensors`, `${dir}/scene`, String(threads)],
+      say,
+    );
     const report = {
       size,
       ours,
@@ -256,24 +271,11 @@ async function benchTrainStep(json: boolean, threads: number, iters: number): Pr
     }
     const ours = { best: Math.min(...times), median: median(times), peakMiB: await peakMiB() };
     say("PyTorch: running");
-    let torch: { times: number[]; peakMiB: number; torch: string } | null = null;
-    try {
-      const script = new URL("./bench_train_torch.py", import.meta.url).pathname;
-      const out = await new Deno.Command("/usr/bin/python3", {
-        args: [
-          script,
-          `${dir}/s1.safetensors`,
-          `${dir}/batch.safetensors`,
-          String(threads),
-          String(iters),
-        ],
-        env: { OMP_WAIT_POLICY: "PASSIVE" },
-      }).output();
-      if (out.success) torch = JSON.parse(new TextDecoder().decode(out.stdout));
-      else say(`PyTorch failed: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`);
-    } catch {
-      say("no /usr/bin/python3 with torch; ours only");
-    }
+    const torch = await torchScript<{ times: number[]; peakMiB: number; torch: string }>(
+      "bench_train_torch.py",
+      [`${dir}/s1.safetensors`, `${dir}/batch.safetensors`, String(threads), String(iters)],
+      say,
+    );
     const theirs = torch
       ? { best: Math.min(...torch.times), median: median(torch.times), peakMiB: torch.peakMiB }
       : null;

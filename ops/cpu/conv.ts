@@ -56,15 +56,19 @@ function isPointwise(g: Conv2dGeometry): boolean {
     g.padW === 0;
 }
 
-/** col[(ci,ky,kx), (oy-r0)*ow + ox] for output rows r0 ≤ oy < r0+rows of one group. */
-function im2col(
-  x: Float32Array,
+/**
+ * Walks the rows of a column tile for output rows r0 ≤ oy < r0+rows of one group: `d` is the
+ * row's offset in the tile col[(ci,ky,kx), (oy−r0)·ow + ox], `s` the input offset that output
+ * column 0 would read (possibly outside the image row), [lo, hi) the output columns that read
+ * inside it, and `inside` whether the input row exists at all.
+ */
+function columnRows(
   xOff: number,
   cig: number,
   g: Conv2dGeometry,
   r0: number,
   rows: number,
-  col: Float32Array,
+  visit: (d: number, s: number, lo: number, hi: number, inside: boolean) => void,
 ): void {
   const { h, w, kh, kw, ow, strideH, strideW, padH, padW, dilH, dilW } = g;
   const np = rows * ow;
@@ -74,25 +78,36 @@ function im2col(
       for (let kx = 0; kx < kw; kx++) {
         const base = ((ci * kh + ky) * kw + kx) * np;
         const dx = kx * dilW - padW;
-        // valid ox: 0 ≤ ox*strideW + dx < w
+        // valid ox: 0 ≤ ox·strideW + dx < w
         const lo = Math.min(ow, Math.max(0, Math.ceil(-dx / strideW)));
         const hi = Math.max(lo, Math.min(ow, Math.floor((w - 1 - dx) / strideW) + 1));
         for (let r = 0; r < rows; r++) {
           const iy = (r0 + r) * strideH - padH + ky * dilH;
-          const d = base + r * ow;
-          if (iy < 0 || iy >= h) {
-            col.fill(0, d, d + ow);
-            continue;
-          }
-          if (lo > 0) col.fill(0, d, d + lo);
-          if (hi < ow) col.fill(0, d + hi, d + ow);
-          const s = plane + iy * w + dx;
-          if (strideW === 1) col.set(x.subarray(s + lo, s + hi), d + lo);
-          else for (let ox = lo; ox < hi; ox++) col[d + ox] = x[s + ox * strideW];
+          visit(base + r * ow, plane + iy * w + dx, lo, hi, iy >= 0 && iy < h);
         }
       }
     }
   }
+}
+
+/** The column tile for output rows r0 ≤ oy < r0+rows of one group (zeros outside the image). */
+function im2col(
+  x: Float32Array,
+  xOff: number,
+  cig: number,
+  g: Conv2dGeometry,
+  r0: number,
+  rows: number,
+  col: Float32Array,
+): void {
+  const { ow, strideW } = g;
+  columnRows(xOff, cig, g, r0, rows, (d, s, lo, hi, inside) => {
+    if (!inside) return col.fill(0, d, d + ow);
+    if (lo > 0) col.fill(0, d, d + lo);
+    if (hi < ow) col.fill(0, d + hi, d + ow);
+    if (strideW === 1) col.set(x.subarray(s + lo, s + hi), d + lo);
+    else for (let ox = lo; ox < hi; ox++) col[d + ox] = x[s + ox * strideW];
+  });
 }
 
 /** Scatter-adds a column tile back into dx (the adjoint of im2col). */
@@ -105,26 +120,10 @@ function col2im(
   r0: number,
   rows: number,
 ): void {
-  const { h, w, kh, kw, ow, strideH, strideW, padH, padW, dilH, dilW } = g;
-  const np = rows * ow;
-  for (let ci = 0; ci < cig; ci++) {
-    const plane = xOff + ci * h * w;
-    for (let ky = 0; ky < kh; ky++) {
-      for (let kx = 0; kx < kw; kx++) {
-        const base = ((ci * kh + ky) * kw + kx) * np;
-        const dxo = kx * dilW - padW;
-        const lo = Math.min(ow, Math.max(0, Math.ceil(-dxo / strideW)));
-        const hi = Math.max(lo, Math.min(ow, Math.floor((w - 1 - dxo) / strideW) + 1));
-        for (let r = 0; r < rows; r++) {
-          const iy = (r0 + r) * strideH - padH + ky * dilH;
-          if (iy < 0 || iy >= h) continue;
-          const d = base + r * ow;
-          const s = plane + iy * w + dxo;
-          for (let ox = lo; ox < hi; ox++) dx[s + ox * strideW] += col[d + ox];
-        }
-      }
-    }
-  }
+  const { strideW } = g;
+  columnRows(xOff, cig, g, r0, rows, (d, s, lo, hi, inside) => {
+    if (inside) { for (let ox = lo; ox < hi; ox++) dx[s + ox * strideW] += col[d + ox]; }
+  });
 }
 
 /** Geometry of the padded-width layout for a stride-1 conv. */
