@@ -3,8 +3,13 @@
 
 import type { Backend } from "./backend.ts";
 import { createCpuBackend } from "./cpu/backend.ts";
+import { createCudaBackend } from "./cuda/backend.ts";
 
-const factories = new Map<string, () => Backend>([["cpu", createCpuBackend]]);
+// "cuda" opens the driver, NVRTC, cuBLAS and cuDNN only when first asked for.
+const factories = new Map<string, () => Backend>([["cpu", createCpuBackend], [
+  "cuda",
+  createCudaBackend,
+]]);
 const live = new Map<string, Backend>();
 let defaultName = "cpu";
 

@@ -2,6 +2,7 @@
 // devices every op test runs on.
 
 import { parseSafetensors, type SafetensorsFile } from "@lfdiff/model/safetensors.ts";
+import { getBackend } from "@lfdiff/ops/device.ts";
 
 const cache = new Map<string, SafetensorsFile>();
 
@@ -21,7 +22,23 @@ export function get(f: SafetensorsFile, key: string) {
   return t;
 }
 
-/** Devices the shared test bodies run on. */
-export function testDevices(): string[] {
-  return ["cpu"];
+let cudaProblem: string | null | undefined;
+
+/** Why the CUDA backend cannot run here, or null when it can (asked once). */
+export function cudaUnavailable(): string | null {
+  if (cudaProblem === undefined) {
+    try {
+      getBackend("cuda");
+      cudaProblem = null;
+    } catch (e) {
+      cudaProblem = (e as Error).message;
+      console.error(`tests: CUDA tests skipped: ${cudaProblem}`);
+    }
+  }
+  return cudaProblem;
+}
+
+/** Devices the shared test bodies run on; CUDA's are skipped (shown as ignored) without a GPU. */
+export function testDevices(): { device: string; ignore: boolean }[] {
+  return [{ device: "cpu", ignore: false }, { device: "cuda", ignore: cudaUnavailable() !== null }];
 }

@@ -9,6 +9,7 @@ import { encodeTiff } from "@lfdiff/io/tiff.ts";
 import { newImage } from "@lfdiff/io/image.ts";
 import { synthesizeScene, writeScene } from "@lfdiff/io/synth.ts";
 import { assert, assertEquals, strictEqual } from "./assert.ts";
+import { cudaUnavailable } from "./golden.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -143,6 +144,17 @@ Deno.test("infer: bad input ends in one clear line and writes nothing", async ()
       `infer: --out ${tmp}/o/x.jpg: the HDR output must end in .hdr or .exr`,
     );
   });
+});
+
+Deno.test({
+  name: "--device cuda without a GPU ends in one line saying what is missing",
+  ignore: cudaUnavailable() === null,
+}, async () => {
+  const r = await tool("infer", ["--config", "tiny", "--device", "cuda"]);
+  strictEqual(r.code, 1);
+  const lines = r.err.trim().split("\n").filter((l) => !l.startsWith("infer: no input given"));
+  strictEqual(lines.length, 1, r.err);
+  assert(/^infer: --device cuda: .+ not found \(tried .+\); /.test(lines[0]), lines[0]);
 });
 
 Deno.test("infer --summary lists parameter counts beside the paper's", async () => {

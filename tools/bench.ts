@@ -6,6 +6,7 @@
 //   --infer WxH  instead: one LF-Diff (paper config, s2, random weights) inference on a
 //                synthetic bracket of that size, beside PyTorch running the same weights,
 //                with peak resident memory of each (e.g. --infer 1500x1000)
+//   --device cpu|cuda  where our side runs (the PyTorch side runs on the CPU)
 //   --train-step  instead: one stage-1 training step (paper config, batch 4 of 128×128
 //                crops, forward + backward + Adam) beside PyTorch on the same weights
 
@@ -20,6 +21,7 @@ import { LFDiff } from "../model/lfdiff.ts";
 import { writeSafetensors } from "../model/safetensors.ts";
 import { Trainer } from "../model/trainer.ts";
 import { fail, flags, run } from "./cli.ts";
+import { useDevice } from "./model_flags.ts";
 
 const OPS = ["conv3x3_fwd_bwd", "conv3x3_fwd", "matmul_1024"] as const;
 type Op = typeof OPS[number];
@@ -309,7 +311,9 @@ await run("bench", async () => {
     json: { type: "boolean", default: false },
     infer: { type: "string" },
     "train-step": { type: "boolean", default: false },
+    device: { type: "string", default: "cpu" },
   });
+  useDevice(values.device!);
   if (values["train-step"]) {
     const threads = Number(/\((\d+) threads\)/.exec(gemmProvider().describe)?.[1] ?? 1);
     return await benchTrainStep(values.json!, threads, Math.min(Number(values.iters), 5));

@@ -6,7 +6,7 @@
 import { loadLFDiff } from "../model/checkpoint.ts";
 import { type LFDiffConfig, PAPER, TINY, type Variant } from "../model/config.ts";
 import { LFDiff } from "../model/lfdiff.ts";
-import { getBackend } from "../ops/device.ts";
+import { getBackend, setDefaultDevice } from "../ops/device.ts";
 import { Rng } from "../ops/rng.ts";
 import type { Options } from "./cli.ts";
 
@@ -29,6 +29,16 @@ export interface ModelChoice {
   tileFor: (width: number, height: number) => number;
 }
 
+/** Makes `device` the default for new tensors, or fails with one line saying why it can't. */
+export function useDevice(device: string): void {
+  try {
+    getBackend(device);
+  } catch (e) {
+    throw new Error(`--device ${device}: ${(e as Error).message}`);
+  }
+  setDefaultDevice(device);
+}
+
 /** Images up to this many pixels run whole; larger ones in 1024-pixel tiles. */
 const WHOLE_MAX_PIXELS = 2_600_000;
 
@@ -36,12 +46,7 @@ export async function chooseModel(
   v: Record<string, string | boolean | undefined>,
   warn: (s: string) => void,
 ): Promise<ModelChoice> {
-  const device = String(v.device);
-  try {
-    getBackend(device);
-  } catch (e) {
-    throw new Error(`--device ${device}: ${(e as Error).message}`);
-  }
+  useDevice(String(v.device));
   const base: Record<string, LFDiffConfig> = { paper: PAPER, tiny: TINY };
   if (!(String(v.config) in base)) {
     throw new Error(`--config must be paper or tiny, got ${v.config}`);

@@ -5,6 +5,7 @@
 //   --resume        continue from DIR's checkpoint, bit for bit
 //   --max-steps N   stop after N optimiser steps in total (overrides the config)
 //   --vgg FILE      VGG19 weights (torchvision names, safetensors) for the perceptual term
+//   --device cpu|cuda
 //   --json          one JSON summary line on stdout at the end
 // The run folder holds weights.safetensors (loadable by infer/eval), state.safetensors
 // (optimiser moments, counters, RNG, teacher), log.csv, val.csv and plot.png. Ctrl-C saves
@@ -24,6 +25,7 @@ import { type LossTerms, type Stage2Mode, teacherFrom, Trainer } from "../model/
 import { loadVgg19 } from "../model/vgg.ts";
 import { Rng } from "../ops/rng.ts";
 import { fail, flags, run } from "./cli.ts";
+import { useDevice } from "./model_flags.ts";
 import { plotPng } from "./plot.ts";
 
 interface Experiment {
@@ -118,8 +120,10 @@ await run("train", async () => {
     resume: { type: "boolean", default: false },
     "max-steps": { type: "string" },
     vgg: { type: "string" },
+    device: { type: "string", default: "cpu" },
     json: { type: "boolean", default: false },
   });
+  useDevice(values.device!);
   if (!values.config) fail("train", "--config EXPERIMENT.json is required (see experiments/)");
   const x = await readExperiment(values.config);
   if (values["max-steps"] !== undefined) x.maxSteps = Number(values["max-steps"]);

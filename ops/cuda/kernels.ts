@@ -1,0 +1,263 @@
+// The CUDA backend's own kernels, as one CUDA C source compiled by NVRTC on first use (and
+// cached on disk). No #includes, so NVRTC needs no headers. Every primitive of the CPU
+// backend that is not a GEMM or a convolution has its kernel here; the launch geometry is
+// in ops/cuda/backend.ts. Op codes match UNARY/BINARY below.
+
+export const UNARY = [
+  "affine",
+  "exp",
+  "log",
+  "sqrt",
+  "abs",
+  "pow",
+  "clamp",
+  "relu",
+  "leakyRelu",
+  "sigmoid",
+  "tanh",
+  "gelu",
+];
+export const BINARY = ["add", "sub", "mul", "div"];
+export const MAX_RANK = 8;
+
+export const KERNELS = /* cuda */ `
+typedef long long i64;
+struct Strided { i64 rank; i64 shape[${MAX_RANK}]; i64 a[${MAX_RANK}]; i64 b[${MAX_RANK}]; };
+
+__device__ __forceinline__ void offsets(const Strided& s, i64 i, i64& oa, i64& ob) {
+  oa = 0; ob = 0;
+  for (int d = (int)s.rank - 1; d >= 0; d--) {
+    i64 c = i % s.shape[d]; i /= s.shape[d];
+    oa += c * s.a[d]; ob += c * s.b[d];
+  }
+}
+
+extern "C" __global__ void copy_strided(Strided s, i64 n, const float* src, i64 so, float* dst, i64 dof) {
+  for (i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
+    i64 a, b; offsets(s, i, a, b);
+    dst[dof + b] = src[so + a];
+  }
+}
+
+__device__ __forceinline__ float unary_f(int op, float x, float a, float b) {
+  switch (op) {
+    case 0: return x * a + b;
+    case 1: return expf(x);
+    case 2: return logf(x);
+    case 3: return sqrtf(x);
+    case 4: return fabsf(x);
+    case 5: return powf(x, a);
+    case 6: return fminf(fmaxf(x, a), b);
+    case 7: return x > 0.f ? x : 0.f;
+    case 8: return x > 0.f ? x : x * a;
+    case 9: return 1.f / (1.f + expf(-x));
+    case 10: return tanhf(x);
+    default: return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
+  }
+}
+
+__device__ __forceinline__ float unary_b(int op, float x, float y, float g, float a, float b) {
+  switch (op) {
+    case 0: return g * a;
+    case 1: return g * y;
+    case 2: return g / x;
+    case 3: return g / (2.f * y);
+    case 4: return x > 0.f ? g : (x < 0.f ? -g : 0.f);
+    case 5: return a == 0.f ? 0.f : g * a * powf(x, a - 1.f);
+    case 6: return (x >= a && x <= b) ? g : 0.f;
+    case 7: return y > 0.f ? g : 0.f;
+    case 8: return x > 0.f ? g : g * a;
+    case 9: return g * y * (1.f - y);
+    case 10: return g * (1.f - y * y);
+    default: return g * (0.5f * (1.f + erff(x * 0.70710678118654752f)) + x * 0.3989422804014327f * expf(-0.5f * x * x));
+  }
+}
+
+extern "C" __global__ void unary(int op, i64 n, const float* x, float* y, float a, float b) {
+  for (i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) y[i] = unary_f(op, x[i], a, b);
+}
+
+extern "C" __global__ void unary_backward(int op, i64 n, const float* x, const float* y, const float* g, float* dx, float a, float b) {
+  for (i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) dx[i] = unary_b(op, x[i], y[i], g[i], a, b);
+}
+
+extern "C" __global__ void binary(int op, Strided s, i64 n, const float* a, const float* b, float* out) {
+  for (i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
+    i64 ia, ib; offsets(s, i, ia, ib);
+    float u = a[ia], v = b[ib];
+    out[i] = op == 0 ? u + v : op == 1 ? u - v : op == 2 ? u * v : u / v;
+  }
+}
+
+// One block per output: threads stride over the reduced elements, then a tree reduction.
+// kept: output axes (shape, input strides); red: reduced axes (shape, input strides).
+extern "C" __global__ void reduce_sum(Strided kept, Strided red, i64 count, const float* x, float* out) {
+  __shared__ double part[256];
+  i64 base, unused; offsets(kept, blockIdx.x, base, unused);
+  double s = 0.0;
+  for (i64 r = threadIdx.x; r < count; r += blockDim.x) { i64 o, u2; offsets(red, r, o, u2); s += x[base + o]; }
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w >>= 1) { if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w]; __syncthreads(); }
+  if (threadIdx.x == 0) out[blockIdx.x] = (float)part[0];
+}
+
+extern "C" __global__ void softmax_rows(const float* x, float* y, int cols) {
+  __shared__ float red[256];
+  const float* xr = x + (i64)blockIdx.x * cols; float* yr = y + (i64)blockIdx.x * cols;
+  float m = -3.402823466e38f;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, xr[j]);
+  red[threadIdx.x] = m; __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w >>= 1) { if (threadIdx.x < w) red[threadIdx.x] = fmaxf(red[threadIdx.x], red[threadIdx.x + w]); __syncthreads(); }
+  m = red[0]; __syncthreads();
+  float s = 0.f;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) { float e = expf(xr[j] - m); yr[j] = e; s += e; }
+  red[threadIdx.x] = s; __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w >>= 1) { if (threadIdx.x < w) red[threadIdx.x] += red[threadIdx.x + w]; __syncthreads(); }
+  float inv = 1.f / red[0];
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) yr[j] *= inv;
+}
+
+extern "C" __global__ void softmax_rows_backward(const float* y, const float* g, float* dx, int cols) {
+  __shared__ float red[256];
+  i64 o = (i64)blockIdx.x * cols;
+  float s = 0.f;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) s += g[o + j] * y[o + j];
+  red[threadIdx.x] = s; __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w >>= 1) { if (threadIdx.x < w) red[threadIdx.x] += red[threadIdx.x + w]; __syncthreads(); }
+  float dot = red[0];
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) dx[o + j] = y[o + j] * (g[o + j] - dot);
+}
+
+// Layer norm across channels: one thread per (image, pixel); b == 0 selects the bias-free form.
+extern "C" __global__ void layer_norm(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd, int n, int c, i64 hw, float eps) {
+  i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x;
+  if (i >= n * hw) return;
+  i64 img = i / hw, p = i % hw, base = img * c * hw + p;
+  double s = 0.0;
+  for (int k = 0; k < c; k++) s += x[base + k * hw];
+  double mu = s / c, v = 0.0;
+  for (int k = 0; k < c; k++) { double d = x[base + k * hw] - mu; v += d * d; }
+  float r = (float)(1.0 / sqrt(v / c + eps));
+  mean[i] = (float)mu; rstd[i] = r;
+  for (int k = 0; k < c; k++) {
+    float xv = x[base + k * hw];
+    y[base + k * hw] = b ? (xv - (float)mu) * r * w[k] + b[k] : xv * r * w[k];
+  }
+}
+
+extern "C" __global__ void layer_norm_backward_x(const float* x, const float* w, const float* mean, const float* rstd, const float* g, float* dx, int bias, int n, int c, i64 hw) {
+  i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x;
+  if (i >= n * hw) return;
+  i64 img = i / hw, p = i % hw, base = img * c * hw + p;
+  float r = rstd[i], mu = mean[i];
+  double a1 = 0.0, a2 = 0.0;
+  for (int k = 0; k < c; k++) {
+    float gh = g[base + k * hw] * w[k], xv = x[base + k * hw];
+    if (bias) { a1 += gh; a2 += gh * (xv - mu) * r; } else a2 += gh * xv;
+  }
+  for (int k = 0; k < c; k++) {
+    float gh = g[base + k * hw] * w[k], xv = x[base + k * hw];
+    dx[base + k * hw] = bias ? r * (gh - (float)(a1 / c) - (xv - mu) * r * (float)(a2 / c))
+                             : r * gh - r * r * r * (xv - mu) * (float)(a2 / c);
+  }
+}
+
+// dw (and db) per channel: one block per channel reduces over images and pixels.
+extern "C" __global__ void layer_norm_backward_wb(const float* x, const float* mean, const float* rstd, const float* g, float* dw, float* db, int n, int c, i64 hw) {
+  __shared__ double sw[256], sb[256];
+  int k = blockIdx.x;
+  double aw = 0.0, ab = 0.0;
+  for (i64 i = threadIdx.x; i < n * hw; i += blockDim.x) {
+    i64 img = i / hw, p = i % hw, at = img * c * hw + (i64)k * hw + p;
+    float xh = db ? (x[at] - mean[i]) * rstd[i] : x[at] * rstd[i];
+    aw += g[at] * xh; ab += g[at];
+  }
+  sw[threadIdx.x] = aw; sb[threadIdx.x] = ab; __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w >>= 1) { if (threadIdx.x < w) { sw[threadIdx.x] += sw[threadIdx.x + w]; sb[threadIdx.x] += sb[threadIdx.x + w]; } __syncthreads(); }
+  if (threadIdx.x == 0) { dw[k] = (float)sw[0]; if (db) db[k] = (float)sb[0]; }
+}
+
+extern "C" __global__ void avg_pool(const float* x, float* y, i64 planes, int h, int w, int oh, int ow, int k, int st) {
+  i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x;
+  if (i >= planes * oh * ow) return;
+  i64 pl = i / (oh * ow); int o = i % (oh * ow), oy = o / ow, ox = o % ow;
+  const float* xp = x + pl * h * w;
+  float s = 0.f;
+  for (int ky = 0; ky < k; ky++) for (int kx = 0; kx < k; kx++) s += xp[(oy * st + ky) * w + ox * st + kx];
+  y[i] = s / (k * k);
+}
+
+extern "C" __global__ void avg_pool_backward(const float* g, float* dx, i64 planes, int h, int w, int oh, int ow, int k, int st) {
+  i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x;
+  if (i >= planes * h * w) return;
+  i64 pl = i / (h * w); int p = i % (h * w), iy = p / w, ix = p % w;
+  float s = 0.f;
+  for (int oy = max(0, (iy - k + st) / st); oy <= min(oh - 1, iy / st); oy++)
+    for (int ox = max(0, (ix - k + st) / st); ox <= min(ow - 1, ix / st); ox++)
+      if (iy - oy * st < k && ix - ox * st < k) s += g[pl * oh * ow + oy * ow + ox];
+  dx[i] = s / (k * k);
+}
+
+extern "C" __global__ void max_pool(const float* x, float* y, float* argmax, i64 planes, int h, int w, int oh, int ow, int k, int st) {
+  i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x;
+  if (i >= planes * oh * ow) return;
+  i64 pl = i / (oh * ow); int o = i % (oh * ow), oy = o / ow, ox = o % ow;
+  const float* xp = x + pl * h * w;
+  float best = -3.402823466e38f; int at = 0; bool first = true;
+  for (int ky = 0; ky < k; ky++) for (int kx = 0; kx < k; kx++) {
+    int q = (oy * st + ky) * w + ox * st + kx; float v = xp[q];
+    if (first || v > best || v != v) { best = v; at = q; first = false; }
+  }
+  y[i] = best; argmax[i] = (float)at;
+}
+
+extern "C" __global__ void max_pool_backward(const float* g, const float* argmax, float* dx, i64 planes, int h, int w, int oh, int ow) {
+  i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x;
+  if (i >= planes * oh * ow) return;
+  i64 pl = i / (oh * ow);
+  atomicAdd(dx + pl * h * w + (i64)argmax[i], g[i]);
+}
+
+__device__ __forceinline__ void taps(int nearest, int o, int in, int out, int& i0, int& i1, float& l1) {
+  float scale = (float)in / (float)out;
+  if (nearest) { i0 = i1 = min((int)floorf(o * scale), in - 1); l1 = 0.f; return; }
+  float src = fmaxf((o + 0.5f) * scale - 0.5f, 0.f);
+  i0 = min((int)floorf(src), in - 1); i1 = min(i0 + 1, in - 1); l1 = src - i0;
+}
+
+extern "C" __global__ void resample(int nearest, const float* x, float* y, i64 planes, int h, int w, int oh, int ow) {
+  i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x;
+  if (i >= planes * oh * ow) return;
+  i64 pl = i / (oh * ow); int o = i % (oh * ow), oy = o / ow, ox = o % ow;
+  int y0, y1, x0, x1; float ly, lx;
+  taps(nearest, oy, h, oh, y0, y1, ly); taps(nearest, ox, w, ow, x0, x1, lx);
+  const float* p = x + pl * h * w;
+  y[i] = (1.f - ly) * ((1.f - lx) * p[y0 * w + x0] + lx * p[y0 * w + x1]) + ly * ((1.f - lx) * p[y1 * w + x0] + lx * p[y1 * w + x1]);
+}
+
+extern "C" __global__ void resample_backward(int nearest, const float* g, float* dx, i64 planes, int h, int w, int oh, int ow) {
+  i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x;
+  if (i >= planes * oh * ow) return;
+  i64 pl = i / (oh * ow); int o = i % (oh * ow), oy = o / ow, ox = o % ow;
+  int y0, y1, x0, x1; float ly, lx;
+  taps(nearest, oy, h, oh, y0, y1, ly); taps(nearest, ox, w, ow, x0, x1, lx);
+  float* p = dx + pl * h * w; float v = g[i];
+  atomicAdd(p + y0 * w + x0, (1.f - ly) * (1.f - lx) * v); atomicAdd(p + y0 * w + x1, (1.f - ly) * lx * v);
+  atomicAdd(p + y1 * w + x0, ly * (1.f - lx) * v); atomicAdd(p + y1 * w + x1, ly * lx * v);
+}
+
+extern "C" __global__ void add_channel_bias(float* y, const float* bias, i64 n, int c, i64 hw) {
+  for (i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x; i < n * c * hw; i += (i64)gridDim.x * blockDim.x) y[i] += bias[(i / hw) % c];
+}
+
+extern "C" __global__ void adam(float* p, const float* g, float* m, float* v, i64 n, float lr, float b1, float b2, float eps, float wd, float bias1, float bias2) {
+  float step = lr / bias1, bc2 = sqrtf(bias2);
+  for (i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
+    float gi = wd != 0.f ? g[i] + wd * p[i] : g[i];
+    float mi = b1 * m[i] + (1.f - b1) * gi, vi = b2 * v[i] + (1.f - b2) * gi * gi;
+    m[i] = mi; v[i] = vi;
+    p[i] -= step * mi / (sqrtf(vi) / bc2 + eps);
+  }
+}
+`;
