@@ -6,8 +6,9 @@
 //   --infer WxH  instead: one LF-Diff (paper config, s2, random weights) inference on a
 //                synthetic bracket of that size, beside PyTorch running the same weights,
 //                with peak resident memory of each (e.g. --infer 1500x1000)
-//   --device cpu|cuda  where our side runs (the PyTorch side runs on the CPU)
-//   --train-step  instead: one stage-1 training step (paper config, batch 4 of 128×128
+//   --device cpu|cuda  where both sides run (--infer and --train-step; the op timings' PyTorch
+//                side runs on the CPU); LFDIFF_TF32=1 allows TF32 on both
+//   --train-step  instead: one stage-1 training step (paper config, --batch N (4) of 128×128
 //                crops, forward + backward + Adam) beside PyTorch on the same weights
 
 import * as T from "../ops/mod.ts";
@@ -198,7 +199,7 @@ async function benchInfer(size: string, json: boolean, threads: number): Promise
     say(`ours: ${ours.seconds.toFixed(1)} s; PyTorch: running`);
     const torch = await torchScript<Record<string, number | string>>(
       "bench_infer_torch.py",
-      [`${dir}/s2.safetensors`, `${dir}/scene`, String(threads)],
+      [`${dir}/s2.safetensors`, `${dir}/scene`, String(threads), T.defaultDevice()],
       say,
     );
     const report = {
@@ -232,7 +233,12 @@ async function benchInfer(size: string, json: boolean, threads: number): Promise
   }
 }
 
-async function benchTrainStep(json: boolean, threads: number, iters: number): Promise<void> {
+async function benchTrainStep(
+  json: boolean,
+  threads: number,
+  iters: number,
+  batchSize: number,
+): Promise<void> {
   const say = (s: string) => json || console.error(`bench: ${s}`);
   const dir = await Deno.makeTempDir();
   try {
@@ -243,8 +249,8 @@ async function benchTrainStep(json: boolean, threads: number, iters: number): Pr
       ["x1", "x2", "x3", "gt"].map((
         k,
       ) => [k, {
-        shape: [4, k === "gt" ? 3 : 6, 128, 128],
-        data: rng.uniform(4 * (k === "gt" ? 3 : 6) * 128 * 128),
+        shape: [batchSize, k === "gt" ? 3 : 6, 128, 128],
+        data: rng.uniform(batchSize * (k === "gt" ? 3 : 6) * 128 * 128),
       }]),
     );
     await writeSafetensors(`${dir}/batch.safetensors`, batch);
@@ -275,7 +281,13 @@ async function benchTrainStep(json: boolean, threads: number, iters: number): Pr
     say("PyTorch: running");
     const torch = await torchScript<{ times: number[]; peakMiB: number; torch: string }>(
       "bench_train_torch.py",
-      [`${dir}/s1.safetensors`, `${dir}/batch.safetensors`, String(threads), String(iters)],
+      [
+        `${dir}/s1.safetensors`,
+        `${dir}/batch.safetensors`,
+        String(threads),
+        String(iters),
+        T.defaultDevice(),
+      ],
       say,
     );
     const theirs = torch
@@ -285,7 +297,7 @@ async function benchTrainStep(json: boolean, threads: number, iters: number): Pr
     if (json) return console.log(JSON.stringify(report));
     const f = (v: number | null | undefined, d = 2) => (typeof v === "number" ? v.toFixed(d) : "—");
     console.log(
-      `stage-1 training step, paper config, batch 4 of 128x128, ${threads} threads, ${iters} timed steps`,
+      `stage-1 training step, paper config, batch ${batchSize} of 128x128 on ${T.defaultDevice()}, ${threads} threads, ${iters} timed steps`,
     );
     console.log(
       `ours:    median ${f(ours.median)} s, best ${f(ours.best)} s, peak RSS ${
@@ -312,11 +324,17 @@ await run("bench", async () => {
     infer: { type: "string" },
     "train-step": { type: "boolean", default: false },
     device: { type: "string", default: "cpu" },
+    batch: { type: "string", default: "4" },
   });
   useDevice(values.device!);
   if (values["train-step"]) {
     const threads = Number(/\((\d+) threads\)/.exec(gemmProvider().describe)?.[1] ?? 1);
-    return await benchTrainStep(values.json!, threads, Math.min(Number(values.iters), 5));
+    return await benchTrainStep(
+      values.json!,
+      threads,
+      Math.min(Number(values.iters), 5),
+      Number(values.batch),
+    );
   }
   if (values.infer) {
     const threads = Number(/\((\d+) threads\)/.exec(gemmProvider().describe)?.[1] ?? 1);

@@ -1,7 +1,8 @@
 """One stage-1 training step under PyTorch CPU for `deno task bench --train-step`: the same
 s1 checkpoint (align.*, dhr.*, gtPrior.*) and batch (x1, x2, x3, gt in a safetensors file),
 loss ‖T(Ĥ) − T(H)‖₁, backward, Adam. Usage: python3 tools/bench_train_torch.py CKPT BATCH
-THREADS ITERS. Prints one JSON line: the step times in seconds and peak RSS (VmHWM, MiB)."""
+THREADS ITERS [cpu|cuda]. Prints one JSON line: the step times in seconds, peak RSS (VmHWM,
+MiB) and, on CUDA, peak GPU memory. TF32 follows LFDIFF_TF32=1, as on our side."""
 import json
 import math
 import os
@@ -35,12 +36,17 @@ class S1(nn.Module):
 
 
 ckpt, batch, threads, iters = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+device = torch.device(sys.argv[5] if len(sys.argv) > 5 else "cpu")
 torch.set_num_threads(threads)
+torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = os.environ.get("LFDIFF_TF32") == "1"
+sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 meta, state = read(ckpt)
 c = json.loads(meta["lfdiff.config"])
 model = S1(c).float()
 model.load_state_dict(state)
+model.to(device)
 _, b = read(batch)
+b = {k: v.to(device) for k, v in b.items()}
 opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 mu = lambda x: torch.log(1 + 5000 * x) / math.log(5001)  # noqa: E731
 times = []
@@ -51,6 +57,8 @@ for _ in range(iters + 1):
     out = model.dhr(model.align(b["x1"], b["x2"], b["x3"]), z)
     F.l1_loss(mu(out), mu(b["gt"])).backward()
     opt.step()
+    sync()
     times.append(time.perf_counter() - t)
 peak = int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1)) / 1024
-print(json.dumps({"times": times[1:], "peakMiB": peak, "torch": torch.__version__}))
+gpu = torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == "cuda" else None
+print(json.dumps({"times": times[1:], "peakMiB": peak, "gpuPeakMiB": gpu, "torch": torch.__version__}))

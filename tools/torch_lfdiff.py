@@ -225,10 +225,10 @@ def silu(x):
     return x * torch.sigmoid(x)
 
 
-def temb(ts, dim):
+def temb(ts, dim, device=None):
     half = dim // 2
-    f = torch.exp(-math.log(10000) * torch.arange(half) / half)
-    a = torch.tensor(ts, dtype=torch.get_default_dtype())[:, None] * f[None]
+    f = torch.exp(-math.log(10000) * torch.arange(half, device=device) / half)
+    a = torch.tensor(ts, dtype=torch.get_default_dtype(), device=device)[:, None] * f[None]
     return torch.cat([torch.sin(a), torch.cos(a)], 1)
 
 
@@ -267,7 +267,7 @@ class Denoiser(nn.Module):
         self.tailNorm, self.tail = LayerNorm2d(ch[0]), conv(ch[0], c["priorChannels"], 3)
 
     def forward(self, zt, d, ts):
-        e = self.timeOut(silu(self.timeIn(temb(ts, self.base))))
+        e = self.timeOut(silu(self.timeIn(temb(ts, self.base, zt.device))))
         h = self.head(torch.cat([zt, d], 1))
         skips = []
         for lv in self.enc:
@@ -338,6 +338,6 @@ class Vgg19Features(nn.Module):
         self.features = nn.Sequential(*layers)
 
     def forward(self, x):
-        mean = torch.tensor([0.485, 0.456, 0.406], dtype=x.dtype).view(1, 3, 1, 1)
-        std = torch.tensor([0.229, 0.224, 0.225], dtype=x.dtype).view(1, 3, 1, 1)
+        mean = torch.tensor([0.485, 0.456, 0.406], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         return self.features((x - mean) / std)
