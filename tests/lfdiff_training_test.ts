@@ -5,6 +5,9 @@
 
 import { synthesizeScene, writeScene } from "@lfdiff/io/synth.ts";
 import { loadVgg19, Vgg19Features } from "@lfdiff/model/vgg.ts";
+import { LFDiff } from "@lfdiff/model/lfdiff.ts";
+import { TINY } from "@lfdiff/model/config.ts";
+import { Trainer } from "@lfdiff/model/trainer.ts";
 import { writeSafetensors } from "@lfdiff/model/safetensors.ts";
 import * as T from "@lfdiff/ops/mod.ts";
 import { assert, assertEquals, strictEqual } from "./assert.ts";
@@ -239,5 +242,38 @@ Deno.test("VGG19 weights load by torchvision names; bad files are refused", asyn
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("gradient accumulation: two half-batches make the same Adam step as the whole batch", () => {
+  const rng = new T.Rng(8);
+  const x = [0, 1, 2].map(() => rng.uniform(4 * 6 * 16 * 16)), gt = rng.uniform(4 * 3 * 16 * 16);
+  const batch = (from: number, n: number) => ({
+    x: x.map((a) => T.tensor(a.subarray(from * 6 * 256, (from + n) * 6 * 256), [n, 6, 16, 16])) as [
+      T.Tensor,
+      T.Tensor,
+      T.Tensor,
+    ],
+    gt: T.tensor(gt.subarray(from * 3 * 256, (from + n) * 3 * 256), [n, 3, 16, 16]),
+  });
+  const settings = {
+    stage: 1 as const,
+    lr: 1e-3,
+    lrStepEpochs: 50,
+    lrGamma: 0.1,
+    lambda: 0,
+    seed: 0,
+  };
+  const whole = new LFDiff({ ...TINY, variant: "s1" }, new T.Rng(1)),
+    halves = new LFDiff({ ...TINY, variant: "s1" }, new T.Rng(1));
+  const a = new Trainer(whole, settings).trainStep([batch(0, 4)]);
+  const b = new Trainer(halves, settings).trainStep([batch(0, 2), batch(2, 2)]);
+  assert(Math.abs(a.loss - b.loss) < 1e-6 * a.loss, `loss ${a.loss} vs ${b.loss}`);
+  const pa = whole.parameters(), pb = halves.parameters();
+  for (let i = 0; i < pa.length; i++) {
+    const [u, v] = [pa[i].toArray(), pb[i].toArray()];
+    for (let j = 0; j < u.length; j++) {
+      assert(Math.abs(u[j] - v[j]) < 1e-6, `parameter ${i} differs after the step`);
+    }
   }
 });

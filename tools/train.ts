@@ -4,6 +4,7 @@
 //   --out DIR       run folder (default runs/NAME); it keeps a copy of the config
 //   --resume        continue from DIR's checkpoint, bit for bit
 //   --max-steps N   stop after N optimiser steps in total (overrides the config)
+//   --batch N  --accumulate K   crops per micro-batch, micro-batches per optimiser step
 //   --vgg FILE      VGG19 weights (torchvision names, safetensors) for the perceptual term
 //   --device cpu|cuda
 //   --json          one JSON summary line on stdout at the end
@@ -119,6 +120,8 @@ await run("train", async () => {
     out: { type: "string" },
     resume: { type: "boolean", default: false },
     "max-steps": { type: "string" },
+    batch: { type: "string" },
+    accumulate: { type: "string" },
     vgg: { type: "string" },
     device: { type: "string", default: "cpu" },
     json: { type: "boolean", default: false },
@@ -127,6 +130,13 @@ await run("train", async () => {
   if (!values.config) fail("train", "--config EXPERIMENT.json is required (see experiments/)");
   const x = await readExperiment(values.config);
   if (values["max-steps"] !== undefined) x.maxSteps = Number(values["max-steps"]);
+  if (values.batch !== undefined) x.batch = Number(values.batch);
+  if (values.accumulate !== undefined) x.accumulate = Number(values.accumulate);
+  for (const k of ["batch", "accumulate", "crop", "stride"] as const) {
+    if (!(Number.isInteger(x[k]) && x[k] >= 1)) {
+      fail("train", `${k} must be a positive integer, got ${x[k]}`);
+    }
+  }
   if (values.vgg) x.vgg = values.vgg;
   const out = values.out ?? `runs/${x.name}`;
   const say = (s: string) => console.error(`train: ${s}`);
