@@ -123,7 +123,7 @@ Deno.test("stage 1 then stage 2 lower the validation loss and raise PSNR-μ", as
       "--out",
       `${dir}/s2`,
       "--max-steps",
-      "30",
+      "60",
       "--json",
     ]);
     strictEqual(s2.code, 0, s2.err);
