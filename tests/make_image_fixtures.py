@@ -104,7 +104,8 @@ pngs = [
 for name, s, opts, ch, depth in pngs:
     fmt = [o for o in opts if o.endswith(":")]
     rest = [o for o in opts if not o.endswith(":")]
-    sh("convert", s, *rest, f"{fmt[0] if fmt else ''}{D}/{name}")
+    # No date/time chunks, so the files are byte-for-byte reproducible.
+    sh("convert", s, *rest, "-define", "png:exclude-chunks=date,time", f"{fmt[0] if fmt else ''}{D}/{name}")
     add(name, W, H, ch, depth, im_decode(f"{D}/{name}", ch, ch in (2, 4)), 0, "imagemagick")
 
 # --- JPEG (libjpeg-turbo's cjpeg; ImageMagick decodes with libjpeg-turbo too) ------------
