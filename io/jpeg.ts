@@ -673,7 +673,7 @@ function yccToRgb(y: number, cb: number, cr: number): [number, number, number] {
 
 // --- EXIF orientation --------------------------------------------------------------------
 /** Applies EXIF orientation 1–8 so the image is upright. */
-export function orient(img: Image, o: number): Image {
+function orient(img: Image, o: number): Image {
   if (o === 1) return img;
   const { width: w, height: h, channels: c } = img;
   const swap = o >= 5;

@@ -24,7 +24,7 @@ const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2,
 ]];
 
 let crcTable: Uint32Array | undefined;
-export function crc32(bytes: Uint8Array, crc = 0xffffffff): number {
+function crc32(bytes: Uint8Array, crc = 0xffffffff): number {
   if (!crcTable) {
     crcTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {

@@ -12,12 +12,6 @@ export function muLaw(x: number, mu = MU): number {
   return Math.log(1 + mu * x) / Math.log(1 + mu);
 }
 
-export function muLawImage(img: Image, mu = MU): Image {
-  const out = newImage(img.width, img.height, img.channels, 32);
-  for (let i = 0; i < img.data.length; i++) out.data[i] = muLaw(img.data[i], mu);
-  return out;
-}
-
 /** IEC 61966-2-1 encoding of a linear value in [0, 1]. */
 export function srgbEncode(v: number): number {
   if (v <= 0) return 0;

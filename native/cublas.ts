@@ -119,5 +119,3 @@ export class Cublas {
     );
   }
 }
-
-export { CUBLAS_OP_N, CUBLAS_OP_T };
