@@ -17,6 +17,7 @@ import { findScenes, loadScene, type Scene } from "../io/dataset.ts";
 import { type Image, newImage } from "../io/image.ts";
 import { type Batch, CropLoader } from "../io/loader.ts";
 import { hdrMetrics } from "../io/metrics.ts";
+import { muLaw } from "../io/tonemap.ts";
 import { loadLFDiff, saveLFDiff } from "../model/checkpoint.ts";
 import { type LFDiffConfig, PAPER, TINY } from "../model/config.ts";
 import { fuseBracket } from "../model/fuse.ts";
@@ -253,9 +254,10 @@ await run("train", async () => {
     for (const s of val) {
       const { hdr } = fuseBracket(model, s.ldrs, { evs: s.evs, seed: 0, gt: s.gt! });
       const m = hdrMetrics({ ...hdr, bitDepth: 32 }, s.gt!);
-      const mu = (v: number) => Math.log(1 + 5000 * v) / Math.log(5001);
       let l1 = 0;
-      for (let i = 0; i < hdr.data.length; i++) l1 += Math.abs(mu(hdr.data[i]) - mu(s.gt!.data[i]));
+      for (let i = 0; i < hdr.data.length; i++) {
+        l1 += Math.abs(muLaw(hdr.data[i]) - muLaw(s.gt!.data[i]));
+      }
       loss += l1 / hdr.data.length / val.length;
       psnrMu += m.psnrMu / val.length;
       psnrL += m.psnrL / val.length;
