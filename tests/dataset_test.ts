@@ -8,6 +8,7 @@ import { synthesizeScene, writeScene } from "@lfdiff/io/synth.ts";
 import { encodeTiff } from "@lfdiff/io/tiff.ts";
 import { newImage } from "@lfdiff/io/image.ts";
 import { assert, assertEquals, assertThrows, strictEqual } from "./assert.ts";
+import { runTool } from "./run_tool.ts";
 
 const W = 160, H = 136;
 
@@ -212,49 +213,30 @@ Deno.test("crops: positions, batch shapes, linearisation, determinism, augmentat
 
 Deno.test("deno task synth writes a set the loader reads", async () => {
   await withDir(async (dir) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "tools/synth.ts",
-        "--out",
-        dir,
-        "--scenes",
-        "3",
-        "--size",
-        "64x48",
-        "--seed",
-        "2",
-        "--bits",
-        "8",
-        "--json",
-      ],
-      cwd: new URL("..", import.meta.url).pathname,
-    }).output();
-    strictEqual(out.code, 0, new TextDecoder().decode(out.stderr));
-    const summary = JSON.parse(new TextDecoder().decode(out.stdout));
+    const out = await runTool("synth", [
+      "--out",
+      dir,
+      "--scenes",
+      "3",
+      "--size",
+      "64x48",
+      "--seed",
+      "2",
+      "--bits",
+      "8",
+      "--json",
+    ]);
+    strictEqual(out.code, 0, out.err);
+    const summary = JSON.parse(out.out);
     strictEqual(summary.scenes.length, 3);
     const scenes = await findScenes(dir);
     assertEquals(scenes.map((s) => s.split), ["test", "train", "train"]);
     const scene = await loadScene(scenes[0]);
     strictEqual(scene.ldrs[0].bitDepth, 8);
-    const bad = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "tools/synth.ts",
-        "--out",
-        dir,
-        "--size",
-        "64by48",
-      ],
-      cwd: new URL("..", import.meta.url).pathname,
-    }).output();
+    const bad = await runTool("synth", ["--out", dir, "--size", "64by48"]);
     strictEqual(bad.code, 1);
     assertEquals(
-      new TextDecoder().decode(bad.stderr).trim(),
+      bad.err.trim(),
       "synth: --size must be WxH, got 64by48",
     );
   });

@@ -11,16 +11,7 @@ import { Trainer } from "@lfdiff/model/trainer.ts";
 import { writeSafetensors } from "@lfdiff/model/safetensors.ts";
 import * as T from "@lfdiff/ops/mod.ts";
 import { assert, assertEquals, strictEqual } from "./assert.ts";
-
-const root = new URL("..", import.meta.url).pathname;
-const ARGS = [
-  "run",
-  "--allow-ffi",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "tools/train.ts",
-];
+import { runTool, toolCommand } from "./run_tool.ts";
 
 async function dataset(dir: string): Promise<void> {
   for (let i = 0; i < 4; i++) {
@@ -60,15 +51,7 @@ async function experiment(
   return path;
 }
 
-async function train(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command(Deno.execPath(), { args: [...ARGS, ...args], cwd: root })
-    .output();
-  return {
-    code: r.code,
-    out: new TextDecoder().decode(r.stdout),
-    err: new TextDecoder().decode(r.stderr),
-  };
-}
+const train = (args: string[]) => runTool("train", args);
 
 const losses = async (run: string) =>
   (await Deno.readTextFile(`${run}/log.csv`)).trim().split("\n").slice(1).map((l) => l.split(","));
@@ -180,9 +163,7 @@ Deno.test("Ctrl-C saves a checkpoint and exits cleanly", async () => {
   try {
     await dataset(dir);
     const cfg = await experiment(dir, "c", { stage: 1 });
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [...ARGS, "--config", cfg, "--out", `${dir}/c`],
-      cwd: root,
+    const child = toolCommand("train", ["--config", cfg, "--out", `${dir}/c`], {
       stderr: "piped",
       stdout: "null",
     }).spawn();

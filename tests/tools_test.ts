@@ -10,31 +10,7 @@ import { newImage } from "@lfdiff/io/image.ts";
 import { synthesizeScene, writeScene } from "@lfdiff/io/synth.ts";
 import { assert, assertEquals, strictEqual } from "./assert.ts";
 import { cudaUnavailable } from "./golden.ts";
-
-const root = new URL("..", import.meta.url).pathname;
-
-async function tool(
-  name: string,
-  args: string[],
-): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-ffi",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      `tools/${name}.ts`,
-      ...args,
-    ],
-    cwd: root,
-  }).output();
-  return {
-    code: r.code,
-    out: new TextDecoder().decode(r.stdout),
-    err: new TextDecoder().decode(r.stderr),
-  };
-}
+import { runTool } from "./run_tool.ts";
 
 async function withScene(fn: (dir: string, tmp: string) => Promise<void>): Promise<void> {
   const tmp = await Deno.makeTempDir();
@@ -56,7 +32,7 @@ async function listing(dir: string): Promise<string[]> {
 Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview", async () => {
   await withScene(async (dir, tmp) => {
     const frames = [1, 2, 3].map((i) => `${dir}/frame${i}.tif`);
-    let r = await tool("infer", [
+    let r = await runTool("infer", [
       "--config",
       "tiny",
       "--ldr",
@@ -75,7 +51,7 @@ Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview
       (await readImage(`${tmp}/a.hdr`)).width,
       (await readImage(`${tmp}/a.png`)).height,
     ], [48, 40]);
-    r = await tool("infer", [
+    r = await runTool("infer", [
       "--config",
       "tiny",
       "--scene",
@@ -123,14 +99,14 @@ Deno.test("infer: bad input ends in one clear line and writes nothing", async ()
       ],
     ];
     for (const [args, re] of cases) {
-      const r = await tool("infer", ["--config", "tiny", "--out", out, ...args]);
+      const r = await runTool("infer", ["--config", "tiny", "--out", out, ...args]);
       strictEqual(r.code, 1, `expected failure for ${args.join(" ")}`);
       const lines = r.err.trim().split("\n").filter((l) => !l.includes("UNTRAINED"));
       strictEqual(lines.length, 1, r.err);
       assert(re.test(lines[0]), `${lines[0]} !~ ${re}`);
       assertEquals(await listing(`${tmp}/o`), []);
     }
-    const r = await tool("infer", [
+    const r = await runTool("infer", [
       "--config",
       "tiny",
       "--out",
@@ -150,7 +126,7 @@ Deno.test({
   name: "--device cuda without a GPU ends in one line saying what is missing",
   ignore: cudaUnavailable() === null,
 }, async () => {
-  const r = await tool("infer", ["--config", "tiny", "--device", "cuda"]);
+  const r = await runTool("infer", ["--config", "tiny", "--device", "cuda"]);
   strictEqual(r.code, 1);
   const lines = r.err.trim().split("\n").filter((l) => !l.startsWith("infer: no input given"));
   strictEqual(lines.length, 1, r.err);
@@ -158,7 +134,7 @@ Deno.test({
 });
 
 Deno.test("infer --summary lists parameter counts beside the paper's", async () => {
-  const r = await tool("infer", ["--summary", "--json"]);
+  const r = await runTool("infer", ["--summary", "--json"]);
   strictEqual(r.code, 0, r.err);
   const rows = JSON.parse(r.out);
   assertEquals(rows.map((x: { variant: string }) => x.variant), [
@@ -173,7 +149,7 @@ Deno.test("infer --summary lists parameter counts beside the paper's", async () 
 
 Deno.test("eval: table of metrics with means, --json and --save", async () => {
   await withScene(async (_dir, tmp) => {
-    const r = await tool("eval", [
+    const r = await runTool("eval", [
       "--data",
       `${tmp}/set`,
       "--method",
@@ -189,10 +165,10 @@ Deno.test("eval: table of metrics with means, --json and --save", async () => {
     strictEqual(j.scenes.length, 1);
     assert(j.mean.psnrMu > 15, `merge PSNR-μ ${j.mean.psnrMu}`);
     assertEquals(await listing(`${tmp}/saved`), ["001.hdr", "001.png"]);
-    const lf = await tool("eval", ["--data", `${tmp}/set`, "--config", "tiny"]);
+    const lf = await runTool("eval", ["--data", `${tmp}/set`, "--config", "tiny"]);
     strictEqual(lf.code, 0, lf.err);
     assert(lf.out.startsWith("method: lfdiff s2 (UNTRAINED)"), lf.out);
-    const bad = await tool("eval", ["--data", `${tmp}/nowhere`]);
+    const bad = await runTool("eval", ["--data", `${tmp}/nowhere`]);
     assertEquals(bad.err.trim(), `eval: ${tmp}/nowhere: no such folder`);
   });
 });

@@ -1,0 +1,31 @@
+// Running a command-line tool as a user does (a `deno run` subprocess from the repository
+// root), for the tests of tools/*.ts.
+
+const root = new URL("..", import.meta.url).pathname;
+const PERMISSIONS = ["--allow-ffi", "--allow-read", "--allow-write", "--allow-env"];
+
+/** The command for tools/NAME.ts with `args`; `o` adds spawn options (piped streams, …). */
+export function toolCommand(
+  name: string,
+  args: string[],
+  o: Deno.CommandOptions = {},
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, `tools/${name}.ts`, ...args],
+    cwd: root,
+    ...o,
+  });
+}
+
+/** Runs tools/NAME.ts to completion: exit code, stdout and stderr as text. */
+export async function runTool(
+  name: string,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  const r = await toolCommand(name, args).output();
+  return {
+    code: r.code,
+    out: new TextDecoder().decode(r.stdout),
+    err: new TextDecoder().decode(r.stderr),
+  };
+}
