@@ -2,7 +2,7 @@
 // caller, or else from the files' EXIF exposure times, relative to the middle (reference)
 // frame: EV_i = log2(t_i / t_ref).
 
-import { readImage } from "./codecs.ts";
+import { decodeImage } from "./codecs.ts";
 import { exposureTime } from "./exif.ts";
 import { type Image, ImageError, toRgb } from "./image.ts";
 
@@ -30,7 +30,7 @@ export async function loadBracket(files: string[], evs?: number[]): Promise<Brac
       throw new ImageError(f, "no such file");
     }
     times.push(exposureTime(bytes));
-    ldrs.push(toRgb(await readImage(f)));
+    ldrs.push(toRgb(await decodeImage(bytes, f)));
   }
   const ref = ldrs[1];
   ldrs.forEach((img, i) => {
