@@ -3,6 +3,7 @@
 // renamed into place so a failed write never leaves a partial file.
 
 import { decodeExr, encodeExr, isExr } from "./exr.ts";
+import { writeFileAtomic } from "./files.ts";
 import { type Image, ImageError } from "./image.ts";
 import { decodeJpeg, isJpeg } from "./jpeg.ts";
 import { decodePng, encodePng, isPng } from "./png.ts";
@@ -72,15 +73,4 @@ export async function encodeImage(
 export async function writeImage(path: string, img: Image, o: WriteOptions = {}): Promise<void> {
   const bytes = await encodeImage(img, path, o);
   await writeFileAtomic(path, bytes);
-}
-
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new ImageError(path, `cannot write (${(e as Error).message})`);
-  }
 }

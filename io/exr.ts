@@ -7,7 +7,7 @@ import { ByteReader } from "./bytes.ts";
 import { pizDecode } from "./exr_piz.ts";
 import { checkSize, type Image, ImageError, newImage } from "./image.ts";
 import { deflate, inflate } from "./zlib.ts";
-import { floatToHalf, halfToFloat } from "../ops/half.ts";
+import { floatToHalf, halfToFloat } from "./half.ts";
 
 const MAGIC = 20000630;
 const COMPRESSION = ["NONE", "RLE", "ZIPS", "ZIP", "PIZ", "PXR24", "B44", "B44A", "DWAA", "DWAB"];

@@ -3,6 +3,7 @@
 // what the file held (8, 16, or 32 for floating point).
 
 import { tensor } from "../ops/tensor.ts";
+import { FileError } from "./files.ts";
 import type { Tensor } from "../ops/tensor.ts";
 
 export interface Image {
@@ -14,9 +15,9 @@ export interface Image {
 }
 
 /** A decoder's or loader's complaint about a file: "<file>: <problem>". */
-export class ImageError extends Error {
-  constructor(readonly file: string, readonly problem: string) {
-    super(`${file}: ${problem}`);
+export class ImageError extends FileError {
+  constructor(file: string, problem: string) {
+    super(file, problem);
     this.name = "ImageError";
   }
 }

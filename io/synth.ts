@@ -14,7 +14,8 @@
 
 import { Rng } from "../ops/rng.ts";
 import { type Image, newImage } from "./image.ts";
-import { writeFileAtomic, writeImage } from "./codecs.ts";
+import { writeImage } from "./codecs.ts";
+import { writeFileAtomic } from "./files.ts";
 import { GAMMA, ldrToLinear } from "./dataset.ts";
 import { encodeRadiance } from "./radiance.ts";
 import { encodeTiff } from "./tiff.ts";

@@ -4,7 +4,8 @@
 
 import { type LFDiffConfig, PAPER } from "./config.ts";
 import { LFDiff } from "./lfdiff.ts";
-import { readSafetensors, saveModule } from "./safetensors.ts";
+import { type HostTensor, readSafetensors, writeSafetensors } from "../io/safetensors.ts";
+import type { Module } from "./nn/module.ts";
 
 export async function saveLFDiff(
   path: string,
@@ -41,4 +42,31 @@ export async function loadLFDiff(path: string, expect?: Partial<LFDiffConfig>): 
     throw new Error(`${path}: ${(e as Error).message}`);
   }
   return model;
+}
+
+export async function saveModule(
+  path: string,
+  module: Module,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  const tensors = new Map<string, HostTensor>();
+  for (const [name, t] of module.namedParameters()) {
+    tensors.set(name, { shape: [...t.shape], data: t.toArray() });
+  }
+  await writeSafetensors(path, tensors, metadata);
+}
+
+/** Loads a checkpoint into the module; shape or name mismatches name the file and tensor. */
+export async function loadModule(
+  path: string,
+  module: Module,
+  strict = true,
+): Promise<Record<string, string>> {
+  const file = await readSafetensors(path);
+  try {
+    module.loadStateDict(file.tensors, strict);
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  return file.metadata;
 }

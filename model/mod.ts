@@ -5,13 +5,12 @@ export { Conv2d, type Conv2dConfig, LayerNorm2d, Linear } from "./nn/layers.ts";
 export { fanIn, uniformInit } from "./nn/init.ts";
 export { Adam, type AdamOptions } from "./optim/adam.ts";
 export { StepLR } from "./optim/step_lr.ts";
+export { loadModule, saveModule } from "./checkpoint.ts";
 export {
   type HostTensor,
-  loadModule,
   parseSafetensors,
   readSafetensors,
   type SafetensorsFile,
-  saveModule,
   serializeSafetensors,
   writeSafetensors,
-} from "./safetensors.ts";
+} from "../io/safetensors.ts";

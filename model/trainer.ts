@@ -22,7 +22,7 @@ import { GtPriorNet, muLawTensor } from "./lpenet.ts";
 import { Adam } from "./optim/adam.ts";
 import { StepLR } from "./optim/step_lr.ts";
 import type { Vgg19Features } from "./vgg.ts";
-import type { HostTensor } from "./safetensors.ts";
+import type { HostTensor } from "../io/safetensors.ts";
 
 export type Stage2Mode = "joint" | "split" | "no-dm";
 

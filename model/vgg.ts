@@ -13,7 +13,7 @@ import type { Tensor } from "../ops/tensor.ts";
 import { relu } from "../ops/unary.ts";
 import { Conv2d } from "./nn/layers.ts";
 import { Module } from "./nn/module.ts";
-import { readSafetensors } from "./safetensors.ts";
+import { readSafetensors } from "../io/safetensors.ts";
 
 /** torchvision vgg19.features up to conv5_4: channels per conv, "M" for max-pool. */
 const LAYERS: (number | "M")[] = [

@@ -1,7 +1,7 @@
 // Reading the committed PyTorch fixtures (made by tests/make_goldens.py) and the list of
 // devices every op test runs on.
 
-import { parseSafetensors, type SafetensorsFile } from "@lfdiff/model/safetensors.ts";
+import { parseSafetensors, type SafetensorsFile } from "@lfdiff/io/safetensors.ts";
 import { getBackend } from "@lfdiff/ops/device.ts";
 
 const cache = new Map<string, SafetensorsFile>();

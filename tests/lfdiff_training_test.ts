@@ -8,7 +8,7 @@ import { loadVgg19, Vgg19Features } from "@lfdiff/model/vgg.ts";
 import { LFDiff } from "@lfdiff/model/lfdiff.ts";
 import { TINY } from "@lfdiff/model/config.ts";
 import { Trainer } from "@lfdiff/model/trainer.ts";
-import { writeSafetensors } from "@lfdiff/model/safetensors.ts";
+import { writeSafetensors } from "@lfdiff/io/safetensors.ts";
 import * as T from "@lfdiff/ops/mod.ts";
 import { assert, assertEquals, strictEqual } from "./assert.ts";
 import { runTool, toolCommand } from "./run_tool.ts";

@@ -1,7 +1,7 @@
 // The README's TypeScript examples run as written (in a temporary folder, importing this
 // checkout's mod.ts and samples) and produce the files they say they do.
 
-import { readSafetensors } from "@lfdiff/model/safetensors.ts";
+import { readSafetensors } from "@lfdiff/io/safetensors.ts";
 import { readImage } from "@lfdiff/io/codecs.ts";
 import { assert, assertEquals } from "./assert.ts";
 

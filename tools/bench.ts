@@ -19,7 +19,7 @@ import { saveLFDiff } from "../model/checkpoint.ts";
 import { PAPER } from "../model/config.ts";
 import { fuseBracket } from "../model/fuse.ts";
 import { LFDiff } from "../model/lfdiff.ts";
-import { writeSafetensors } from "../model/safetensors.ts";
+import { writeSafetensors } from "../io/safetensors.ts";
 import { Trainer } from "../model/trainer.ts";
 import { fail, flags, run } from "./cli.ts";
 import { useDevice } from "./model_flags.ts";

@@ -5,7 +5,8 @@
 //   --save DIR  (keep each output as DIR/NAME.hdr + .png)   --json FILE (results as JSON)
 //   and, for lfdiff, the model flags of tools/model_flags.ts.
 
-import { writeFileAtomic, writeImage } from "../io/codecs.ts";
+import { writeImage } from "../io/codecs.ts";
+import { writeFileAtomic } from "../io/files.ts";
 import { findScenes, loadScene } from "../io/dataset.ts";
 import type { Image } from "../io/image.ts";
 import { mergeBracket } from "../io/merge.ts";

@@ -12,7 +12,7 @@
 // (optimiser moments, counters, RNG, teacher), log.csv, val.csv and plot.png. Ctrl-C saves
 // a checkpoint and exits cleanly.
 
-import { writeFileAtomic } from "../io/codecs.ts";
+import { writeFileAtomic } from "../io/files.ts";
 import { findScenes, loadScene, type Scene } from "../io/dataset.ts";
 import { type Image, newImage } from "../io/image.ts";
 import { type Batch, CropLoader } from "../io/loader.ts";
@@ -22,7 +22,7 @@ import { loadLFDiff, saveLFDiff } from "../model/checkpoint.ts";
 import { type LFDiffConfig, PAPER, TINY } from "../model/config.ts";
 import { fuseBracket } from "../model/fuse.ts";
 import { LFDiff } from "../model/lfdiff.ts";
-import { readSafetensors, writeSafetensors } from "../model/safetensors.ts";
+import { readSafetensors, writeSafetensors } from "../io/safetensors.ts";
 import { type LossTerms, type Stage2Mode, teacherFrom, Trainer } from "../model/trainer.ts";
 import { loadVgg19 } from "../model/vgg.ts";
 import { Rng } from "../ops/rng.ts";

@@ -2,8 +2,8 @@
 // {dtype, shape, data_offsets}, then raw little-endian data. We read F32, F16, BF16 and F64
 // (converted to float32) and write F32. Every inconsistency is an error naming the file.
 
-import { halfToFloat } from "../ops/half.ts";
-import type { Module } from "./nn/module.ts";
+import { FileError, writeFileAtomic } from "./files.ts";
+import { halfToFloat } from "./half.ts";
 
 export interface HostTensor {
   shape: number[];
@@ -46,7 +46,7 @@ function decode(dtype: string, bytes: Uint8Array): Float32Array {
 
 export function parseSafetensors(bytes: Uint8Array, label = "safetensors"): SafetensorsFile {
   const fail = (why: string): never => {
-    throw new Error(`${label}: ${why}`);
+    throw new FileError(label, why);
   };
   if (bytes.byteLength < 8) fail("too short for a safetensors header");
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -127,50 +127,16 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {
-    throw new Error(`${path}: cannot read (${(e as Error).message})`);
+    throw new FileError(path, `cannot read (${(e as Error).message})`);
   }
   return parseSafetensors(bytes, path);
 }
 
-/** Writes atomically: a temporary file in the same folder, then a rename. */
+/** Writes atomically (a temporary sibling, then a rename). */
 export async function writeSafetensors(
   path: string,
   tensors: Map<string, HostTensor>,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  try {
-    await Deno.writeFile(tmp, serializeSafetensors(tensors, metadata));
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`${path}: cannot write (${(e as Error).message})`);
-  }
-}
-
-export async function saveModule(
-  path: string,
-  module: Module,
-  metadata: Record<string, string> = {},
-): Promise<void> {
-  const tensors = new Map<string, HostTensor>();
-  for (const [name, t] of module.namedParameters()) {
-    tensors.set(name, { shape: [...t.shape], data: t.toArray() });
-  }
-  await writeSafetensors(path, tensors, metadata);
-}
-
-/** Loads a checkpoint into the module; shape or name mismatches name the file and tensor. */
-export async function loadModule(
-  path: string,
-  module: Module,
-  strict = true,
-): Promise<Record<string, string>> {
-  const file = await readSafetensors(path);
-  try {
-    module.loadStateDict(file.tensors, strict);
-  } catch (e) {
-    throw new Error(`${path}: ${(e as Error).message}`);
-  }
-  return file.metadata;
+  await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }
