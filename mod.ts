@@ -7,7 +7,7 @@ export * from "./ops/mod.ts";
 export * from "./model/mod.ts";
 
 export { type LFDiffConfig, PAPER, TINY, type Variant, withVariant } from "./model/config.ts";
-export { LFDiff, type PriorOptions } from "./model/lfdiff.ts";
+export { type ForwardOptions, LFDiff, type Prior } from "./model/lfdiff.ts";
 export { loadLFDiff, saveLFDiff } from "./model/checkpoint.ts";
 export { bracketInputs } from "./model/inputs.ts";
 export { fuseBracket, type FuseOptions, type FuseTimings, type Pixels } from "./model/fuse.ts";

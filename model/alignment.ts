@@ -5,44 +5,59 @@
 //   X_i [B, cin, H, W] → [B, C, H, W]
 
 import { mul } from "../ops/arith.ts";
-import { inferenceScope, release } from "../ops/autograd.ts";
 import { concat } from "../ops/layout.ts";
 import type { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
-import { leakyRelu, sigmoid } from "../ops/unary.ts";
 import { Conv2d } from "./nn/layers.ts";
+import { Sequential } from "./nn/sequential.ts";
 import { Module } from "./nn/module.ts";
+
+/** F_i · A_i with A_i = sigmoid(conv(LeakyReLU(conv(cat(F_i, F_ref))))). */
+export class AttentionGate extends Module {
+  readonly net: Sequential;
+
+  constructor(channels: number, slope: number, rng?: Rng) {
+    super();
+    this.net = new Sequential([
+      new Conv2d(2 * channels, 2 * channels, 3, {
+        padding: 1,
+        activation: { op: "leakyRelu", slope },
+        rng,
+      }),
+      new Conv2d(2 * channels, channels, 3, { padding: 1, activation: { op: "sigmoid" }, rng }),
+    ]);
+  }
+
+  /** Named `att1.0.*`, `att1.1.*`, as AHDRNet's attention convs. */
+  override namedParameters(prefix = ""): [string, Tensor][] {
+    return this.net.namedParameters(prefix);
+  }
+
+  forward(fi: Tensor, fRef: Tensor): Tensor {
+    return mul(fi, this.net.forward(concat([fi, fRef], 1)));
+  }
+}
 
 export class Alignment extends Module {
   conv: Conv2d;
-  att1: Conv2d[];
-  att3: Conv2d[];
+  att1: AttentionGate;
+  att3: AttentionGate;
   fuse: Conv2d;
 
-  constructor(inChannels: number, channels: number, readonly slope: number, rng?: Rng) {
+  constructor(inChannels: number, channels: number, slope: number, rng?: Rng) {
     super();
-    const c3 = (i: number, o: number) => new Conv2d(i, o, 3, { padding: 1, rng });
-    this.conv = c3(inChannels, channels);
-    this.att1 = [c3(2 * channels, 2 * channels), c3(2 * channels, channels)];
-    this.att3 = [c3(2 * channels, 2 * channels), c3(2 * channels, channels)];
-    this.fuse = c3(3 * channels, channels);
-  }
-
-  #attend(att: Conv2d[], fi: Tensor, fr: Tensor): Tensor {
-    return inferenceScope(() => {
-      const a = sigmoid(att[1].forward(leakyRelu(att[0].forward(concat([fi, fr], 1)), this.slope)));
-      return mul(fi, a);
+    this.conv = new Conv2d(inChannels, channels, 3, {
+      padding: 1,
+      activation: { op: "leakyRelu", slope },
+      rng,
     });
+    this.att1 = new AttentionGate(channels, slope, rng);
+    this.att3 = new AttentionGate(channels, slope, rng);
+    this.fuse = new Conv2d(3 * channels, channels, 3, { padding: 1, rng });
   }
 
   forward(x1: Tensor, x2: Tensor, x3: Tensor): Tensor {
-    const [f1, f2, f3] = [x1, x2, x3].map((x) =>
-      inferenceScope(() => leakyRelu(this.conv.forward(x), this.slope))
-    );
-    const a1 = this.#attend(this.att1, f1, f2), a3 = this.#attend(this.att3, f3, f2);
-    release(f1, f3);
-    const out = inferenceScope(() => this.fuse.forward(concat([a1, f2, a3], 1)));
-    release(a1, f2, a3);
-    return out;
+    const [f1, f2, f3] = [x1, x2, x3].map((x) => this.conv.forward(x));
+    return this.fuse.forward(concat([this.att1.forward(f1, f2), f2, this.att3.forward(f3, f2)], 1));
   }
 }

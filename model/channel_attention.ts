@@ -5,7 +5,6 @@ import { mul } from "../ops/arith.ts";
 import { globalAvgPool } from "../ops/pool.ts";
 import type { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
-import { relu, sigmoid } from "../ops/unary.ts";
 import { Conv2d } from "./nn/layers.ts";
 import { Module } from "./nn/module.ts";
 
@@ -16,11 +15,11 @@ export class ChannelAttention extends Module {
   constructor(channels: number, reduction: number, rng?: Rng) {
     super();
     const mid = Math.max(1, Math.floor(channels / reduction));
-    this.squeeze = new Conv2d(channels, mid, 1, { rng });
-    this.excite = new Conv2d(mid, channels, 1, { rng });
+    this.squeeze = new Conv2d(channels, mid, 1, { activation: { op: "relu" }, rng });
+    this.excite = new Conv2d(mid, channels, 1, { activation: { op: "sigmoid" }, rng });
   }
 
   forward(x: Tensor): Tensor {
-    return mul(x, sigmoid(this.excite.forward(relu(this.squeeze.forward(globalAvgPool(x))))));
+    return mul(x, this.excite.forward(this.squeeze.forward(globalAvgPool(x))));
   }
 }

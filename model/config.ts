@@ -2,6 +2,8 @@
 // paper leaves open as a named field saying where the default comes from. The Table 3
 // variants are configurations of the same code.
 
+import { checkSamplingSteps } from "./diffusion.ts";
+
 export type Variant = "baseline" | "s1" | "s2-no-dm" | "s2";
 
 export interface LFDiffConfig {
@@ -116,7 +118,9 @@ export function validateConfig(c: LFDiffConfig): void {
   if (c.unetChannels.length !== c.unetBlocks.length) {
     bad("unetBlocks", "needs one entry per U-Net level");
   }
-  if (c.samplingSteps < 1 || c.samplingSteps > c.timesteps) {
-    bad("samplingSteps", `must be in 1..${c.timesteps}`);
+  try {
+    checkSamplingSteps(c.samplingSteps, c.timesteps);
+  } catch (e) {
+    bad("samplingSteps", (e as Error).message);
   }
 }

@@ -6,7 +6,7 @@
 //   F0 [B, C, H, W], z [B, N, H/4, W/4] → Ĥ [B, 3, H, W]
 
 import { add } from "../ops/arith.ts";
-import { inferenceScope, release } from "../ops/autograd.ts";
+import { chain } from "../ops/autograd.ts";
 import type { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
 import { sigmoid } from "../ops/unary.ts";
@@ -16,39 +16,46 @@ import { Conv2d } from "./nn/layers.ts";
 import { Module } from "./nn/module.ts";
 import { PIM } from "./pim.ts";
 
+/** PIM(x, z) then n FRMs, plus the block residual. */
 export class ReconstructionBlock extends Module {
-  pim: PIM | FRM;
+  pim: PIM;
   frms: FRM[];
 
-  constructor(c: LFDiffConfig, frms: number, usePrior: boolean, rng?: Rng) {
+  constructor(c: LFDiffConfig, frms: number, rng?: Rng) {
     super();
-    this.pim = usePrior ? new PIM(c, rng) : new FRM(c, rng);
+    this.pim = new PIM(c, rng);
     this.frms = Array.from({ length: frms }, () => new FRM(c, rng));
   }
 
-  forward(x: Tensor, z: Tensor | null): Tensor {
-    let y = inferenceScope(
-      () => (this.pim instanceof PIM ? this.pim.forward(x, z!) : this.pim.forward(x)),
-    );
-    for (const frm of this.frms) {
-      const prev = y;
-      y = inferenceScope(() => frm.forward(prev));
-      release(prev);
-    }
-    const out = add(y, x);
-    release(y);
-    return out;
+  forward(x: Tensor, z: Tensor): Tensor {
+    return add(chain(this.pim.forward(x, z), this.frms.map((m) => (y) => m.forward(y))), x);
+  }
+}
+
+/** The `baseline` block of Table 3: the PIM's place is taken by an FRM (no prior). */
+export class BaselineBlock extends Module {
+  frms: FRM[];
+
+  constructor(c: LFDiffConfig, frms: number, rng?: Rng) {
+    super();
+    this.frms = Array.from({ length: frms + 1 }, () => new FRM(c, rng));
+  }
+
+  forward(x: Tensor): Tensor {
+    return add(chain(x, this.frms.map((m) => (y) => m.forward(y))), x);
   }
 }
 
 export class DHRNet extends Module {
-  blocks: ReconstructionBlock[];
+  blocks: (ReconstructionBlock | BaselineBlock)[];
   convAfter: Conv2d;
   convLast: Conv2d;
 
   constructor(readonly c: LFDiffConfig, readonly usePrior: boolean, rng?: Rng) {
     super();
-    this.blocks = c.blocks.map((n) => new ReconstructionBlock(c, n, usePrior, rng));
+    this.blocks = c.blocks.map((n) =>
+      usePrior ? new ReconstructionBlock(c, n, rng) : new BaselineBlock(c, n, rng)
+    );
     this.convAfter = new Conv2d(c.channels, c.channels, 3, { padding: 1, rng });
     this.convLast = new Conv2d(c.channels, 3, 3, { padding: 1, rng });
   }
@@ -56,15 +63,15 @@ export class DHRNet extends Module {
   /** `onBlock(i, n)` reports progress after each reconstruction block. */
   forward(f0: Tensor, z: Tensor | null, onBlock?: (done: number, total: number) => void): Tensor {
     if (this.usePrior && !z) throw new Error("DHRNet: this variant needs a prior z");
-    let y = f0;
-    for (const [i, b] of this.blocks.entries()) {
-      const prev = y;
-      y = inferenceScope(() => b.forward(prev, z));
-      if (prev !== f0) release(prev);
-      onBlock?.(i + 1, this.blocks.length);
-    }
-    const out = inferenceScope(() => this.convLast.forward(add(this.convAfter.forward(y), f0)));
-    release(y);
+    const y = chain(
+      f0,
+      this.blocks.map((b, i) => (y: Tensor) => {
+        const out = b instanceof ReconstructionBlock ? b.forward(y, z!) : b.forward(y);
+        onBlock?.(i + 1, this.blocks.length);
+        return out;
+      }),
+    );
+    const out = this.convLast.forward(add(this.convAfter.forward(y), f0));
     return this.c.endActivation === "sigmoid" ? sigmoid(out) : out;
   }
 }

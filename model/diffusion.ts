@@ -5,17 +5,29 @@
 // Written with ops, so stage-2 training backpropagates through all S steps.
 
 import { add, affine, mul } from "../ops/arith.ts";
+import { chain } from "../ops/autograd.ts";
 import { type Tensor, tensor } from "../ops/tensor.ts";
 import type { LFDiffConfig } from "./config.ts";
+
+/** The one check of a DDIM step count S against the schedule's T; returns S. */
+export function checkSamplingSteps(s: number, timesteps: number): number {
+  if (!(Number.isInteger(s) && s >= 1 && s <= timesteps)) {
+    throw new Error(`DDIM steps must be an integer in 1..${timesteps}, got ${s}`);
+  }
+  return s;
+}
 
 export class Schedule {
   readonly alphaBar: Float64Array;
 
-  constructor(readonly steps: number, betaStart: number, betaEnd: number) {
-    this.alphaBar = new Float64Array(steps);
+  /** `timesteps` is T, the diffusion length; S, the DDIM steps, is chosen per sampling. */
+  constructor(readonly timesteps: number, betaStart: number, betaEnd: number) {
+    this.alphaBar = new Float64Array(timesteps);
     let ab = 1;
-    for (let t = 0; t < steps; t++) {
-      const beta = steps === 1 ? betaStart : betaStart + ((betaEnd - betaStart) * t) / (steps - 1);
+    for (let t = 0; t < timesteps; t++) {
+      const beta = timesteps === 1
+        ? betaStart
+        : betaStart + ((betaEnd - betaStart) * t) / (timesteps - 1);
       ab *= 1 - beta;
       this.alphaBar[t] = ab;
     }
@@ -42,10 +54,8 @@ export class Schedule {
 
   /** DDIM's S steps, largest first: floor(i·T/S) for i = S−1 … 0. */
   ddimSteps(s: number): number[] {
-    if (!(Number.isInteger(s) && s >= 1 && s <= this.steps)) {
-      throw new Error(`DDIM: steps ${s} must be in 1..${this.steps}`);
-    }
-    return Array.from({ length: s }, (_, i) => Math.floor(((s - 1 - i) * this.steps) / s));
+    checkSamplingSteps(s, this.timesteps);
+    return Array.from({ length: s }, (_, i) => Math.floor(((s - 1 - i) * this.timesteps) / s));
   }
 
   /** One deterministic DDIM update from step t to tPrev (−1 = the end). */
@@ -64,11 +74,13 @@ export class Schedule {
     onStep?: (i: number) => void,
   ): Tensor {
     const ts = this.ddimSteps(s);
-    let z = zT;
-    ts.forEach((t, i) => {
-      z = this.ddimStep(z, predict(z, t), t, i + 1 < ts.length ? ts[i + 1] : -1);
-      onStep?.(i + 1);
-    });
-    return z;
+    return chain(
+      zT,
+      ts.map((t, i) => (z: Tensor) => {
+        const next = this.ddimStep(z, predict(z, t), t, i + 1 < ts.length ? ts[i + 1] : -1);
+        onStep?.(i + 1);
+        return next;
+      }),
+    );
   }
 }

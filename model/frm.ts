@@ -5,7 +5,6 @@
 // the prior z in PIM (model/pim.ts).   x [B, C, H, W] → [B, C, H, W], H and W divisible by k
 
 import { add, sub } from "../ops/arith.ts";
-import { inferenceScope, release } from "../ops/autograd.ts";
 import { concat } from "../ops/layout.ts";
 import { avgPool2d } from "../ops/pool.ts";
 import { upsample } from "../ops/resample.ts";
@@ -34,19 +33,12 @@ export abstract class FrequencySplit extends Module {
   }
 
   protected split(x: Tensor, low: (fLow: Tensor) => Tensor): Tensor {
+    const up = (t: Tensor) => upsample(t, this.pool, this.c.upsample);
     const f = this.rb.forward(x);
     const fLow = avgPool2d(f, this.pool);
-    const fHigh = inferenceScope(() => sub(f, upsample(fLow, this.pool, this.c.upsample)));
-    release(f);
-    const hi = this.rbHigh.forward(fHigh);
-    release(fHigh);
-    const lo = inferenceScope(() => upsample(low(fLow), this.pool, this.c.upsample));
-    release(fLow);
-    const both = concat([hi, lo], 1);
-    release(hi, lo);
-    const out = inferenceScope(() => add(this.ca.forward(this.fuse.forward(both)), x));
-    release(both);
-    return out;
+    const fHigh = sub(f, up(fLow));
+    const both = concat([this.rbHigh.forward(fHigh), up(low(fLow))], 1);
+    return add(this.ca.forward(this.fuse.forward(both)), x);
   }
 }
 

@@ -141,22 +141,23 @@ export function fuseBracket(
         const out = scope(() => {
           const l = frames.map((f) => cut(f, 3, ph, pw, y0, x0, th, tw));
           const [x1, x2, x3] = bracketInputs(l, o.evs);
-          const tp = performance.now();
-          const z = model.prior(x1, x2, x3, {
+          let tr = performance.now();
+          const tp = tr;
+          const y = model.forward(x1, x2, x3, {
             gt: gt ? cut(gt, 3, ph, pw, y0, x0, th, tw) : undefined,
             zT: noise
               ? cut(noise, c.priorChannels, ph / k, pw / k, y0 / k, x0 / k, th / k, tw / k)
               : undefined,
             steps: o.steps,
-            onStep: (i, n) => o.onProgress?.(`tile ${done + 1}/${total} DDIM step`, i, n),
+            onProgress: (stage, i, n) => {
+              if (stage === "reconstruction" && i === 0) tr = performance.now();
+              else {
+                const what = stage === "prior" ? "DDIM step" : "reconstruction block";
+                o.onProgress?.(`tile ${done + 1}/${total} ${what}`, i, n);
+              }
+            },
           });
-          const tr = performance.now();
           timings.prior += tr - tp;
-          const y = model.dhr.forward(
-            model.align.forward(x1, x2, x3),
-            z,
-            (i, n) => o.onProgress?.(`tile ${done + 1}/${total} reconstruction block`, i, n),
-          );
           timings.reconstruction += performance.now() - tr;
           return y.toArray();
         });

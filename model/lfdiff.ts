@@ -5,25 +5,31 @@
 //   s2:        D = LPENet_DM(X); ẑ = DDIM_S(ε_θ(·, D, t), z_T ~ N(0, I)); Ĥ = DHRNet(AM(X), ẑ)
 // Checkpoint names follow the fields: align.*, dhr.*, gtPrior.*, lpeDm.*, denoiser.*.
 
-import { inferenceScope } from "../ops/autograd.ts";
 import type { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
 import { Alignment } from "./alignment.ts";
 import { type LFDiffConfig, validateConfig } from "./config.ts";
 import { Denoiser } from "./denoiser.ts";
 import { DHRNet } from "./dhrnet.ts";
-import { Schedule } from "./diffusion.ts";
+import { checkSamplingSteps, Schedule } from "./diffusion.ts";
 import { GtPriorNet, LPENetDM } from "./lpenet.ts";
 import { Module } from "./nn/module.ts";
 
-export interface PriorOptions {
+export interface ForwardOptions {
   /** Ground truth [B, 3, H, W], for the s1 variant. */
   gt?: Tensor;
   /** Starting noise [B, N, H/k, W/k] for s2 (drawn by the caller, so tiles can share it). */
   zT?: Tensor;
-  /** DDIM steps (default config.samplingSteps). */
+  /** DDIM steps S (default config.samplingSteps). */
   steps?: number;
-  onStep?: (i: number, total: number) => void;
+  /** Progress: DDIM steps of the prior, then reconstruction blocks (from 0 of n). */
+  onProgress?: (stage: "prior" | "reconstruction", done: number, total: number) => void;
+}
+
+/** The prior z the DHRNet is given (null for the baseline) and, for s2/s2-no-dm, D. */
+export interface Prior {
+  z: Tensor | null;
+  d: Tensor | null;
 }
 
 export class LFDiff extends Module {
@@ -46,35 +52,53 @@ export class LFDiff extends Module {
     this.schedule = Schedule.from(config);
   }
 
-  /** The prior z the DHRNet is given, or null for the baseline. */
-  prior(x1: Tensor, x2: Tensor, x3: Tensor, o: PriorOptions = {}): Tensor | null {
+  /** S for a request (the config's default when none), checked against T. */
+  samplingSteps(requested?: number): number {
+    return checkSamplingSteps(requested ?? this.config.samplingSteps, this.config.timesteps);
+  }
+
+  prior(x1: Tensor, x2: Tensor, x3: Tensor, o: ForwardOptions = {}): Prior {
     switch (this.config.variant) {
       case "baseline":
-        return null;
+        return { z: null, d: null };
       case "s1":
         if (!o.gt) throw new Error("the s1 variant takes its prior from the ground truth; pass gt");
-        return this.gtPrior!.forward(o.gt);
-      case "s2-no-dm":
-        return this.lpeDm!.forward(x1, x2, x3);
+        return { z: this.gtPrior!.forward(o.gt), d: null };
+      case "s2-no-dm": {
+        const d = this.lpeDm!.forward(x1, x2, x3);
+        return { z: d, d };
+      }
       case "s2": {
         if (!o.zT) throw new Error("the s2 variant samples from noise; pass zT");
         const d = this.lpeDm!.forward(x1, x2, x3);
-        const steps = o.steps ?? this.config.samplingSteps;
-        const b = x1.shape[0];
-        return this.schedule.sample(
+        const s = this.samplingSteps(o.steps), b = x1.shape[0];
+        const z = this.schedule.sample(
           o.zT,
-          steps,
-          (z, t) => inferenceScope(() => this.denoiser!.forward(z, d, Array(b).fill(t))),
-          (i) => o.onStep?.(i, steps),
+          s,
+          (zt, t) => this.denoiser!.forward(zt, d, Array(b).fill(t)),
+          (i) => o.onProgress?.("prior", i, s),
         );
+        return { z, d };
       }
     }
   }
 
+  /** Ĥ = DHRNet(AM(X), z). */
+  reconstruct(
+    x1: Tensor,
+    x2: Tensor,
+    x3: Tensor,
+    z: Tensor | null,
+    onBlock?: (done: number, total: number) => void,
+  ): Tensor {
+    return this.dhr.forward(this.align.forward(x1, x2, x3), z, onBlock);
+  }
+
   /** Ĥ [B, 3, H, W] from X_i = cat(L_i, H_i) [B, 6, H, W]. */
-  forward(x1: Tensor, x2: Tensor, x3: Tensor, o: PriorOptions = {}): Tensor {
-    const z = this.prior(x1, x2, x3, o);
-    return this.dhr.forward(this.align.forward(x1, x2, x3), z);
+  forward(x1: Tensor, x2: Tensor, x3: Tensor, o: ForwardOptions = {}): Tensor {
+    const { z } = this.prior(x1, x2, x3, o);
+    o.onProgress?.("reconstruction", 0, this.dhr.blocks.length);
+    return this.reconstruct(x1, x2, x3, z, (i, n) => o.onProgress?.("reconstruction", i, n));
   }
 
   /** Parameter counts of the top-level parts, for summaries. */

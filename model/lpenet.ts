@@ -4,21 +4,16 @@
 // LPENet_DM's own alignment module works on the unshuffled frames (6k² channels) and its
 // trunk's first conv takes the AM's C channels instead of 6k².
 
-import { affine } from "../ops/arith.ts";
+import { chain } from "../ops/autograd.ts";
 import { concat, pixelUnshuffle } from "../ops/layout.ts";
 import type { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
-import { log } from "../ops/unary.ts";
 import { Alignment } from "./alignment.ts";
 import type { LFDiffConfig } from "./config.ts";
+import { muLawTensor } from "./losses.ts";
 import { Conv2d } from "./nn/layers.ts";
 import { Module } from "./nn/module.ts";
 import { ResidualBlock } from "./residual_block.ts";
-
-/** μ-law tone map T(x) = log(1 + μx) / log(1 + μ), differentiable (μ = 5000). */
-export function muLawTensor(x: Tensor, mu = 5000): Tensor {
-  return affine(log(affine(x, mu, 1)), 1 / Math.log(1 + mu), 0);
-}
 
 export class LPENet extends Module {
   head: Conv2d;
@@ -33,9 +28,9 @@ export class LPENet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let y = this.head.forward(x);
-    for (const b of this.blocks) y = b.forward(y);
-    return this.tail.forward(y);
+    return this.tail.forward(
+      chain(this.head.forward(x), this.blocks.map((b) => (y) => b.forward(y))),
+    );
   }
 }
 

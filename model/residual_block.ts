@@ -2,10 +2,8 @@
 //   x [B, C, H, W] → [B, C, H, W]
 
 import { add } from "../ops/arith.ts";
-import { inferenceScope, release } from "../ops/autograd.ts";
 import type { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
-import { relu } from "../ops/unary.ts";
 import { Conv2d } from "./nn/layers.ts";
 import { Module } from "./nn/module.ts";
 
@@ -15,14 +13,15 @@ export class ResidualBlock extends Module {
 
   constructor(channels: number, rng?: Rng) {
     super();
-    this.conv1 = new Conv2d(channels, channels, 3, { padding: 1, rng });
+    this.conv1 = new Conv2d(channels, channels, 3, {
+      padding: 1,
+      activation: { op: "relu" },
+      rng,
+    });
     this.conv2 = new Conv2d(channels, channels, 3, { padding: 1, rng });
   }
 
   forward(x: Tensor): Tensor {
-    const r = inferenceScope(() => this.conv2.forward(relu(this.conv1.forward(x))));
-    const out = add(x, r);
-    release(r);
-    return out;
+    return add(x, this.conv2.forward(this.conv1.forward(x)));
   }
 }

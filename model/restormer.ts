@@ -6,7 +6,6 @@
 // As in Restormer: convs without bias, LayerNorm with bias, temperature initialised to 1.
 
 import { add, mul } from "../ops/arith.ts";
-import { inferenceScope, release } from "../ops/autograd.ts";
 import { chunk, reshape } from "../ops/layout.ts";
 import { matmul } from "../ops/matmul.ts";
 import { l2Normalize } from "../ops/norm.ts";
@@ -86,12 +85,7 @@ export class TransformerBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const a = inferenceScope(() => this.attn.forward(this.norm1.forward(x)));
-    const y = add(x, a);
-    release(a);
-    const f = inferenceScope(() => this.ffn.forward(this.norm2.forward(y)));
-    const out = add(y, f);
-    release(y, f);
-    return out;
+    const y = add(x, this.attn.forward(this.norm1.forward(x)));
+    return add(y, this.ffn.forward(this.norm2.forward(y)));
   }
 }

@@ -18,7 +18,8 @@ import { Rng } from "../ops/rng.ts";
 import { scope } from "../ops/scope.ts";
 import { randn, type Tensor, zeros } from "../ops/tensor.ts";
 import type { LFDiff } from "./lfdiff.ts";
-import { GtPriorNet, muLawTensor } from "./lpenet.ts";
+import { reconstructionLoss } from "./losses.ts";
+import type { GtPriorNet } from "./lpenet.ts";
 import { Adam } from "./optim/adam.ts";
 import { StepLR } from "./optim/step_lr.ts";
 import type { Vgg19Features } from "./vgg.ts";
@@ -88,11 +89,9 @@ export class Trainer {
   }
 
   #reconstruction(h: Tensor, gt: Tensor, terms: Record<string, Tensor>): Tensor {
-    const th = muLawTensor(h), tg = muLawTensor(gt);
-    terms.l1 = l1Loss(th, tg);
-    if (!this.vgg) return terms.l1;
-    terms.perceptual = this.vgg.distance(th, tg);
-    return add(terms.l1, affine(terms.perceptual, this.s.lambda, 0));
+    const r = reconstructionLoss(h, gt, this.vgg, this.s.lambda);
+    Object.assign(terms, r.terms);
+    return r.total;
   }
 
   /** The loss of one micro-batch, with its named terms. */
@@ -100,36 +99,29 @@ export class Trainer {
     const m = this.model, [x1, x2, x3] = b.x;
     const terms: Record<string, Tensor> = {};
     if (this.s.stage === 1) {
-      const z = m.gtPrior!.forward(b.gt);
       return {
-        total: this.#reconstruction(m.dhr.forward(m.align.forward(x1, x2, x3), z), b.gt, terms),
+        total: this.#reconstruction(m.forward(x1, x2, x3, { gt: b.gt }), b.gt, terms),
         terms,
       };
     }
     const z = noGrad(() => this.teacher!.forward(b.gt));
-    const d = m.lpeDm!.forward(x1, x2, x3);
-    let zHat: Tensor;
+    const dm = this.s.mode !== "no-dm", n = z.shape[0], T = m.config.timesteps;
+    const ts = dm ? Array.from({ length: n }, () => this.rng.int(T)) : [];
+    const eps = dm ? randn(z.shape, this.rng, { device: z.device }) : null;
+    // ẑ is sampled from z_T ~ q(z_T | z), as Eq. 15 trains it.
+    const zT = dm
+      ? m.schedule.diffuse(z, T - 1, randn(z.shape, this.rng, { device: z.device }))
+      : undefined;
+    const { z: zHat, d } = m.prior(x1, x2, x3, { zT });
     const parts: Tensor[] = [];
-    if (this.s.mode === "no-dm") zHat = d;
-    else {
-      const n = z.shape[0], T = m.config.timesteps;
-      const ts = Array.from({ length: n }, () => this.rng.int(T));
-      const eps = randn(z.shape, this.rng, { device: z.device });
-      terms.eps = mseLoss(m.denoiser!.forward(m.schedule.diffuse(z, ts, eps), d, ts), eps);
+    if (eps) {
+      terms.eps = mseLoss(m.denoiser!.forward(m.schedule.diffuse(z, ts, eps), d!, ts), eps);
       parts.push(terms.eps);
-      const zT = m.schedule.diffuse(z, T - 1, randn(z.shape, this.rng, { device: z.device }));
-      zHat = m.schedule.sample(
-        zT,
-        m.config.samplingSteps,
-        (zt, t) => m.denoiser!.forward(zt, d, Array(n).fill(t)),
-      );
     }
-    terms.prior = l1Loss(zHat, z);
+    terms.prior = l1Loss(zHat!, z);
     parts.push(terms.prior);
     if (this.s.mode !== "split") {
-      parts.push(
-        this.#reconstruction(m.dhr.forward(m.align.forward(x1, x2, x3), zHat), b.gt, terms),
-      );
+      parts.push(this.#reconstruction(m.reconstruct(x1, x2, x3, zHat), b.gt, terms));
     }
     return { total: parts.reduce((a, t) => add(a, t)), terms };
   }

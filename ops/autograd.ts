@@ -27,14 +27,24 @@ export function noGrad<T>(fn: () => T): T {
 /**
  * Runs f inside a scope when nothing is being recorded (inference), so f's intermediates
  * are freed as soon as it returns; under autograd the graph needs them and f runs as is.
+ * Module.forward runs under it, which is all the freeing model code needs.
  */
 export function inferenceScope<T>(f: () => T): T {
   return gradEnabled ? f() : scope(f);
 }
 
-/** Frees tensors a forward pass is done with, when nothing is being recorded. */
-export function release(...ts: Tensor[]): void {
-  if (!gradEnabled) { for (const t of ts) t.dispose(); }
+/**
+ * Applies fs in order: a sequential trunk. In inference each intermediate is freed as soon
+ * as the next step has consumed it, so a trunk of n blocks holds two activations, not n.
+ */
+export function chain(x: Tensor, fs: readonly ((y: Tensor) => Tensor)[]): Tensor {
+  let y = x;
+  for (const f of fs) {
+    const next = f(y);
+    if (!gradEnabled && y !== x && next !== y) y.dispose();
+    y = next;
+  }
+  return y;
 }
 
 /** Attaches a backward to `out` if any input requires grad and recording is on. */

@@ -8,20 +8,35 @@ export interface DeviceBuffer {
   readonly length: number;
 }
 
-/** Elementwise maps with up to two scalar parameters `a`, `b`. */
-export type UnaryOp =
-  | "affine" // x*a + b  (scalar add/sub/mul/div, neg)
-  | "exp"
-  | "log"
-  | "sqrt"
-  | "abs"
-  | "pow" // x^a
-  | "clamp" // min(max(x, a), b)
-  | "relu"
-  | "leakyRelu" // slope a
-  | "sigmoid"
-  | "tanh"
-  | "gelu"; // erf form
+/**
+ * Elementwise maps with up to two scalar parameters `a`, `b`. The one list every backend
+ * builds its kernels from (ops/cuda/kernels.ts indexes it), so the two cannot drift.
+ */
+export const UNARY_OPS = [
+  "affine", // x*a + b  (scalar add/sub/mul/div, neg)
+  "exp",
+  "log",
+  "sqrt",
+  "abs",
+  "pow", // x^a
+  "clamp", // min(max(x, a), b)
+  "relu",
+  "leakyRelu", // slope a
+  "sigmoid",
+  "tanh",
+  "gelu", // erf form
+] as const;
+export type UnaryOp = typeof UNARY_OPS[number];
+
+/**
+ * An activation fused into a conv's output (oneDNN/cuDNN post-op style). Only those whose
+ * derivative is a function of the output, so the backward needs no pre-activation copy.
+ */
+export interface Activation {
+  op: "relu" | "leakyRelu" | "sigmoid";
+  /** LeakyReLU's slope (≥ 0). */
+  slope?: number;
+}
 
 export type BinaryOp = "add" | "sub" | "mul" | "div";
 
@@ -56,6 +71,47 @@ export interface PoolGeometry {
 }
 
 export type ResampleMode = "bilinear" | "nearest";
+
+/** Resizing planes [planes, h, w] → [planes, oh, ow]. */
+export interface ResampleGeometry {
+  mode: ResampleMode;
+  planes: number;
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+}
+
+/** Layer norm over the channel axis of [n, c, hw], at every pixel. */
+export interface LayerNormGeometry {
+  n: number;
+  c: number;
+  hw: number;
+  eps: number;
+}
+
+/** One operand of a batched GEMM: row-major, leading dimension `ld`, matrix b at off + b·stride. */
+export interface GemmOperand {
+  buf: DeviceBuffer;
+  off: number;
+  ld: number;
+  stride: number;
+}
+
+/** C[b] = alpha · op(A[b]) · op(B[b]) + beta · C[b] for b < batch; op(A) is m×k, op(B) k×n. */
+export interface Gemm {
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  batch: number;
+  alpha: number;
+  beta: number;
+  a: GemmOperand;
+  b: GemmOperand;
+  c: GemmOperand;
+}
 
 export interface AdamStep {
   lr: number;
@@ -119,29 +175,7 @@ export interface Backend {
     out: DeviceBuffer,
   ): void;
 
-  /** C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b], row-major, for b < batch. */
-  gemm(
-    transA: boolean,
-    transB: boolean,
-    m: number,
-    n: number,
-    k: number,
-    alpha: number,
-    a: DeviceBuffer,
-    aOff: number,
-    lda: number,
-    strideA: number,
-    b: DeviceBuffer,
-    bOff: number,
-    ldb: number,
-    strideB: number,
-    beta: number,
-    c: DeviceBuffer,
-    cOff: number,
-    ldc: number,
-    strideC: number,
-    batch: number,
-  ): void;
+  gemm(p: Gemm): void;
 
   /** Softmax over rows of length `cols`. */
   softmax(x: DeviceBuffer, y: DeviceBuffer, rows: number, cols: number): void;
@@ -154,22 +188,22 @@ export interface Backend {
   ): void;
 
   /**
-   * Layer norm over the channel axis of [n, c, hw] at every pixel; writes per-pixel mean and
-   * 1/sqrt(var+eps) for the backward. `biasFree` is Restormer's variant: x*rstd*w, no centring.
+   * Writes y and the per-pixel mean and 1/sqrt(var+eps) for the backward. Without a bias it
+   * is Restormer's BiasFree variant: x·rstd·w (the variance is still about the mean, but x
+   * is not centred).
    */
   layerNorm(
+    geo: LayerNormGeometry,
     x: DeviceBuffer,
     w: DeviceBuffer,
     b: DeviceBuffer | null,
     y: DeviceBuffer,
     mean: DeviceBuffer,
     rstd: DeviceBuffer,
-    n: number,
-    c: number,
-    hw: number,
-    eps: number,
   ): void;
+  /** Overwrites dx, dw and db. */
   layerNormBackward(
+    geo: LayerNormGeometry,
     x: DeviceBuffer,
     w: DeviceBuffer,
     mean: DeviceBuffer,
@@ -178,17 +212,16 @@ export interface Backend {
     dx: DeviceBuffer,
     dw: DeviceBuffer,
     db: DeviceBuffer | null,
-    n: number,
-    c: number,
-    hw: number,
   ): void;
 
+  /** y = act(conv(x, w) + bias). */
   conv2d(
     geo: Conv2dGeometry,
     x: DeviceBuffer,
     w: DeviceBuffer,
     bias: DeviceBuffer | null,
     y: DeviceBuffer,
+    act: Activation | null,
   ): void;
   conv2dBackwardData(geo: Conv2dGeometry, g: DeviceBuffer, w: DeviceBuffer, dx: DeviceBuffer): void;
   /** Overwrites dw with the filter gradient. */
@@ -210,27 +243,9 @@ export interface Backend {
     dx: DeviceBuffer,
   ): void;
 
-  /** Resize planes [planes, h, w] → [planes, oh, ow]; bilinear uses align_corners=false. */
-  resample(
-    mode: ResampleMode,
-    planes: number,
-    h: number,
-    w: number,
-    oh: number,
-    ow: number,
-    x: DeviceBuffer,
-    y: DeviceBuffer,
-  ): void;
-  resampleBackward(
-    mode: ResampleMode,
-    planes: number,
-    h: number,
-    w: number,
-    oh: number,
-    ow: number,
-    g: DeviceBuffer,
-    dx: DeviceBuffer,
-  ): void;
+  /** Bilinear uses align_corners=false; nearest uses PyTorch's floor(dst · in/out). */
+  resample(geo: ResampleGeometry, x: DeviceBuffer, y: DeviceBuffer): void;
+  resampleBackward(geo: ResampleGeometry, g: DeviceBuffer, dx: DeviceBuffer): void;
 
   /** In-place Adam update of p with moments m, v (PyTorch semantics, L2 weight decay). */
   adam(p: DeviceBuffer, g: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, step: AdamStep): void;

@@ -2,9 +2,11 @@
 //   x [n, cin, h, w], weight [cout, cin/groups, kh, kw], bias [cout] → y [n, cout, oh, ow]
 //   oh = floor((h + 2·pad − dil·(kh−1) − 1)/stride) + 1
 // Forward, backward-data and backward-filter are the backend's three conv primitives (the
-// cuDNN split); the bias gradient is a sum over n, h, w.
+// cuDNN split); the bias gradient is a sum over n, h, w. An activation may be fused into
+// the output (y = act(conv + bias), as oneDNN and cuDNN post-ops): it saves a full-size
+// temporary, and its backward g·act'(·) is computed from y, so nothing else is kept.
 
-import type { Conv2dGeometry } from "./backend.ts";
+import type { Activation, Conv2dGeometry } from "./backend.ts";
 import { record } from "./autograd.ts";
 import { fmt, ShapeError } from "./shape.ts";
 import { empty, sameDevice, type Tensor } from "./tensor.ts";
@@ -14,6 +16,8 @@ export interface Conv2dOptions {
   padding?: number | [number, number];
   dilation?: number | [number, number];
   groups?: number;
+  /** Fused output activation. */
+  activation?: Activation;
 }
 
 const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
@@ -64,10 +68,20 @@ export function conv2d(
   if (bias && (bias.rank !== 1 || bias.shape[0] !== geo.cout)) {
     throw new ShapeError(`conv2d: bias ${fmt(bias.shape)} for ${geo.cout} output channels`);
   }
+  const act = o.activation ?? null;
+  if (act?.op === "leakyRelu" && !((act.slope ?? 0) >= 0)) {
+    throw new ShapeError(`conv2d: a fused LeakyReLU needs a slope ≥ 0, got ${act.slope}`);
+  }
   const y = empty([geo.n, geo.cout, geo.oh, geo.ow], x);
-  backend.conv2d(geo, x.buffer, weight.buffer, bias ? bias.buffer : null, y.buffer);
+  backend.conv2d(geo, x.buffer, weight.buffer, bias ? bias.buffer : null, y.buffer, act);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(y, "conv2d", inputs, (g, needs) => {
+  return record(y, act ? `conv2d+${act.op}` : "conv2d", inputs, (gOut, needs) => {
+    // act' from the output: relu and leaky keep the sign (slope ≥ 0), sigmoid' = y(1 − y).
+    let g = gOut;
+    if (act) {
+      g = empty(y.shape, y);
+      backend.unaryBackward(act.op, y.buffer, y.buffer, gOut.buffer, g.buffer, act.slope ?? 0, 0);
+    }
     let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
     if (needs[0]) {
       dx = empty(x.shape, x);
@@ -81,6 +95,7 @@ export function conv2d(
       db = empty(bias.shape, bias);
       backend.reduceSum(g.buffer, g.shape, [true, false, true, true], db.buffer);
     }
+    if (g !== gOut) g.dispose();
     return [dx, dw, db];
   });
 }

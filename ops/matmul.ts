@@ -38,28 +38,19 @@ function gemm(a: Tensor, b: Tensor, ta: boolean, tb: boolean): Tensor {
   const c = empty(p.shape, a);
   const aMat = a.shape.at(-1)! * a.shape.at(-2)!, bMat = b.shape.at(-1)! * b.shape.at(-2)!;
   const sharedA = a.rank === 2 && p.batch > 1, sharedB = b.rank === 2 && p.batch > 1;
-  backend.gemm(
-    ta,
-    tb,
-    p.m,
-    p.n,
-    p.k,
-    1,
-    a.buffer,
-    0,
-    a.shape.at(-1)!,
-    sharedA ? 0 : aMat,
-    b.buffer,
-    0,
-    b.shape.at(-1)!,
-    sharedB ? 0 : bMat,
-    0,
-    c.buffer,
-    0,
-    p.n,
-    p.m * p.n,
-    p.batch,
-  );
+  backend.gemm({
+    transA: ta,
+    transB: tb,
+    m: p.m,
+    n: p.n,
+    k: p.k,
+    batch: p.batch,
+    alpha: 1,
+    beta: 0,
+    a: { buf: a.buffer, off: 0, ld: a.shape.at(-1)!, stride: sharedA ? 0 : aMat },
+    b: { buf: b.buffer, off: 0, ld: b.shape.at(-1)!, stride: sharedB ? 0 : bMat },
+    c: { buf: c.buffer, off: 0, ld: p.n, stride: p.m * p.n },
+  });
   return c;
 }
 

@@ -21,23 +21,22 @@ export function layerNorm2d(x: Tensor, weight: Tensor, bias: Tensor | null, eps 
   }
   const y = empty(x.shape, x);
   const mu = empty([n, hw], x), rstd = empty([n, hw], x);
+  const geo = { n, c, hw, eps };
   backend.layerNorm(
+    geo,
     x.buffer,
     weight.buffer,
     bias?.buffer ?? null,
     y.buffer,
     mu.buffer,
     rstd.buffer,
-    n,
-    c,
-    hw,
-    eps,
   );
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const out = record(y, "layerNorm2d", inputs, (g) => {
     const dx = empty(x.shape, x), dw = empty(weight.shape, weight);
     const db = bias ? empty(bias.shape, bias) : null;
     backend.layerNormBackward(
+      geo,
       x.buffer,
       weight.buffer,
       mu.buffer,
@@ -46,9 +45,6 @@ export function layerNorm2d(x: Tensor, weight: Tensor, bias: Tensor | null, eps 
       dx.buffer,
       dw.buffer,
       db?.buffer ?? null,
-      n,
-      c,
-      hw,
     );
     return [dx, dw, db];
   });

@@ -14,10 +14,11 @@ export function resize(x: Tensor, oh: number, ow: number, mode: ResampleMode = "
   }
   const [n, c, h, w] = x.shape;
   const y = empty([n, c, oh, ow], x);
-  x.backend.resample(mode, n * c, h, w, oh, ow, x.buffer, y.buffer);
+  const geo = { mode, planes: n * c, h, w, oh, ow };
+  x.backend.resample(geo, x.buffer, y.buffer);
   return record(y, `resize.${mode}`, [x], (g) => {
     const dx = empty(x.shape, x);
-    x.backend.resampleBackward(mode, n * c, h, w, oh, ow, g.buffer, dx.buffer);
+    x.backend.resampleBackward(geo, g.buffer, dx.buffer);
     return [dx];
   });
 }

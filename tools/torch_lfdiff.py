@@ -159,14 +159,25 @@ class PIM(Split):
 
 
 class ReconstructionBlock(nn.Module):
-    def __init__(self, c, n, prior):
+    def __init__(self, c, n):
         super().__init__()
-        self.prior = prior
-        self.pim = PIM(c) if prior else FRM(c)
+        self.pim = PIM(c)
         self.frms = nn.ModuleList([FRM(c) for _ in range(n)])
 
     def forward(self, x, z):
-        y = self.pim(x, z) if self.prior else self.pim(x)
+        y = self.pim(x, z)
+        for f in self.frms:
+            y = f(y)
+        return y + x
+
+
+class BaselineBlock(nn.Module):  # Table 3's baseline: an FRM where the PIM was
+    def __init__(self, c, n):
+        super().__init__()
+        self.frms = nn.ModuleList([FRM(c) for _ in range(n + 1)])
+
+    def forward(self, x, z):
+        y = x
         for f in self.frms:
             y = f(y)
         return y + x
@@ -175,7 +186,7 @@ class ReconstructionBlock(nn.Module):
 class DHRNet(nn.Module):
     def __init__(self, c, prior):
         super().__init__()
-        self.blocks = nn.ModuleList([ReconstructionBlock(c, n, prior) for n in c["blocks"]])
+        self.blocks = nn.ModuleList([(ReconstructionBlock if prior else BaselineBlock)(c, n) for n in c["blocks"]])
         self.convAfter, self.convLast = conv(c["channels"], c["channels"], 3), conv(c["channels"], 3, 3)
 
     def forward(self, f0, z):

@@ -34,7 +34,13 @@ export class Conv2d extends Module {
     const bound = 1 / Math.sqrt(fanIn(shape));
     this.weight = parameter(uniformInit(shape, bound, c.rng, c.device));
     this.bias = c.bias === false ? null : parameter(uniformInit([cout], bound, c.rng, c.device));
-    this.options = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups };
+    this.options = {
+      stride: c.stride,
+      padding: c.padding,
+      dilation: c.dilation,
+      groups,
+      activation: c.activation,
+    };
   }
 
   forward(x: Tensor): Tensor {

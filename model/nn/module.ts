@@ -1,7 +1,12 @@
 // Module: a tree of layers whose parameters have PyTorch-style dotted names. Fields holding
 // a parameter tensor, a Module, or an array of Modules (a ModuleList: `blocks.0.…`) are found
 // by walking the object, so a subclass just assigns them in its constructor.
+// Lifetimes: in inference every `forward` call runs in its own scope, so what a module makes
+// and does not return is freed when it returns (PyTorch frees by reference count; we free
+// at module granularity). Under autograd the graph keeps everything, as it must. Model code
+// therefore never frees anything itself.
 
+import { inferenceScope } from "../../ops/autograd.ts";
 import { keep } from "../../ops/scope.ts";
 import { fmt, sameShape } from "../../ops/shape.ts";
 import { Tensor } from "../../ops/tensor.ts";
@@ -13,7 +18,20 @@ export function parameter(t: Tensor): Tensor {
   return keep(t);
 }
 
+type Forward = (...args: never[]) => unknown;
+
 export abstract class Module {
+  constructor() {
+    // `forward` is the subclass's prototype method; shadow it on the instance with the
+    // scoped call (non-enumerable, so parameter discovery never sees it).
+    const forward = (this as { forward?: Forward }).forward;
+    if (typeof forward === "function") {
+      Object.defineProperty(this, "forward", {
+        value: (...args: never[]) => inferenceScope(() => forward.apply(this, args)),
+      });
+    }
+  }
+
   /** [name, tensor] for every parameter, in field order. */
   namedParameters(prefix = ""): [string, Tensor][] {
     const out: [string, Tensor][] = [];
@@ -36,13 +54,6 @@ export abstract class Module {
 
   numParameters(): number {
     return this.parameters().reduce((n, t) => n + t.size, 0);
-  }
-
-  zeroGrad(): void {
-    for (const p of this.parameters()) {
-      p.grad?.dispose();
-      p.grad = null;
-    }
   }
 
   /** Freezes (false) or unfreezes every parameter. */

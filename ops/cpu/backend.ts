@@ -1,7 +1,7 @@
 // The CPU backend: buffers are Float32Arrays, GEMM-shaped work goes to OpenBLAS (both
 // cores), everything else is the TypeScript kernels beside this file.
 
-import type { Backend, DeviceBuffer } from "../backend.ts";
+import type { Backend, DeviceBuffer, GemmOperand } from "../backend.ts";
 import { adam } from "./adam.ts";
 import { conv2dBackwardData, conv2dBackwardFilter, conv2dForward } from "./conv.ts";
 import { binary, copy, reduceSum, unary, unaryBackward } from "./elementwise.ts";
@@ -49,64 +49,31 @@ export function createCpuBackend(): Backend {
     unaryBackward: (op, x, y, g, dx, a, b) => unaryBackward(op, f(x), f(y), f(g), f(dx), a, b),
     binary: (op, shape, a, as, b, bs, out) => binary(op, shape, f(a), as, f(b), bs, f(out)),
     reduceSum: (x, shape, reduce, out) => reduceSum(f(x), shape, reduce, f(out)),
-    gemm(
-      ta,
-      tb,
-      m,
-      n,
-      k,
-      alpha,
-      a,
-      aOff,
-      lda,
-      sA,
-      b,
-      bOff,
-      ldb,
-      sB,
-      beta,
-      c,
-      cOff,
-      ldc,
-      sC,
-      batch,
-    ) {
+    gemm({ transA, transB, m, n, k, batch, alpha, beta, a, b, c }) {
       const run = sgemm();
+      const at = (o: GemmOperand, i: number) => f(o.buf).subarray(o.off + i * o.stride);
       for (let i = 0; i < batch; i++) {
-        run(
-          ta,
-          tb,
-          m,
-          n,
-          k,
-          alpha,
-          f(a).subarray(aOff + i * sA),
-          lda,
-          f(b).subarray(bOff + i * sB),
-          ldb,
-          beta,
-          f(c).subarray(cOff + i * sC),
-          ldc,
-        );
+        run(transA, transB, m, n, k, alpha, at(a, i), a.ld, at(b, i), b.ld, beta, at(c, i), c.ld);
       }
     },
     softmax: (x, y, rows, cols) => softmax(f(x), f(y), rows, cols),
     softmaxBackward: (y, g, dx, rows, cols) => softmaxBackward(f(y), f(g), f(dx), rows, cols),
-    layerNorm: (x, w, b, y, mean, rstd, n, c, hw, eps) =>
-      layerNorm(f(x), f(w), fOrNull(b), f(y), f(mean), f(rstd), n, c, hw, eps),
-    layerNormBackward: (x, w, mean, rstd, g, dx, dw, db, n, c, hw) =>
-      layerNormBackward(f(x), f(w), f(mean), f(rstd), f(g), f(dx), f(dw), fOrNull(db), n, c, hw),
-    conv2d: (geo, x, w, bias, y) => conv2dForward(sgemm(), geo, f(x), f(w), fOrNull(bias), f(y)),
+    layerNorm: (geo, x, w, b, y, mean, rstd) =>
+      layerNorm(geo, f(x), f(w), fOrNull(b), f(y), f(mean), f(rstd)),
+    layerNormBackward: (geo, x, w, mean, rstd, g, dx, dw, db) =>
+      layerNormBackward(geo, f(x), f(w), f(mean), f(rstd), f(g), f(dx), f(dw), fOrNull(db)),
+    conv2d(geo, x, w, bias, y, act) {
+      conv2dForward(sgemm(), geo, f(x), f(w), fOrNull(bias), f(y));
+      if (act) unary(act.op, f(y), f(y), act.slope ?? 0, 0);
+    },
     conv2dBackwardData: (geo, g, w, dx) => conv2dBackwardData(sgemm(), geo, f(g), f(w), f(dx)),
     conv2dBackwardFilter: (geo, x, g, dw) => conv2dBackwardFilter(sgemm(), geo, f(x), f(g), f(dw)),
     avgPool2d: (geo, x, y) => avgPool2d(geo, f(x), f(y)),
     avgPool2dBackward: (geo, g, dx) => avgPool2dBackward(geo, f(g), f(dx)),
     maxPool2d: (geo, x, y, argmax) => maxPool2d(geo, f(x), f(y), f(argmax)),
     maxPool2dBackward: (geo, g, argmax, dx) => maxPool2dBackward(geo, f(g), f(argmax), f(dx)),
-    resample: (mode, planes, h, w, oh, ow, x, y) =>
-      resample(mode, planes, h, w, oh, ow, f(x), f(y)),
-    resampleBackward: (mode, planes, h, w, oh, ow, g, dx) =>
-      resampleBackward(mode, planes, h, w, oh, ow, f(g), f(dx)),
+    resample: (geo, x, y) => resample(geo, f(x), f(y)),
+    resampleBackward: (geo, g, dx) => resampleBackward(geo, f(g), f(dx)),
     adam: (p, g, m, v, step) => adam(f(p), f(g), f(m), f(v), step),
   };
 }

@@ -2,17 +2,16 @@
 // With bias:  y = (x - μ)·r·w + b      Bias-free: y = x·r·w      r = 1/sqrt(var + eps)
 // Loops run channel-outer, pixel-inner so every inner loop is contiguous.
 
+import type { LayerNormGeometry } from "../backend.ts";
+
 export function layerNorm(
+  { n, c, hw, eps }: LayerNormGeometry,
   x: Float32Array,
   w: Float32Array,
   b: Float32Array | null,
   y: Float32Array,
   mean: Float32Array,
   rstd: Float32Array,
-  n: number,
-  c: number,
-  hw: number,
-  eps: number,
 ): void {
   const s1 = new Float64Array(hw), s2 = new Float64Array(hw);
   for (let bi = 0; bi < n; bi++) {
@@ -54,6 +53,7 @@ export function layerNorm(
  * dw = Σ g·x̂ (x̂ = x·r when bias-free), db = Σ g; `db` null selects the bias-free form.
  */
 export function layerNormBackward(
+  { n, c, hw }: LayerNormGeometry,
   x: Float32Array,
   w: Float32Array,
   mean: Float32Array,
@@ -62,9 +62,6 @@ export function layerNormBackward(
   dx: Float32Array,
   dw: Float32Array,
   db: Float32Array | null,
-  n: number,
-  c: number,
-  hw: number,
 ): void {
   const a1 = new Float64Array(hw), a2 = new Float64Array(hw);
   const dwAcc = new Float64Array(c), dbAcc = new Float64Array(c);

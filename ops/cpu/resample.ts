@@ -2,7 +2,7 @@
 // bilinear with align_corners=false (src = (dst+0.5)·in/out − 0.5, clamped at 0) and
 // legacy nearest (src = floor(dst·in/out)).
 
-import type { ResampleMode } from "../backend.ts";
+import type { ResampleGeometry, ResampleMode } from "../backend.ts";
 
 interface Taps {
   i0: Int32Array;
@@ -34,12 +34,7 @@ function taps(mode: ResampleMode, inSize: number, outSize: number): Taps {
 }
 
 export function resample(
-  mode: ResampleMode,
-  planes: number,
-  h: number,
-  w: number,
-  oh: number,
-  ow: number,
+  { mode, planes, h, w, oh, ow }: ResampleGeometry,
   x: Float32Array,
   y: Float32Array,
 ): void {
@@ -60,12 +55,7 @@ export function resample(
 }
 
 export function resampleBackward(
-  mode: ResampleMode,
-  planes: number,
-  h: number,
-  w: number,
-  oh: number,
-  ow: number,
+  { mode, planes, h, w, oh, ow }: ResampleGeometry,
   dy: Float32Array,
   dx: Float32Array,
 ): void {

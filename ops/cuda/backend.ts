@@ -3,12 +3,12 @@
 // caching allocator (freed buffers wait by size, so steady-state steps call no cuMemAlloc);
 // the host waits only when a value is read. LFDIFF_TF32=1 lets cuBLAS and cuDNN use TF32.
 
-import type { Backend, DeviceBuffer } from "../backend.ts";
+import { type Backend, type DeviceBuffer, type ResampleGeometry, UNARY_OPS } from "../backend.ts";
 import { Cuda } from "../../native/cuda.ts";
 import { Cublas } from "../../native/cublas.ts";
 import { Cudnn } from "../../native/cudnn.ts";
 import { Nvrtc } from "../../native/nvrtc.ts";
-import { BINARY, KERNELS, MAX_RANK, UNARY } from "./kernels.ts";
+import { BINARY, KERNELS, MAX_RANK } from "./kernels.ts";
 
 class CudaBuffer implements DeviceBuffer {
   constructor(readonly ptr: bigint, readonly length: number, readonly bytes: number) {}
@@ -21,6 +21,14 @@ const ptrArg = (b: DeviceBuffer | null, off = 0) => new BigUint64Array([b ? at(b
 const i32 = (v: number) => new Int32Array([v]);
 const i64 = (v: number) => new BigInt64Array([BigInt(v)]);
 const f32 = (v: number) => new Float32Array([v]);
+const resampleArgs = (g: ResampleGeometry) => [
+  i32(g.mode === "nearest" ? 1 : 0),
+  i64(g.planes),
+  i32(g.h),
+  i32(g.w),
+  i32(g.oh),
+  i32(g.ow),
+];
 
 /** The `Strided` struct of the kernels: rank, shape, two stride lists (8-byte fields). */
 function strided(
@@ -133,7 +141,7 @@ export function createCudaBackend(): Backend {
     },
     unary: (op, x, out, a, b) =>
       launch("unary", out.length, [
-        i32(UNARY.indexOf(op)),
+        i32(UNARY_OPS.indexOf(op)),
         i64(out.length),
         ptrArg(x),
         ptrArg(out),
@@ -142,7 +150,7 @@ export function createCudaBackend(): Backend {
       ], stride(out.length)),
     unaryBackward: (op, x, y, g, dx, a, b) =>
       launch("unary_backward", dx.length, [
-        i32(UNARY.indexOf(op)),
+        i32(UNARY_OPS.indexOf(op)),
         i64(dx.length),
         ptrArg(x),
         ptrArg(y),
@@ -186,48 +194,26 @@ export function createCudaBackend(): Backend {
         out.length,
       );
     },
-    gemm(
-      ta,
-      tb,
-      m,
-      n,
-      k,
-      alpha,
-      a,
-      aOff,
-      lda,
-      sA,
-      b,
-      bOff,
-      ldb,
-      sB,
-      beta,
-      c,
-      cOff,
-      ldc,
-      sC,
-      batch,
-    ) {
+    gemm: ({ transA, transB, m, n, k, batch, alpha, beta, a, b, c }) =>
       cublas.sgemm(
-        ta,
-        tb,
+        transA,
+        transB,
         m,
         n,
         k,
         alpha,
-        at(a, aOff),
-        lda,
-        sA,
-        at(b, bOff),
-        ldb,
-        sB,
+        at(a.buf, a.off),
+        a.ld,
+        a.stride,
+        at(b.buf, b.off),
+        b.ld,
+        b.stride,
         beta,
-        at(c, cOff),
-        ldc,
-        sC,
+        at(c.buf, c.off),
+        c.ld,
+        c.stride,
         batch,
-      );
-    },
+      ),
     softmax: (x, y, rows, cols) =>
       launch("softmax_rows", rows * THREADS, [ptrArg(x), ptrArg(y), i32(cols)], rows),
     softmaxBackward: (y, g, dx, rows, cols) =>
@@ -237,7 +223,7 @@ export function createCudaBackend(): Backend {
         [ptrArg(y), ptrArg(g), ptrArg(dx), i32(cols)],
         rows,
       ),
-    layerNorm: (x, w, b, y, mean, rstd, n, c, hw, eps) =>
+    layerNorm: ({ n, c, hw, eps }, x, w, b, y, mean, rstd) =>
       launch("layer_norm", n * hw, [
         ptrArg(x),
         ptrArg(w),
@@ -250,7 +236,7 @@ export function createCudaBackend(): Backend {
         i64(hw),
         f32(eps),
       ]),
-    layerNormBackward(x, w, mean, rstd, g, dx, dw, db, n, c, hw) {
+    layerNormBackward({ n, c, hw }, x, w, mean, rstd, g, dx, dw, db) {
       launch("layer_norm_backward_x", n * hw, [
         ptrArg(x),
         ptrArg(w),
@@ -275,7 +261,7 @@ export function createCudaBackend(): Backend {
         i64(hw),
       ], c);
     },
-    conv2d(geo, x, w, bias, y) {
+    conv2d(geo, x, w, bias, y, act) {
       const plan = cudnn.plan(geo);
       cudnn.forward(plan, at(x), at(w), at(y), scratch(plan.fwd[1]));
       if (bias) {
@@ -288,6 +274,7 @@ export function createCudaBackend(): Backend {
           i64(geo.oh * geo.ow),
         ], stride(n));
       }
+      if (act) this.unary(act.op, y, y, act.slope ?? 0, 0);
     },
     conv2dBackwardData(geo, g, w, dx) {
       const plan = cudnn.plan(geo);
@@ -347,29 +334,11 @@ export function createCudaBackend(): Backend {
         i32(g.ow),
       ]);
     },
-    resample: (mode, planes, h, w, oh, ow, x, y) =>
-      launch("resample", y.length, [
-        i32(mode === "nearest" ? 1 : 0),
-        ptrArg(x),
-        ptrArg(y),
-        i64(planes),
-        i32(h),
-        i32(w),
-        i32(oh),
-        i32(ow),
-      ]),
-    resampleBackward(mode, planes, h, w, oh, ow, g, dx) {
+    resample: (geo, x, y) =>
+      launch("resample", y.length, [...resampleArgs(geo), ptrArg(x), ptrArg(y)]),
+    resampleBackward(geo, g, dx) {
       zero(dx);
-      launch("resample_backward", g.length, [
-        i32(mode === "nearest" ? 1 : 0),
-        ptrArg(g),
-        ptrArg(dx),
-        i64(planes),
-        i32(h),
-        i32(w),
-        i32(oh),
-        i32(ow),
-      ]);
+      launch("resample_backward", g.length, [...resampleArgs(geo), ptrArg(g), ptrArg(dx)]);
     },
     adam: (p, g, m, v, s) =>
       launch("adam", p.length, [

@@ -1,23 +1,48 @@
 // The CUDA backend's own kernels, as one CUDA C source compiled by NVRTC on first use (and
 // cached on disk). No #includes, so NVRTC needs no headers. Every primitive of the CPU
 // backend that is not a GEMM or a convolution has its kernel here; the launch geometry is
-// in ops/cuda/backend.ts. Op codes match UNARY/BINARY below.
+// in ops/cuda/backend.ts. A unary op's code is its index in UNARY_OPS (ops/backend.ts); the
+// switch cases below are generated from these records, so every op has both directions.
 
-export const UNARY = [
-  "affine",
-  "exp",
-  "log",
-  "sqrt",
-  "abs",
-  "pow",
-  "clamp",
-  "relu",
-  "leakyRelu",
-  "sigmoid",
-  "tanh",
-  "gelu",
-];
-export const BINARY = ["add", "sub", "mul", "div"];
+import { type BinaryOp, UNARY_OPS, type UnaryOp } from "../backend.ts";
+
+/** y = f(x; a, b) */
+const FORWARD: Record<UnaryOp, string> = {
+  affine: "x * a + b",
+  exp: "expf(x)",
+  log: "logf(x)",
+  sqrt: "sqrtf(x)",
+  abs: "fabsf(x)",
+  pow: "powf(x, a)",
+  clamp: "fminf(fmaxf(x, a), b)",
+  relu: "x > 0.f ? x : 0.f",
+  leakyRelu: "x > 0.f ? x : x * a",
+  sigmoid: "1.f / (1.f + expf(-x))",
+  tanh: "tanhf(x)",
+  gelu: "0.5f * x * (1.f + erff(x * 0.70710678118654752f))",
+};
+
+/** dx = g · f'(x), given x and y = f(x) */
+const BACKWARD: Record<UnaryOp, string> = {
+  affine: "g * a",
+  exp: "g * y",
+  log: "g / x",
+  sqrt: "g / (2.f * y)",
+  abs: "x > 0.f ? g : (x < 0.f ? -g : 0.f)",
+  pow: "a == 0.f ? 0.f : g * a * powf(x, a - 1.f)",
+  clamp: "(x >= a && x <= b) ? g : 0.f",
+  relu: "y > 0.f ? g : 0.f",
+  leakyRelu: "x > 0.f ? g : g * a",
+  sigmoid: "g * y * (1.f - y)",
+  tanh: "g * (1.f - y * y)",
+  gelu:
+    "g * (0.5f * (1.f + erff(x * 0.70710678118654752f)) + x * 0.3989422804014327f * expf(-0.5f * x * x))",
+};
+
+const cases = (body: Record<UnaryOp, string>) =>
+  UNARY_OPS.map((op, i) => `    case ${i}: return ${body[op]};`).join("\n");
+
+export const BINARY: readonly BinaryOp[] = ["add", "sub", "mul", "div"];
 export const MAX_RANK = 8;
 
 export const KERNELS = /* cuda */ `
@@ -41,36 +66,16 @@ extern "C" __global__ void copy_strided(Strided s, i64 n, const float* src, i64 
 
 __device__ __forceinline__ float unary_f(int op, float x, float a, float b) {
   switch (op) {
-    case 0: return x * a + b;
-    case 1: return expf(x);
-    case 2: return logf(x);
-    case 3: return sqrtf(x);
-    case 4: return fabsf(x);
-    case 5: return powf(x, a);
-    case 6: return fminf(fmaxf(x, a), b);
-    case 7: return x > 0.f ? x : 0.f;
-    case 8: return x > 0.f ? x : x * a;
-    case 9: return 1.f / (1.f + expf(-x));
-    case 10: return tanhf(x);
-    default: return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
+${cases(FORWARD)}
   }
+  return 0.f;
 }
 
 __device__ __forceinline__ float unary_b(int op, float x, float y, float g, float a, float b) {
   switch (op) {
-    case 0: return g * a;
-    case 1: return g * y;
-    case 2: return g / x;
-    case 3: return g / (2.f * y);
-    case 4: return x > 0.f ? g : (x < 0.f ? -g : 0.f);
-    case 5: return a == 0.f ? 0.f : g * a * powf(x, a - 1.f);
-    case 6: return (x >= a && x <= b) ? g : 0.f;
-    case 7: return y > 0.f ? g : 0.f;
-    case 8: return x > 0.f ? g : g * a;
-    case 9: return g * y * (1.f - y);
-    case 10: return g * (1.f - y * y);
-    default: return g * (0.5f * (1.f + erff(x * 0.70710678118654752f)) + x * 0.3989422804014327f * expf(-0.5f * x * x));
+${cases(BACKWARD)}
   }
+  return 0.f;
 }
 
 extern "C" __global__ void unary(int op, i64 n, const float* x, float* y, float a, float b) {
@@ -226,7 +231,7 @@ __device__ __forceinline__ void taps(int nearest, int o, int in, int out, int& i
   i0 = min((int)floorf(src), in - 1); i1 = min(i0 + 1, in - 1); l1 = src - i0;
 }
 
-extern "C" __global__ void resample(int nearest, const float* x, float* y, i64 planes, int h, int w, int oh, int ow) {
+extern "C" __global__ void resample(int nearest, i64 planes, int h, int w, int oh, int ow, const float* x, float* y) {
   i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x;
   if (i >= planes * oh * ow) return;
   i64 pl = i / (oh * ow); int o = i % (oh * ow), oy = o / ow, ox = o % ow;
@@ -236,7 +241,7 @@ extern "C" __global__ void resample(int nearest, const float* x, float* y, i64 p
   y[i] = (1.f - ly) * ((1.f - lx) * p[y0 * w + x0] + lx * p[y0 * w + x1]) + ly * ((1.f - lx) * p[y1 * w + x0] + lx * p[y1 * w + x1]);
 }
 
-extern "C" __global__ void resample_backward(int nearest, const float* g, float* dx, i64 planes, int h, int w, int oh, int ow) {
+extern "C" __global__ void resample_backward(int nearest, i64 planes, int h, int w, int oh, int ow, const float* g, float* dx) {
   i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x;
   if (i >= planes * oh * ow) return;
   i64 pl = i / (oh * ow); int o = i % (oh * ow), oy = o / ow, ox = o % ow;
