@@ -5,12 +5,15 @@
 // A scene without ground truth (the user's own bracket) loads with gt = null. Any folder
 // below the root that holds an exposure file is a scene; "Training"/"Test" in its path
 // gives its split.
-//   LDR → linear: H = L^γ / 2^EV  (γ = 2.2)
+// Scenes load in the exposure convention of io/exposure.ts: EVs normalised to the shortest
+// frame, and a ground truth that was stored in the units of the file's EVs (−2,0,2 with
+// 1.0 = what saturates the reference) scaled by 2^min(EV) into shortest-exposure units.
 
 import { readImage } from "./codecs.ts";
+import { linearise, normaliseEvs } from "./exposure.ts";
 import { type Image, ImageError, toRgb } from "./image.ts";
 
-export const GAMMA = 2.2;
+export { GAMMA } from "./exposure.ts";
 
 export interface SceneInfo {
   dir: string;
@@ -26,9 +29,9 @@ export interface Scene {
   info: SceneInfo;
   /** LDR frames, RGB in [0, 1]; the middle one is the reference. */
   ldrs: Image[];
-  /** Exposure of each frame in stops. */
+  /** Exposure of each frame in stops, relative to the shortest (0,2,4). */
   evs: number[];
-  /** Linear HDR ground truth, aligned with the reference frame. */
+  /** Linear HDR ground truth in shortest-exposure units, aligned with the reference frame. */
   gt: Image | null;
 }
 
@@ -111,13 +114,15 @@ export async function loadScene(info: SceneInfo): Promise<Scene> {
   if (info.ldrs.length !== 3) {
     throw new ImageError(info.dir, `needs 3 LDR frames, found ${info.ldrs.length} .tif files`);
   }
-  const evs = await readExposures(info.exposure);
-  if (evs.length !== 3) {
-    throw new ImageError(info.exposure, `needs 3 exposure values, found ${evs.length}`);
+  const given = await readExposures(info.exposure);
+  if (given.length !== 3) {
+    throw new ImageError(info.exposure, `needs 3 exposure values, found ${given.length}`);
   }
   const ldrs: Image[] = [];
   for (const p of info.ldrs) ldrs.push(toRgb(await readImage(p)));
-  const gt = info.gt ? toRgb(await readImage(info.gt)) : null;
+  let gt = info.gt ? toRgb(await readImage(info.gt)) : null;
+  const shift = Math.pow(2, Math.min(...given));
+  if (gt && shift !== 1) gt = { ...gt, data: gt.data.map((v) => v * shift) };
   const ref = ldrs[1];
   for (const [i, img] of [...ldrs.entries(), ...(gt ? [[3, gt] as const] : [])]) {
     if (img.width !== ref.width || img.height !== ref.height) {
@@ -128,11 +133,11 @@ export async function loadScene(info: SceneInfo): Promise<Scene> {
       );
     }
   }
-  return { info, ldrs, evs, gt };
+  return { info, ldrs, evs: normaliseEvs(given), gt };
 }
 
-/** H = L^γ / 2^EV, per value. */
-export function ldrToLinear(ldr: Image, ev: number, gamma = GAMMA): Image {
+/** H = L^γ / 2^EV of one frame, per value (EV in the caller's units). */
+export function ldrToLinear(ldr: Image, ev: number): Image {
   const s = Math.pow(2, -ev);
-  return { ...ldr, bitDepth: 32, data: ldr.data.map((v) => Math.pow(v, gamma) * s) };
+  return { ...ldr, bitDepth: 32, data: ldr.data.map((v) => linearise(v, s)) };
 }

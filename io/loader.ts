@@ -1,17 +1,20 @@
 // Training crops and a streaming batch loader.
 // Crops are size×size windows at `stride` (128 and 64 in the paper), positions
 // 0, stride, … ≤ side − size (the remainder at the far edges is not covered, as in the
-// usual crop scripts). With augmentation each crop appears under one of the 8 flips and
-// rotations (the dihedral group), chosen at random per crop and epoch.
-// The loader visits scenes in a seeded shuffled order, a window of `cacheScenes` decoded
-// scenes at a time, and shuffles the crops within the window: memory holds at most that
-// many scenes, at the cost that one batch mixes crops from at most that many scenes.
+// usual crop scripts). With `augment` (default on) each crop appears under one of the 8 flips
+// and rotations (the dihedral group), chosen at random per crop and epoch.
+// Decoded scenes stay in memory up to a budget (`cacheScenes` scenes, or by default as many
+// as `cacheBytes` holds). When the whole training set fits, it is decoded once and every
+// epoch shuffles the crops of all scenes together; otherwise each epoch visits the scenes in
+// a seeded order, one window of scenes at a time, and a batch mixes crops of that window only.
+// Crops are cut when their batch is assembled, so memory holds scenes, not overlapping crops.
 //   batch: x1, x2, x3 [B, 6, s, s] = concat(L_i, H_i);  gt [B, 3, s, s]
 
 import { Rng } from "../ops/rng.ts";
 import { tensor } from "../ops/tensor.ts";
 import type { Tensor } from "../ops/tensor.ts";
-import { GAMMA, loadScene, type Scene, type SceneInfo } from "./dataset.ts";
+import { loadScene, type Scene, type SceneInfo } from "./dataset.ts";
+import { linearise, linearScales } from "./exposure.ts";
 import { type Image, ImageError } from "./image.ts";
 
 export interface Batch {
@@ -34,16 +37,12 @@ export function cropPositions(
   return out;
 }
 
-/** Source coordinates of output (i, j) of a size×size crop under dihedral transform t. */
-function dihedral(t: number, i: number, j: number, s: number): [number, number] {
-  let x = i, y = j;
-  if (t & 4) [x, y] = [y, x]; // transpose
-  if (t & 1) x = s - 1 - x; // flip horizontally
-  if (t & 2) y = s - 1 - y; // flip vertically
-  return [x, y];
-}
-
-/** Planar crop of an interleaved RGB image into dst at `off`: [3, s, s]. */
+/**
+ * Planar crop of an interleaved RGB image into dst at `off`: [3, s, s], under dihedral
+ * transform t (bit 4 transposes, bit 1 flips horizontally, bit 2 vertically), with
+ * H = L^γ·scale when a scale is given. The source pixel of output (i, j) is
+ * p0 + i·di + j·dj, so the inner loop does no per-pixel work beyond the copy.
+ */
 function cutInto(
   img: Image,
   x0: number,
@@ -52,25 +51,33 @@ function cutInto(
   t: number,
   dst: Float32Array,
   off: number,
-  map?: (v: number) => number,
+  scale?: number,
 ): void {
-  const w = img.width;
-  for (let j = 0; j < s; j++) {
-    for (let i = 0; i < s; i++) {
-      const [sx, sy] = dihedral(t, i, j, s);
-      const p = ((y0 + sy) * w + x0 + sx) * 3;
-      for (let c = 0; c < 3; c++) {
-        const v = img.data[p + c];
-        dst[off + (c * s + j) * s + i] = map ? map(v) : v;
+  const w = img.width, d = img.data;
+  // (x, y) in the crop as functions of (i, j): x = xi·i + xj·j + xc, likewise y.
+  let [xi, xj, xc, yi, yj, yc] = t & 4 ? [0, 1, 0, 1, 0, 0] : [1, 0, 0, 0, 1, 0];
+  if (t & 1) [xi, xj, xc] = [-xi, -xj, s - 1 - xc];
+  if (t & 2) [yi, yj, yc] = [-yi, -yj, s - 1 - yc];
+  const di = 3 * (xi + yi * w), dj = 3 * (xj + yj * w);
+  const p0 = 3 * ((y0 + yc) * w + x0 + xc);
+  for (let c = 0; c < 3; c++) {
+    for (let j = 0; j < s; j++) {
+      let p = p0 + j * dj + c, q = off + (c * s + j) * s;
+      if (scale === undefined) {
+        for (let i = 0; i < s; i++, p += di) dst[q++] = d[p];
+      } else {
+        for (let i = 0; i < s; i++, p += di) dst[q++] = linearise(d[p], scale);
       }
     }
   }
 }
 
-interface Pending {
-  x: Float32Array[]; // 3 × [6, s, s]
-  gt: Float32Array; // [3, s, s]
-  id: string;
+/** A crop not yet cut: scene (index into `scenes`), corner and dihedral transform. */
+interface CropRef {
+  scene: number;
+  x0: number;
+  y0: number;
+  t: number;
 }
 
 export interface LoaderOptions {
@@ -78,19 +85,28 @@ export interface LoaderOptions {
   stride?: number;
   batch: number;
   seed?: number;
+  /** Random flips and rotations of each crop (default true). */
   augment?: boolean;
+  /** Scenes held decoded at once; 0 (default): as many as `cacheBytes` holds. */
   cacheScenes?: number;
+  /** Memory for decoded scenes when `cacheScenes` is 0 (default 4 GiB). */
+  cacheBytes?: number;
   device?: string;
 }
+
+const sceneBytes = (s: Scene) => [...s.ldrs, s.gt!].reduce((n, img) => n + img.data.byteLength, 0);
 
 export class CropLoader {
   readonly size: number;
   readonly stride: number;
   readonly batch: number;
   readonly augment: boolean;
-  readonly cacheScenes: number;
   readonly seed: number;
   readonly device?: string;
+  readonly #cacheScenes: number;
+  readonly #cacheBytes: number;
+  /** Decoded scenes kept across epochs, when the whole set fits. */
+  #resident: (Scene | undefined)[] = [];
 
   constructor(readonly scenes: SceneInfo[], o: LoaderOptions) {
     if (scenes.length === 0) throw new ImageError("dataset", "no scenes to load");
@@ -100,37 +116,49 @@ export class CropLoader {
     this.stride = o.stride ?? 64;
     this.batch = o.batch;
     this.augment = o.augment ?? true;
-    this.cacheScenes = Math.max(1, o.cacheScenes ?? 8);
     this.seed = o.seed ?? 0;
     this.device = o.device;
+    this.#cacheScenes = Math.max(0, o.cacheScenes ?? 0);
+    this.#cacheBytes = o.cacheBytes ?? 4 * 2 ** 30;
   }
 
-  /** Crops of one scene, extracted as arrays (the scene itself is then let go). */
-  #crops(scene: Scene, rng: Rng): Pending[] {
-    const s = this.size, { ldrs, evs, gt } = scene;
-    if (ldrs[1].width < s || ldrs[1].height < s) {
-      throw new ImageError(
-        scene.info.dir,
-        `is ${ldrs[1].width}x${ldrs[1].height}, smaller than the ${s}px crop`,
-      );
+  async #load(i: number): Promise<Scene> {
+    const scene = this.#resident[i] ?? await loadScene(this.scenes[i]);
+    const s = this.size, { width, height } = scene.ldrs[1];
+    if (width < s || height < s) {
+      throw new ImageError(scene.info.dir, `is ${width}x${height}, smaller than the ${s}px crop`);
     }
-    const scales = evs.map((ev) => Math.pow(2, -ev));
-    return cropPositions(ldrs[1].width, ldrs[1].height, s, this.stride).map(([x0, y0]) => {
-      const t = this.augment ? rng.int(8) : 0;
-      const x = ldrs.map((img, k) => {
-        const a = new Float32Array(6 * s * s);
-        cutInto(img, x0, y0, s, t, a, 0);
-        cutInto(img, x0, y0, s, t, a, 3 * s * s, (v) => Math.pow(v, GAMMA) * scales[k]);
-        return a;
-      });
-      const g = new Float32Array(3 * s * s);
-      cutInto(gt!, x0, y0, s, t, g, 0);
-      return { x, gt: g, id: `${scene.info.name}@${x0},${y0}/${t}` };
-    });
+    return scene;
   }
 
-  #assemble(items: Pending[]): Batch {
-    const s = this.size, b = items.length;
+  /**
+   * Scenes held at once: `cacheScenes`, or what the budget holds at the size of the first
+   * scene (a fixed scene, so the order of an epoch does not depend on what was loaded).
+   */
+  async window(): Promise<number> {
+    if (this.#cacheScenes > 0) return Math.min(this.#cacheScenes, this.scenes.length);
+    const first = await this.#load(0);
+    const n = Math.floor(this.#cacheBytes / sceneBytes(first));
+    if (n >= this.scenes.length) this.#resident[0] = first;
+    return Math.max(1, Math.min(n, this.scenes.length));
+  }
+
+  #cut(scene: Scene, r: CropRef): { x: Float32Array[]; gt: Float32Array; id: string } {
+    const s = this.size, scales = linearScales(scene.evs);
+    const x = scene.ldrs.map((img, k) => {
+      const a = new Float32Array(6 * s * s);
+      cutInto(img, r.x0, r.y0, s, r.t, a, 0);
+      cutInto(img, r.x0, r.y0, s, r.t, a, 3 * s * s, scales[k]);
+      return a;
+    });
+    const gt = new Float32Array(3 * s * s);
+    cutInto(scene.gt!, r.x0, r.y0, s, r.t, gt, 0);
+    return { x, gt, id: `${scene.info.name}@${r.x0},${r.y0}/${r.t}` };
+  }
+
+  #assemble(refs: CropRef[], held: Map<number, Scene>): Batch {
+    const s = this.size, b = refs.length;
+    const items = refs.map((r) => this.#cut(held.get(r.scene)!, r));
     const xs = [0, 1, 2].map((k) => {
       const a = new Float32Array(b * 6 * s * s);
       items.forEach((it, i) => a.set(it.x[k], i * 6 * s * s));
@@ -154,27 +182,39 @@ export class CropLoader {
     onScene?: (done: number, total: number) => void,
   ): AsyncGenerator<Batch> {
     const rng = new Rng(this.seed * 1000003 + epoch);
+    const shuffle = <T>(a: T[]) => {
+      for (let i = a.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [a[i], a[j]] = [a[j], a[i]];
+      }
+    };
+    const window = await this.window();
+    const keep = window >= this.scenes.length;
     const order = this.scenes.map((_, i) => i);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    let pool: Pending[] = [];
+    shuffle(order);
+    const held = new Map<number, Scene>();
+    let pool: CropRef[] = [];
     let loaded = 0;
-    for (let w = 0; w < order.length; w += this.cacheScenes) {
-      for (const idx of order.slice(w, w + this.cacheScenes)) {
-        pool.push(...this.#crops(await loadScene(this.scenes[idx]), rng));
+    for (let w = 0; w < order.length; w += window) {
+      for (const i of order.slice(w, w + window)) {
+        const scene = await this.#load(i);
+        if (keep) this.#resident[i] = scene;
+        held.set(i, scene);
+        const { width, height } = scene.ldrs[1];
+        for (const [x0, y0] of cropPositions(width, height, this.size, this.stride)) {
+          pool.push({ scene: i, x0, y0, t: this.augment ? rng.int(8) : 0 });
+        }
         onScene?.(++loaded, order.length);
       }
-      for (let i = pool.length - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        [pool[i], pool[j]] = [pool[j], pool[i]];
-      }
-      const last = w + this.cacheScenes >= order.length;
+      shuffle(pool);
+      const last = w + window >= order.length;
       while (pool.length >= this.batch || (last && pool.length > 0)) {
-        yield this.#assemble(pool.slice(0, this.batch));
+        yield this.#assemble(pool.slice(0, this.batch), held);
         pool = pool.slice(this.batch);
       }
+      // Scenes with no crop left in the pool are let go.
+      const needed = new Set(pool.map((r) => r.scene));
+      for (const i of held.keys()) if (!needed.has(i)) held.delete(i);
     }
   }
 }

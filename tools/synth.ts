@@ -1,37 +1,50 @@
 // `deno task synth`: synthetic handheld brackets with ground truth, in the Kalantari layout
 // (OUT/Training/001…, OUT/Test/…), readable by every lfdiff tool.
-//   --out DIR  --scenes N (4)  --size WxH (512x384)  --seed S (1)  --ev -2,0,2  --bits 16
-//   --from map.hdr|.exr (a radiance map instead of the procedural scene)  --test N  --json
+//   --out DIR  --scenes N (4)  --size WxH (384x256)  --seed S (1)  --test N (a quarter)
+//   --ev -2,0,2 | mixed (±2 or ±3 per scene; written from the shortest frame: 0,2,4 / 0,3,6)
+//   --bits 8 | 16 | mixed (16)  --objects N (2–6 at random)  --json
+//   --from MAP|FOLDER … (radiance maps, .hdr/.exr; repeat or comma-separate; default: a
+//   procedural scene)  --test-from MAP|FOLDER … (maps for the Test scenes only, backgrounds
+//   and textures alike, so no Test scene shares a map with a Training scene)
+// Training scenes cycle through the --from maps in a seeded order, as backgrounds, with
+// object textures from the other maps; Test scenes likewise through --test-from (or --from).
 
-import { readImage } from "../io/codecs.ts";
-import { synthesizeScene, writeScene } from "../io/synth.ts";
+import { Rng } from "../ops/rng.ts";
+import { type RadianceMap, readMaps, synthesizeScene, writeScene } from "../io/synth.ts";
 import { fail, flags, run } from "./cli.ts";
 
 await run("synth", async () => {
   const { values } = flags("synth", {
     out: { type: "string" },
     scenes: { type: "string", default: "4" },
-    size: { type: "string", default: "512x384" },
+    size: { type: "string", default: "384x256" },
     seed: { type: "string", default: "1" },
     ev: { type: "string", default: "-2,0,2" },
     bits: { type: "string", default: "16" },
-    from: { type: "string" },
+    objects: { type: "string" },
+    from: { type: "string", multiple: true },
+    "test-from": { type: "string", multiple: true },
     test: { type: "string" },
     json: { type: "boolean", default: false },
   });
   if (!values.out) fail("synth", "--out DIR is required");
-  const scenes = Number(values.scenes), seed = Number(values.seed), bits = Number(values.bits);
+  const scenes = Number(values.scenes), seed = Number(values.seed);
   const size = /^(\d+)x(\d+)$/.exec(values.size!);
   if (!size) fail("synth", `--size must be WxH, got ${values.size}`);
   const [width, height] = [Number(size[1]), Number(size[2])];
-  const evs = values.ev!.split(",").map(Number);
+  const evs = values.ev === "mixed" ? "mixed" : values.ev!.split(",").map(Number);
   if (!(Number.isInteger(scenes) && scenes >= 1)) {
     fail("synth", `--scenes must be a positive integer`);
   }
-  if (evs.length !== 3 || evs.some((e) => !Number.isFinite(e))) {
-    fail("synth", `--ev needs three numbers, got ${values.ev}`);
+  if (evs !== "mixed" && (evs.length !== 3 || evs.some((e) => !Number.isFinite(e)))) {
+    fail("synth", `--ev needs three numbers or "mixed", got ${values.ev}`);
   }
-  if (bits !== 8 && bits !== 16) fail("synth", `--bits must be 8 or 16`);
+  const bits = values.bits === "mixed" ? "mixed" : Number(values.bits);
+  if (bits !== 8 && bits !== 16 && bits !== "mixed") fail("synth", `--bits must be 8, 16 or mixed`);
+  const objects = values.objects === undefined ? undefined : Number(values.objects);
+  if (objects !== undefined && !(Number.isInteger(objects) && objects >= 0)) {
+    fail("synth", `--objects must be a whole number`);
+  }
   if (width < 16 || height < 16) {
     fail("synth", `--size ${values.size} is too small (16x16 at least)`);
   }
@@ -41,7 +54,29 @@ await run("synth", async () => {
   if (!(Number.isInteger(nTest) && nTest >= 0 && nTest <= scenes)) {
     fail("synth", `--test must be between 0 and --scenes`);
   }
-  const radiance = values.from ? await readImage(values.from) : undefined;
+  const list = (v?: string[]) => (v ?? []).flatMap((s) => s.split(",")).filter(Boolean);
+  const trainMaps = await readMaps(list(values.from));
+  const testMaps = values["test-from"] ? await readMaps(list(values["test-from"])) : trainMaps;
+  const shared = testMaps.filter((t) => trainMaps.some((m) => m.name === t.name));
+  if (values["test-from"] && shared.length) {
+    fail("synth", `--test-from repeats --from maps: ${shared.map((m) => m.name).join(", ")}`);
+  }
+  // Each pool is visited in a seeded order, every map once per cycle.
+  const rng = new Rng(seed);
+  const cycle = (pool: RadianceMap[]) => {
+    let order: number[] = [];
+    return () => {
+      if (!order.length) {
+        order = pool.map((_, i) => i);
+        for (let i = order.length - 1; i > 0; i--) {
+          const j = rng.int(i + 1);
+          [order[i], order[j]] = [order[j], order[i]];
+        }
+      }
+      return order.pop()!;
+    };
+  };
+  const nextTrain = cycle(trainMaps), nextTest = cycle(testMaps);
 
   const written: string[] = [];
   const t0 = performance.now();
@@ -49,13 +84,16 @@ await run("synth", async () => {
     const isTest = i >= scenes - nTest;
     const idx = isTest ? i - (scenes - nTest) + 1 : i + 1;
     const dir = `${values.out}/${isTest ? "Test" : "Training"}/${String(idx).padStart(3, "0")}`;
+    const maps = isTest ? testMaps : trainMaps;
     const scene = synthesizeScene({
       width,
       height,
       seed: seed * 7919 + i,
       evs,
-      bits: bits as 8 | 16,
-      radiance,
+      bits,
+      objects,
+      maps,
+      background: maps.length ? (isTest ? nextTest : nextTrain)() : undefined,
     });
     await writeScene(dir, scene);
     written.push(dir);
@@ -71,14 +109,20 @@ await run("synth", async () => {
     height,
     evs,
     bits,
+    train: trainMaps.map((m) => m.name),
+    test: testMaps.map((m) => m.name),
     seconds: (performance.now() - t0) / 1000,
   };
   if (values.json) console.log(JSON.stringify(summary));
   else {
     console.log(
       `${scenes} scenes (${scenes - nTest} training, ${nTest} test), ${width}x${height}, EV ${
-        evs.join(",")
-      }, ${bits}-bit → ${values.out}`,
+        evs === "mixed" ? "mixed" : evs.join(",")
+      }, ${bits}-bit, ${
+        trainMaps.length
+          ? `${trainMaps.length} training / ${testMaps.length} test maps`
+          : "procedural"
+      } → ${values.out}`,
     );
   }
 });
