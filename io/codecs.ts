@@ -4,28 +4,45 @@
 
 import { decodeExr, encodeExr, isExr } from "./exr.ts";
 import { writeFileAtomic } from "./files.ts";
-import { type Image, ImageError } from "./image.ts";
+import { type DecodeOptions, type Image, ImageError } from "./image.ts";
 import { decodeJpeg, isJpeg } from "./jpeg.ts";
 import { decodePng, encodePng, isPng } from "./png.ts";
 import { decodeRadiance, encodeRadiance, isRadiance } from "./radiance.ts";
-import { decodeTiff, encodeTiff } from "./tiff.ts";
+import { decodeTiff, encodeTiff, isTiff } from "./tiff.ts";
 
-export async function decodeImage(bytes: Uint8Array, file: string): Promise<Image> {
-  const b = bytes;
-  if ((b[0] === 0x49 && b[1] === 0x49) || (b[0] === 0x4d && b[1] === 0x4d)) {
-    return await decodeTiff(b, file);
-  }
-  if (isPng(b)) return await decodePng(b, file);
-  if (isJpeg(b)) return decodeJpeg(b, file);
-  if (isRadiance(b)) return decodeRadiance(b, file);
-  if (isExr(b)) return await decodeExr(b, file);
+export type { DecodeOptions };
+
+/**
+ * Decodes by content. Every failure is an ImageError ("FILE: problem"); the decoders bound
+ * their allocations by the pixel limit and by what the file's data can hold, and an
+ * allocation the machine still refuses is reported the same way.
+ */
+export function decodeImage(
+  bytes: Uint8Array,
+  file: string,
+  o: DecodeOptions = {},
+): Promise<Image> {
+  return new Promise((resolve) => resolve(decode(bytes, file, o))).catch((e) => {
+    if (e instanceof RangeError && /allocation|Invalid typed array length/.test(e.message)) {
+      throw new ImageError(file, `not enough memory to decode (${e.message})`);
+    }
+    throw e;
+  }) as Promise<Image>;
+}
+
+function decode(b: Uint8Array, file: string, o: DecodeOptions): Image {
+  if (isTiff(b)) return decodeTiff(b, file, o);
+  if (isPng(b)) return decodePng(b, file, o);
+  if (isJpeg(b)) return decodeJpeg(b, file, o);
+  if (isRadiance(b)) return decodeRadiance(b, file, o);
+  if (isExr(b)) return decodeExr(b, file, o);
   throw new ImageError(
     file,
     "unrecognised image format (TIFF, PNG, JPEG, Radiance .hdr and OpenEXR are read)",
   );
 }
 
-export async function readImage(path: string): Promise<Image> {
+export async function readImage(path: string, o: DecodeOptions = {}): Promise<Image> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -35,7 +52,7 @@ export async function readImage(path: string): Promise<Image> {
       e instanceof Deno.errors.NotFound ? "no such file" : `cannot read (${(e as Error).message})`,
     );
   }
-  return await decodeImage(bytes, path);
+  return await decodeImage(bytes, path, o);
 }
 
 export interface WriteOptions {

@@ -3,6 +3,7 @@
 // reverse lookup table that maps the dense values back. Follows OpenEXR's ImfPiz /
 // ImfHuf / ImfWav. The bit buffer is kept as an exact float (codes may exceed 32 bits).
 
+import { type Chunk, planarToRaw } from "./exr_chunk.ts";
 import { ImageError } from "./image.ts";
 
 const BITMAP_SIZE = 8192;
@@ -44,14 +45,7 @@ class Bits {
   }
 }
 
-export function pizDecode(
-  data: Uint8Array,
-  expected: number,
-  wordsPerSample: number[],
-  width: number,
-  lines: number,
-  file: string,
-): Uint8Array {
+export function pizDecode(data: Uint8Array, chunk: Chunk, file: string): Uint8Array {
   const fail = (p: string): never => {
     throw new ImageError(file, `corrupt PIZ chunk (${p})`);
   };
@@ -75,36 +69,28 @@ export function pizDecode(
   const length = dv.getUint32(pos, true);
   pos += 4;
   need(pos, length);
-  const nWords = expected / 2;
-  const buf = new Uint16Array(nWords);
+  const buf = new Uint16Array(chunk.size / 2);
   hufUncompress(data, pos, length, buf, fail);
 
   let start = 0;
-  const starts: number[] = [];
-  for (const size of wordsPerSample) {
-    starts.push(start);
+  for (const c of chunk.channels) {
+    const size = c.bytes / 2; // 16-bit words per sample
     for (let j = 0; j < size; j++) {
-      wav2Decode(buf, start + j, width, size, lines, width * size, maxValue);
+      wav2Decode(buf, start + j, c.nx, size, c.ny, c.nx * size, maxValue);
     }
-    start += width * lines * size;
+    start += c.nx * c.ny * size;
   }
-  if (start !== nWords) fail("channel sizes do not fill the chunk");
-  for (let i = 0; i < nWords; i++) buf[i] = lut[buf[i]];
-
-  // Channel-planar blocks → line-interleaved raw layout (little-endian words).
-  const out = new Uint8Array(expected);
-  const ov = new DataView(out.buffer);
-  let o = 0;
-  for (let y = 0; y < lines; y++) {
-    wordsPerSample.forEach((size, c) => {
-      const row = starts[c] + y * width * size;
-      for (let i = 0; i < width * size; i++, o += 2) ov.setUint16(o, buf[row + i], true);
-    });
-  }
-  return out;
+  if (start !== buf.length) fail("channel sizes do not fill the chunk");
+  for (let i = 0; i < buf.length; i++) buf[i] = lut[buf[i]];
+  // Words are native-endian here; the raw layout is little-endian.
+  const planar = new Uint8Array(chunk.size);
+  const pv = new DataView(planar.buffer);
+  for (let i = 0; i < buf.length; i++) pv.setUint16(2 * i, buf[i], true);
+  return planarToRaw(planar, chunk);
 }
 
-function hufUncompress(
+/** OpenEXR's Huffman decoder (ImfHuf): fills `out` from n bytes at `at`. */
+export function hufUncompress(
   src: Uint8Array,
   at: number,
   n: number,

@@ -6,12 +6,35 @@ import { tensor } from "../ops/tensor.ts";
 import { FileError } from "./files.ts";
 import type { Tensor } from "../ops/tensor.ts";
 
+/** A rectangle of pixel coordinates, both corners inclusive (OpenEXR's box2i). */
+export interface Window {
+  xMin: number;
+  yMin: number;
+  xMax: number;
+  yMax: number;
+}
+
 export interface Image {
   width: number;
   height: number;
   channels: number;
   data: Float32Array;
   bitDepth: number;
+  /** OpenEXR: where the pixels lie (the data window) and the frame they belong to. */
+  dataWindow?: Window;
+  displayWindow?: Window;
+}
+
+export interface DecodeOptions {
+  /** Largest image accepted, in pixels (default DEFAULT_MAX_PIXELS). */
+  maxPixels?: number;
+  /** OpenEXR multi-part files: the part to read, by name or index (default the first). */
+  part?: string | number;
+  /**
+   * OpenEXR: return the display window, with the data window's pixels placed in it and zero
+   * elsewhere (default: the data window alone).
+   */
+  displayWindow?: boolean;
 }
 
 /** A decoder's or loader's complaint about a file: "<file>: <problem>". */
@@ -22,29 +45,43 @@ export class ImageError extends FileError {
   }
 }
 
-/** Largest image any decoder will allocate (pixels), against hostile headers. */
-export const MAX_PIXELS = 1 << 28;
 /**
- * No codec here packs more pixels into a byte of file than this (deflate's ~1032:1 on
- * 1-bit data), so a header claiming more than `bytes × 8192` pixels is corrupt, and
- * rejecting it keeps a flipped width from allocating gigabytes.
+ * Default pixel limit: above the largest camera sensors (200 MP phones, 16320×12240) and
+ * below what a hostile header needs to exhaust memory (16384² RGBA floats are 4 GiB).
  */
-const MAX_PIXELS_PER_BYTE = 8192;
+export const DEFAULT_MAX_PIXELS = 200_000_000;
 
-export function checkSize(file: string, width: number, height: number, fileBytes: number): void {
+/** Refuses sizes that are not positive integers or pass the pixel limit. */
+export function checkSize(file: string, width: number, height: number, o: DecodeOptions): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new ImageError(file, `invalid image size ${width}x${height}`);
   }
-  if (width * height > MAX_PIXELS) {
+  const limit = o.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (width * height > limit) {
     throw new ImageError(
       file,
-      `image size ${width}x${height} exceeds the ${MAX_PIXELS}-pixel limit`,
+      `image size ${width}x${height} exceeds the ${limit}-pixel limit (raise maxPixels to read it)`,
     );
   }
-  if (width * height > fileBytes * MAX_PIXELS_PER_BYTE) {
+}
+
+/**
+ * Refuses a header whose claimed size the file cannot hold: `have` bytes of compressed data
+ * when the format needs at least `need` for that many pixels. Runs before any allocation.
+ */
+export function checkHolds(
+  file: string,
+  width: number,
+  height: number,
+  need: number,
+  have: number,
+  what: string,
+): void {
+  if (need > have) {
     throw new ImageError(
       file,
-      `header claims ${width}x${height} pixels, more than ${fileBytes} bytes can hold`,
+      `header claims ${width}x${height} pixels, but ${have} bytes of ${what} cannot hold them ` +
+        `(at least ${Math.ceil(need)} needed)`,
     );
   }
 }

@@ -6,7 +6,14 @@
 // what libjpeg-turbo (djpeg, ImageMagick) decodes.
 
 import { parseExif } from "./exif.ts";
-import { checkSize, type Image, ImageError, newImage } from "./image.ts";
+import {
+  checkHolds,
+  checkSize,
+  type DecodeOptions,
+  type Image,
+  ImageError,
+  newImage,
+} from "./image.ts";
 
 const ZIGZAG = Int32Array.from([
   0,
@@ -126,6 +133,7 @@ class BitReader {
   buf = 0;
   bits = 0;
   marker = -1; // a marker met inside entropy data
+  pad = 0; // zero bits supplied after the end of the file
   constructor(readonly d: Uint8Array, public pos: number, readonly fail: (p: string) => never) {}
 
   private fill(): void {
@@ -145,6 +153,7 @@ class BitReader {
           }
         } else this.pos++;
       } else if (this.marker < 0) this.marker = 0x100; // ran off the end of the file
+      if (this.marker === 0x100) this.pad += 8;
       this.buf = ((this.buf << 8) | byte) >>> 0;
       this.bits += 8;
       if (this.bits > 24 && this.marker >= 0) break;
@@ -201,7 +210,7 @@ export function isJpeg(b: Uint8Array): boolean {
   return b[0] === 0xff && b[1] === 0xd8;
 }
 
-export function decodeJpeg(d: Uint8Array, file: string): Image {
+export function decodeJpeg(d: Uint8Array, file: string, o: DecodeOptions = {}): Image {
   const fail = (p: string): never => {
     throw new ImageError(file, p);
   };
@@ -218,8 +227,10 @@ export function decodeJpeg(d: Uint8Array, file: string): Image {
   let pos = 2;
   let sawEoi = false;
   while (pos < d.length && !sawEoi) {
-    if (d[pos] !== 0xff) fail(`expected a marker at byte ${pos}`);
+    // Bytes before a marker are skipped, as libjpeg does (with a warning).
+    while (pos < d.length && d[pos] !== 0xff) pos++;
     while (d[pos] === 0xff) pos++;
+    if (pos >= d.length) break; // no EOI: libjpeg accepts that too
     const m = d[pos++];
     if (m === 0xd9) {
       sawEoi = true;
@@ -267,7 +278,7 @@ export function decodeJpeg(d: Uint8Array, file: string): Image {
         height = u16(body + 1);
         width = u16(body + 3);
         if (height === 0) fail("height given by a DNL marker is not supported");
-        checkSize(file, width, height, d.length);
+        checkSize(file, width, height, o);
         const nc = d[body + 5];
         if (nc !== 1 && nc !== 3) fail(`${nc}-component JPEG (e.g. CMYK) is not supported`);
         for (let i = 0; i < nc; i++) {
@@ -293,13 +304,18 @@ export function decodeJpeg(d: Uint8Array, file: string): Image {
         vmax = Math.max(...comps.map((c) => c.v));
         mcusX = Math.ceil(width / (8 * hmax));
         mcusY = Math.ceil(height / (8 * vmax));
+        let blocks = 0;
         for (const c of comps) {
           c.bw = mcusX * c.h;
           c.bh = mcusY * c.v;
           c.cw = Math.ceil((width * c.h) / hmax);
           c.ch = Math.ceil((height * c.v) / vmax);
-          c.coefs = new Int16Array(c.bw * c.bh * 64);
+          blocks += Math.ceil(c.cw / 8) * Math.ceil(c.ch / 8);
         }
+        // Every block costs at least a 1-bit DC code, and a sequential scan a 1-bit EOB too.
+        const bits = (progressive ? 1 : 2) * blocks;
+        checkHolds(file, width, height, bits / 8, d.length - end, "entropy-coded data");
+        for (const c of comps) c.coefs = new Int16Array(c.bw * c.bh * 64);
         break;
       }
       case 0xc3:
@@ -486,7 +502,7 @@ export function decodeJpeg(d: Uint8Array, file: string): Image {
         }
       }
     }
-    if (br.marker === 0x100) fail("truncated entropy-coded data");
+    if (br.pad > br.bits) fail("truncated entropy-coded data");
   }
 
   // Dequantise and inverse-transform every block into component planes.

@@ -3,8 +3,8 @@
 // alpha); a gray/RGB tRNS colour key is ignored. Writing: 8- or 16-bit gray/RGB/RGBA.
 
 import { ByteReader } from "./bytes.ts";
-import { checkSize, type Image, newImage } from "./image.ts";
-import { deflate, inflate } from "./zlib.ts";
+import { checkHolds, checkSize, type DecodeOptions, type Image, newImage } from "./image.ts";
+import { deflate, inflate, ZLIB_MAX_RATIO } from "./zlib.ts";
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
@@ -41,7 +41,7 @@ export function isPng(bytes: Uint8Array): boolean {
   return SIGNATURE.every((b, i) => bytes[i] === b);
 }
 
-export async function decodePng(bytes: Uint8Array, file: string): Promise<Image> {
+export function decodePng(bytes: Uint8Array, file: string, o: DecodeOptions = {}): Image {
   const r: ByteReader = new ByteReader(bytes, file, false);
   if (!isPng(bytes)) r.fail("not a PNG file");
   r.pos = 8;
@@ -64,7 +64,7 @@ export async function decodePng(bytes: Uint8Array, file: string): Promise<Image>
       depth = h.u8(8);
       type = h.u8(9);
       interlace = h.u8(12);
-      checkSize(file, width, height, bytes.length);
+      checkSize(file, width, height, o);
       if (!(type in CHANNELS) || !DEPTHS[type].includes(depth)) {
         r.fail(`invalid colour type ${type} with bit depth ${depth}`);
       }
@@ -91,8 +91,9 @@ export async function decodePng(bytes: Uint8Array, file: string): Promise<Image>
     if (pw > 0 && ph > 0) total += ph * (1 + rowBytes(pw));
   }
   const compressed = new Uint8Array(idat.reduce((n, c) => n + c.length, 0));
+  checkHolds(file, width, height, total / ZLIB_MAX_RATIO, compressed.length, "zlib data");
   idat.reduce((at, c) => (compressed.set(c, at), at + c.length), 0);
-  const raw = await inflate(compressed, total, file, "image data");
+  const raw = inflate(compressed, total, file, "image data");
   if (raw.length < total) r.fail(`image data holds ${raw.length} of ${total} bytes`);
 
   const hasAlpha = type === 4 || type === 6 || (type === 3 && trns !== null);

@@ -3,7 +3,14 @@
 // m·2^(e−136) as OpenCV and Greg Ward's rgbe.c decode them; EXPOSURE lines are ignored, as
 // those readers do. Writing: "-Y H +X W" with run-length encoded scanlines.
 
-import { checkSize, type Image, ImageError, newImage } from "./image.ts";
+import {
+  checkHolds,
+  checkSize,
+  type DecodeOptions,
+  type Image,
+  ImageError,
+  newImage,
+} from "./image.ts";
 
 const MAX_HEADER = 1 << 16;
 
@@ -11,7 +18,7 @@ export function isRadiance(bytes: Uint8Array): boolean {
   return bytes[0] === 0x23 && bytes[1] === 0x3f; // "#?"
 }
 
-export function decodeRadiance(bytes: Uint8Array, file: string): Image {
+export function decodeRadiance(bytes: Uint8Array, file: string, o: DecodeOptions = {}): Image {
   const fail = (p: string): never => {
     throw new ImageError(file, p);
   };
@@ -38,7 +45,10 @@ export function decodeRadiance(bytes: Uint8Array, file: string): Image {
   const [, s1, a1, n1s, s2, a2, n2s] = res!;
   const n1 = Number(n1s), n2 = Number(n2s);
   const width = a1 === "X" ? n1 : n2, height = a1 === "Y" ? n1 : n2;
-  checkSize(file, width, height, bytes.length);
+  checkSize(file, width, height, o);
+  // The densest scanline is one pixel and old-style runs, each multiplying the count by 256.
+  const minLine = 4 + 4 * Math.ceil(Math.log2(n2) / 8);
+  checkHolds(file, width, height, n1 * minLine, bytes.length - pos, "scanlines");
   const img = newImage(width, height, 3, 32);
   const scan = new Uint8Array(n2 * 4);
   // Where pixel i of scanline s lands.

@@ -1,12 +1,14 @@
-// TIFF baseline plus what cameras and ImageMagick write: 8/16-bit unsigned and 32-bit float
-// samples; gray, gray+alpha, RGB, RGBA; chunky or planar; strips or tiles; no compression,
-// LZW, Deflate or PackBits; horizontal predictor. The first image of the file is read.
+// TIFF baseline plus what cameras, ImageMagick and OpenCV write: 8/16-bit unsigned and 32-bit
+// float samples; gray, gray+alpha, RGB, RGBA; chunky or planar; strips or tiles; no
+// compression, LZW, Deflate or PackBits; horizontal and floating-point predictors; SGI LogLuv
+// (tiff_logluv.ts). The first image of the file is read.
 // Writing produces an uncompressed 8- or 16-bit RGB TIFF in strips of 64 rows.
 
 import { ByteReader } from "./bytes.ts";
-import { checkSize, type Image, ImageError, newImage } from "./image.ts";
+import { checkHolds, checkSize, type DecodeOptions, type Image, newImage } from "./image.ts";
 import { lzwDecode, packBitsDecode } from "./tiff_compression.ts";
-import { inflate } from "./zlib.ts";
+import { LOGL, LOGLUV, logLuvToRgb, SGILOG, sgiLogDecode } from "./tiff_logluv.ts";
+import { inflate, ZLIB_MAX_RATIO } from "./zlib.ts";
 
 const TYPE_SIZE: Record<number, number> = {
   1: 1,
@@ -24,6 +26,23 @@ const TYPE_SIZE: Record<number, number> = {
   16: 8,
 };
 const MAX_ENTRIES = 4096;
+/** Most output bytes per input byte each compression can produce (bomb checks). */
+const MAX_RATIO: Record<number, number> = {
+  1: 1,
+  5: 2560, // LZW: a 12-bit code stands for at most 3839 bytes
+  8: ZLIB_MAX_RATIO,
+  32946: ZLIB_MAX_RATIO,
+  32773: 64, // PackBits: 2 bytes repeat one up to 128 times
+  [SGILOG]: 65, // 2 bytes run one byte up to 129 times
+};
+const COMPRESSION_NAME: Record<number, string> = {
+  1: "uncompressed",
+  5: "LZW",
+  8: "Deflate",
+  32946: "Deflate",
+  32773: "PackBits",
+  [SGILOG]: "SGILOG",
+};
 
 type Tags = Map<number, number[]>;
 
@@ -73,7 +92,11 @@ function readIfd(r: ByteReader, at: number): Tags {
   return tags;
 }
 
-export async function decodeTiff(bytes: Uint8Array, file: string): Promise<Image> {
+export function isTiff(b: Uint8Array): boolean {
+  return (b[0] === 0x49 && b[1] === 0x49) || (b[0] === 0x4d && b[1] === 0x4d);
+}
+
+export function decodeTiff(bytes: Uint8Array, file: string, o: DecodeOptions = {}): Image {
   const r: ByteReader = new ByteReader(bytes, file);
   const order = r.u16(0);
   if (order === 0x4949) r.little = true;
@@ -89,74 +112,116 @@ export async function decodeTiff(bytes: Uint8Array, file: string): Promise<Image
     return v;
   };
   const width = one(256), height = one(257);
-  checkSize(file, width, height, bytes.length);
+  checkSize(file, width, height, o);
   const spp = one(277, 1);
   const bitsList = tags.get(258) ?? [1];
   const bits = bitsList[0];
   if (bitsList.some((b) => b !== bits)) r.fail(`mixed bit depths ${bitsList.join("/")}`);
   const format = one(339, 1);
-  if (!((format === 1 && (bits === 8 || bits === 16)) || (format === 3 && bits === 32))) {
+  const photometric = one(262, spp >= 3 ? 2 : 1);
+  const compression = one(259, 1);
+  const planar = one(284, 1) === 2;
+  // LogLuv (SGI's log-encoded HDR, OpenCV's float RGB TIFF): one 32-bit (LogLuv) or 16-bit
+  // (LogL) code per pixel, whatever BitsPerSample and SampleFormat say.
+  const logLuv = photometric === LOGLUV || photometric === LOGL;
+  let bps: number; // bytes per stored sample
+  if (logLuv) {
+    if (compression !== SGILOG) {
+      r.fail(
+        `unsupported LogLuv compression ${compression} (SGILOG is read; SGILOG24 is not)`,
+      );
+    }
+    if (planar) r.fail("planar LogLuv is not supported");
+    bps = photometric === LOGLUV ? 4 : 2;
+  } else {
+    if (!((format === 1 && (bits === 8 || bits === 16)) || (format === 3 && bits === 32))) {
+      r.fail(
+        `unsupported sample format: ${bits}-bit ${
+          format === 3 ? "float" : format === 2 ? "signed" : "unsigned"
+        } (8/16-bit unsigned or 32-bit float are read)`,
+      );
+    }
+    if (photometric !== 1 && photometric !== 2 && photometric !== 0) {
+      r.fail(
+        `unsupported photometric interpretation ${photometric} (gray, RGB and LogLuv are read)`,
+      );
+    }
+    if (spp < 1 || spp > 4 || (photometric === 2 && spp < 3)) {
+      r.fail(`unsupported ${spp} samples per pixel`);
+    }
+    bps = bits / 8;
+  }
+  const outSpp = logLuv ? (photometric === LOGLUV ? 3 : 1) : spp;
+  const predictor = one(317, 1);
+  if (
+    !(predictor === 1 || (predictor === 2 && format === 1 && !logLuv) ||
+      (predictor === 3 && format === 3))
+  ) {
+    r.fail(`unsupported predictor ${predictor} with ${format === 3 ? "float" : "integer"} samples`);
+  }
+  const ratio = MAX_RATIO[compression];
+  if (!ratio) {
     r.fail(
-      `unsupported sample format: ${bits}-bit ${
-        format === 3 ? "float" : format === 2 ? "signed" : "unsigned"
-      } (8/16-bit unsigned or 32-bit float are read)`,
+      `unsupported TIFF compression ${compression} (none, LZW, Deflate, PackBits and SGILOG are read)`,
     );
   }
-  const photometric = one(262, spp >= 3 ? 2 : 1);
-  if (photometric !== 1 && photometric !== 2 && photometric !== 0) {
-    r.fail(`unsupported photometric interpretation ${photometric} (gray and RGB are read)`);
-  }
-  if (spp < 1 || spp > 4 || (photometric === 2 && spp < 3)) {
-    r.fail(`unsupported ${spp} samples per pixel`);
-  }
-  const compression = one(259, 1);
-  const predictor = one(317, 1);
-  if (predictor !== 1 && !(predictor === 2 && format === 1)) {
-    r.fail(`unsupported predictor ${predictor}`);
-  }
-  const planar = one(284, 1) === 2;
-  const bps = bits / 8;
 
   const tiled = tags.has(322);
+  const kind = tiled ? "tile" : "strip";
   const tw = tiled ? one(322) : width;
   const th = tiled ? one(323) : Math.min(one(278, height), height);
   if (tw < 1 || th < 1) r.fail("invalid tile or strip size");
   const offsets = tags.get(tiled ? 324 : 273), counts = tags.get(tiled ? 325 : 279);
-  if (!offsets) r.fail(`missing ${tiled ? "tile" : "strip"} offsets`);
+  if (!offsets) r.fail(`missing ${kind} offsets`);
   const across = Math.ceil(width / tw), down = Math.ceil(height / th);
   const planes = planar ? spp : 1;
-  if (offsets.length < across * down * planes) {
-    r.fail(`has ${offsets.length} ${tiled ? "tiles" : "strips"}, needs ${across * down * planes}`);
-  }
-  const blockSpp = planar ? 1 : spp;
+  const nBlocks = across * down * planes;
+  if (offsets.length < nBlocks) r.fail(`has ${offsets.length} ${kind}s, needs ${nBlocks}`);
+  const blockSpp = planar || logLuv ? 1 : spp;
   const rowBytes = tw * blockSpp * bps;
+  // Strips: the last one may hold fewer rows; tiles are whole.
+  const blockRows = (by: number) => (tiled ? th : Math.min(th, height - by * th));
+  // Before allocating: the blocks lie in the file and their bytes can hold the pixels.
+  let have = 0, need = 0;
+  for (let idx = 0; idx < nBlocks; idx++) {
+    const expected = rowBytes * blockRows(Math.floor(idx / across) % down);
+    const count = counts?.[idx] ?? expected;
+    r.need(offsets[idx], count, `${kind} ${idx}`);
+    have += count;
+    need += expected / ratio;
+  }
+  checkHolds(file, width, height, need, have, `${COMPRESSION_NAME[compression]} ${kind}s`);
 
-  const img = newImage(width, height, spp, bits);
-  const scale = format === 3 ? 1 : 1 / (bits === 8 ? 255 : 65535);
+  const img = newImage(width, height, outSpp, logLuv ? 32 : bits);
+  const scale = format === 3 || logLuv ? 1 : 1 / (bits === 8 ? 255 : 65535);
   for (let p = 0; p < planes; p++) {
     for (let by = 0; by < down; by++) {
       for (let bx = 0; bx < across; bx++) {
         const idx = p * across * down + by * across + bx;
-        // Strips: the last one may hold fewer rows.
-        const rows = tiled ? th : Math.min(th, height - by * th);
+        const rows = blockRows(by);
         const expected = rowBytes * rows;
-        const count = counts?.[idx] ?? expected;
-        const raw = r.slice(offsets[idx], count, `${tiled ? "tile" : "strip"} ${idx}`);
-        const block = await decompress(compression, raw, expected, file);
+        const raw = r.slice(offsets[idx], counts?.[idx] ?? expected, `${kind} ${idx}`);
+        const block = decompress(compression, raw, expected, bps, tw, file);
         if (block.length < expected) {
-          r.fail(`${tiled ? "tile" : "strip"} ${idx} holds ${block.length} of ${expected} bytes`);
+          r.fail(`${kind} ${idx} holds ${block.length} of ${expected} bytes`);
         }
-        const samples = readSamples(block, bits, format, r.little, expected / bps);
-        if (predictor === 2) undoPredictor(samples, tw, rows, blockSpp, bits);
+        let samples: Float32Array | Uint16Array | Uint8Array;
+        if (logLuv) samples = logLuvToRgb(block, expected / bps, photometric === LOGLUV);
+        else if (predictor === 3) samples = undoFloatPredictor(block, tw, rows, blockSpp);
+        else {
+          samples = readSamples(block, bits, format, r.little, expected / bps);
+          if (predictor === 2) undoPredictor(samples, tw, rows, blockSpp, bits);
+        }
+        const sSpp = logLuv ? outSpp : blockSpp;
         for (let y = 0; y < rows; y++) {
           const iy = by * th + y;
           if (iy >= height) break;
           for (let x = 0; x < tw; x++) {
             const ix = bx * tw + x;
             if (ix >= width) break;
-            const s = (y * tw + x) * blockSpp, d = (iy * width + ix) * spp;
+            const s = (y * tw + x) * sSpp, d = (iy * width + ix) * outSpp;
             if (planar) img.data[d + p] = samples[s] * scale;
-            else for (let k = 0; k < spp; k++) img.data[d + k] = samples[s + k] * scale;
+            else for (let k = 0; k < outSpp; k++) img.data[d + k] = samples[s + k] * scale;
           }
         }
       }
@@ -168,27 +233,26 @@ export async function decodeTiff(bytes: Uint8Array, file: string): Promise<Image
   return img;
 }
 
-async function decompress(
+function decompress(
   kind: number,
   raw: Uint8Array,
   expected: number,
+  bps: number,
+  width: number,
   file: string,
-): Promise<Uint8Array> {
+): Uint8Array {
   switch (kind) {
     case 1:
-      return raw;
+      return raw.slice(); // the predictors work in place
     case 5:
       return lzwDecode(raw, expected, file);
     case 8:
     case 32946:
-      return await inflate(raw, expected, file, "Deflate strip");
+      return inflate(raw, expected, file, "Deflate data");
     case 32773:
       return packBitsDecode(raw, expected, file);
-    default:
-      throw new ImageError(
-        file,
-        `unsupported TIFF compression ${kind} (none, LZW, Deflate and PackBits are read)`,
-      );
+    default: // SGILOG
+      return sgiLogDecode(raw, expected, bps, width, file);
   }
 }
 
@@ -224,6 +288,26 @@ function undoPredictor(
     const o = y * w * spp;
     for (let i = spp; i < w * spp; i++) s[o + i] = (s[o + i] + s[o + i - spp]) & mask;
   }
+}
+
+/**
+ * libtiff's floating-point predictor (3): each row holds the samples' bytes as planes, most
+ * significant first, byte-wise differenced along the row with the pixel's sample stride.
+ */
+function undoFloatPredictor(b: Uint8Array, w: number, rows: number, spp: number): Float32Array {
+  const n = w * spp, rowBytes = 4 * n;
+  const out = new Float32Array(n * rows);
+  const dv = new DataView(out.buffer);
+  for (let y = 0; y < rows; y++) {
+    const o = y * rowBytes;
+    for (let i = o + spp; i < o + rowBytes; i++) b[i] = (b[i] + b[i - spp]) & 0xff;
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < 4; k++) dv.setUint8(4 * (y * n + i) + k, b[o + k * n + i]);
+    }
+  }
+  // The planes give big-endian bytes; read them back in the machine's order.
+  for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(4 * i, false);
+  return out;
 }
 
 /** Uncompressed RGB TIFF (values clipped to [0, 1] and scaled to the bit depth's range). */

@@ -1,5 +1,6 @@
 // TIFF's own compressions: LZW (MSB-first codes, 9–12 bits, "early change") and PackBits.
-// Both decoders stop at `expected` output bytes and fail on codes that cannot occur.
+// Both decoders stop at `expected` output bytes (data past it, e.g. a last strip padded to
+// whole rows, is ignored as libtiff ignores it) and fail on codes that cannot occur.
 
 import { ImageError } from "./image.ts";
 
@@ -15,16 +16,16 @@ export function lzwDecode(src: Uint8Array, expected: number, file: string): Uint
   let next = 258, width = 9, old = -1, o = 0;
   let bitBuf = 0, bitCount = 0, pos = 0;
   const emit = (code: number): number => {
-    // Writes the string for `code` at o; returns its first byte.
+    // Writes the string for `code` at o (what fits); returns its first byte.
     const n = len[code];
-    if (o + n > expected) throw new ImageError(file, "LZW data decodes past the strip size");
-    let c = code;
+    let c = code, first = 0;
     for (let i = n - 1; i >= 0; i--) {
-      out[o + i] = suffix[c];
+      first = suffix[c];
+      if (o + i < expected) out[o + i] = first;
       c = prefix[c];
     }
-    o += n;
-    return out[o - n];
+    o = Math.min(o + n, expected);
+    return first;
   };
   for (;;) {
     while (bitCount < width) {
@@ -52,12 +53,8 @@ export function lzwDecode(src: Uint8Array, expected: number, file: string): Uint
     if (code < next) {
       first = emit(code);
     } else if (code === next) {
-      const n = len[old];
-      if (o + n + 1 > expected) fail(file, "LZW data decodes past the strip size");
-      const start = o;
-      emit(old);
-      out[o++] = out[start];
-      first = out[start];
+      first = emit(old);
+      if (o < expected) out[o++] = first;
     } else return fail(file, `corrupt LZW data (code ${code} before it was defined)`);
     if (next < 4096) {
       prefix[next] = old;
@@ -67,6 +64,7 @@ export function lzwDecode(src: Uint8Array, expected: number, file: string): Uint
     }
     if (next + 1 >= 1 << width && width < 12) width++;
     old = code;
+    if (o === expected) return out;
   }
   return o === expected ? out : fail(file, `LZW data ends after ${o} of ${expected} bytes`);
 }
