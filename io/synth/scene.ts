@@ -29,7 +29,7 @@ export interface SynthOptions {
   /** Exposures in stops, any origin (−2,0,2 and 0,2,4 are the same), or "mixed": one of EV_SETS per scene (default −2,0,2). */
   evs?: number[] | "mixed";
   bits?: 8 | 16 | "mixed";
-  /** Largest camera translation in pixels between frames (default 0.8% of the width). */
+  /** Largest camera translation in pixels between frames (default 0.8% of the width); the rotation (0.3° by default) scales with it. */
   shake?: number;
   /** Number of moving objects (default 2–6 at random). */
   objects?: number;
@@ -144,7 +144,9 @@ export function synthesizeScene(o: SynthOptions): SynthScene {
   const cw = w * SS, ch = h * SS;
 
   // Camera poses (canvas pixels), and the margin the background needs for them.
-  const shake = SS * (o.shake ?? 0.008 * w), tilt = (0.3 * Math.PI) / 180;
+  // Translation up to `shake`, rotation up to 0.3° at the default shake (in proportion).
+  const shake = SS * (o.shake ?? 0.008 * w),
+    tilt = ((0.3 * Math.PI) / 180) * (shake / (SS * 0.008 * w));
   const poses: Pose[] = evs.map((_, f) =>
     f === 1 ? { dx: 0, dy: 0, th: 0 } : {
       dx: (2 * rng.float() - 1) * shake,

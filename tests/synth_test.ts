@@ -1,0 +1,211 @@
+// The synthetic bracket generator: a seed fixes a scene; the ground truth is the reference
+// frame's radiance clipped where the shortest exposure clips, in shortest-exposure units;
+// EVs are written from the shortest frame, in the ±2 and ±3 sets; views come from the middle
+// latitudes of panoramas; held-out maps never reach a Training scene; a scene renders fast.
+
+import { EV_SETS, type RadianceMap, synthesizeScene, toRadianceMap } from "@lfdiff/io/synth.ts";
+import { newImage } from "@lfdiff/io/image.ts";
+import { encodeRadiance } from "@lfdiff/io/radiance.ts";
+import { findScenes, loadScene } from "@lfdiff/io/dataset.ts";
+import { Rng } from "@lfdiff/ops/rng.ts";
+import { assert, assertEquals, strictEqual } from "./assert.ts";
+import { runTool } from "./run_tool.ts";
+
+/** A small 2:1 panorama: smooth random radiance around `level`, a lamp and a bright band. */
+function fakeMap(name: string, seed: number, w = 128, level = 0.3): RadianceMap {
+  const h = w / 2, img = newImage(w, h, 3, 32), rng = new Rng(seed);
+  const f = [1, 2, 3].map(() => 0.05 + 0.2 * rng.float());
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let c = 0; c < 3; c++) {
+        img.data[(y * w + x) * 3 + c] = level * (1.2 + Math.sin(f[c] * x + c) * Math.cos(f[c] * y));
+      }
+    }
+  }
+  const lamp = ((h >> 2) * w + (w >> 2)) * 3;
+  img.data.fill(500 * level, lamp, lamp + 3);
+  img.data.fill(50 * level, (h >> 1) * w * 3, ((h >> 1) + 1) * w * 3); // a row of windows
+  return toRadianceMap(name, img);
+}
+
+const MAPS = [fakeMap("a", 1), fakeMap("b", 2), fakeMap("c", 3)];
+
+Deno.test("a seed fixes the scene; another seed gives another", () => {
+  const o = { width: 48, height: 32, maps: MAPS, evs: "mixed" as const, bits: "mixed" as const };
+  const a = synthesizeScene({ ...o, seed: 9 }), b = synthesizeScene({ ...o, seed: 9 });
+  for (let f = 0; f < 3; f++) assertEquals(a.ldrs[f].data, b.ldrs[f].data);
+  assertEquals(a.gt.data, b.gt.data);
+  assertEquals(a.meta, b.meta);
+  const c = synthesizeScene({ ...o, seed: 10 });
+  assert(c.gt.data.some((v, i) => v !== a.gt.data[i]));
+});
+
+Deno.test("ground truth: reference radiance clipped at 1, where the shortest frame clips", () => {
+  // No motion and the network's own camera response, so frames and radiance line up.
+  const camera = { gamma: 2.2, sCurve: 0, shot: 1e-5, read: 1e-7 };
+  for (const seed of [1, 2, 3]) {
+    const s = synthesizeScene({
+      width: 64,
+      height: 48,
+      seed,
+      maps: MAPS,
+      objects: 0,
+      shake: 0,
+      key: 0.5, // bright enough that the band clips even the shortest frame
+      camera,
+    });
+    assertEquals(s.evs, [0, 2, 4]);
+    const r = s.radiance.data, g = s.gt.data, short = s.ldrs[0].data, long = s.ldrs[2].data;
+    let clipped = 0;
+    for (let i = 0; i < r.length; i++) {
+      strictEqual(g[i], Math.fround(Math.min(r[i], 1)));
+      if (r[i] > 1.3) {
+        clipped++;
+        strictEqual(short[i], 1, "the shortest frame saturates where the radiance passes 1");
+      }
+      if (r[i] * 16 > 1.3) strictEqual(long[i], 1, "the longest saturates 4 stops earlier");
+      if (r[i] < 0.7 && r[i] > 0.05) {
+        const h = Math.pow(short[i], 2.2); // H of the shortest frame: its own units (5σ of noise)
+        assert(
+          Math.abs(h - g[i]) < 5 * Math.sqrt(1e-5 * g[i] + 1e-7) + 1e-4,
+          `H ${h} vs GT ${g[i]}`,
+        );
+      }
+    }
+    assert(clipped > 0, "the band clips the shortest frame");
+    assert(g.every((v) => v >= 0 && v <= 1));
+  }
+});
+
+Deno.test("EVs: ±2 and ±3 sets, written from the shortest frame; bit depths mixed on request", async () => {
+  assertEquals(synthesizeScene({ width: 32, height: 24, seed: 1, evs: [-3, 0, 3] }).evs, [0, 3, 6]);
+  assertEquals(synthesizeScene({ width: 32, height: 24, seed: 1, evs: [0, 2, 4] }).evs, [0, 2, 4]);
+  const sets = new Set<string>(), bits = new Set<number>();
+  for (let seed = 0; seed < 16; seed++) {
+    const s = synthesizeScene({
+      width: 32,
+      height: 24,
+      seed,
+      maps: MAPS,
+      evs: "mixed",
+      bits: "mixed",
+    });
+    sets.add(s.evs.join());
+    bits.add(s.ldrs[0].bitDepth);
+    assert(s.gt.data.every((v) => v <= 1));
+  }
+  assertEquals([...sets].sort(), EV_SETS.map((e) => e.map((v) => v - e[0]).join()).sort());
+  assertEquals([...bits].sort(), [16, 8]);
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await runTool("synth", [
+      "--out",
+      dir,
+      "--scenes",
+      "1",
+      "--test",
+      "0",
+      "--size",
+      "32x24",
+      "--ev",
+      "-3,0,3",
+    ]);
+    strictEqual(out.code, 0, out.err);
+    strictEqual(await Deno.readTextFile(`${dir}/Training/001/exposure.txt`), "0\n3\n6\n");
+    const scene = await loadScene((await findScenes(dir))[0]);
+    assertEquals(scene.evs, [0, 3, 6]);
+    assert(scene.gt!.data.every((v) => v <= 1));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("panorama views come from the middle latitudes; the reference median is the key", () => {
+  const big = [fakeMap("wide", 4, 512), fakeMap("other", 5, 256)];
+  for (let seed = 0; seed < 8; seed++) {
+    const s = synthesizeScene({
+      width: 96,
+      height: 64,
+      seed,
+      maps: big,
+      background: 0,
+      key: 0.18,
+      objects: 0,
+    });
+    const v = s.meta.view;
+    const [top, bottom] = [Math.round(0.2 * 256), Math.round(0.8 * 256)];
+    assert(v.y0 >= top && v.y0 + 2 * 64 * v.step <= bottom + 1e-6, JSON.stringify(v));
+    assert(v.degrees! >= 60 && v.degrees! <= 150, `${v.degrees}°`);
+    const lum: number[] = [];
+    const r = s.radiance.data;
+    for (let i = 0; i < r.length; i += 3) {
+      lum.push((0.2126 * r[i] + 0.7152 * r[i + 1] + 0.0722 * r[i + 2]) * 4);
+    }
+    lum.sort((a, b) => a - b);
+    const median = lum[lum.length >> 1];
+    assert(Math.abs(median / 0.18 - 1) < 0.1, `reference median ${median}`);
+  }
+});
+
+Deno.test("--test-from maps alone make the Test scenes, and never a Training scene", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [i, name] of ["t1", "t2", "t3", "h1", "h2"].entries()) {
+      const folder = name[0] === "t" ? "train" : "held";
+      await Deno.mkdir(`${dir}/${folder}`, { recursive: true });
+      const m = fakeMap(name, 20 + i);
+      const img = { width: m.width, height: m.height, channels: 3, bitDepth: 32, data: m.data };
+      await Deno.writeFile(`${dir}/${folder}/${name}.hdr`, encodeRadiance(img));
+    }
+    const out = await runTool("synth", [
+      "--out",
+      `${dir}/set`,
+      "--scenes",
+      "8",
+      "--test",
+      "3",
+      "--size",
+      "40x32",
+      "--json",
+      "--from",
+      `${dir}/train`,
+      "--test-from",
+      `${dir}/held/h1.hdr,${dir}/held/h2.hdr`,
+    ]);
+    strictEqual(out.code, 0, out.err);
+    assertEquals(JSON.parse(out.out).test, ["h1", "h2"]);
+    const used = { train: new Set<string>(), test: new Set<string>() };
+    for (const info of await findScenes(`${dir}/set`)) {
+      const meta = JSON.parse(await Deno.readTextFile(`${info.dir}/synth.json`));
+      const set = used[info.split as "train" | "test"];
+      set.add(meta.background);
+      for (const o of meta.objects) set.add(o.source);
+    }
+    assertEquals([...used.test].filter((n) => n[0] !== "h"), []);
+    assertEquals([...used.train].filter((n) => n[0] !== "t"), []);
+    assertEquals(used.train.size, 3, "training scenes cycle through every training map");
+    const bad = await runTool("synth", [
+      "--out",
+      `${dir}/x`,
+      "--from",
+      `${dir}/train`,
+      "--test-from",
+      `${dir}/train/t1.hdr`,
+    ]);
+    strictEqual(bad.code, 1);
+    assertEquals(bad.err.trim(), "synth: --test-from repeats --from maps: t1");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a 384×256 scene from 1024×512 maps renders in well under a second or two", () => {
+  const maps = [fakeMap("p", 7, 1024), fakeMap("q", 8, 1024), fakeMap("r", 9, 512)];
+  synthesizeScene({ width: 64, height: 48, seed: 0, maps }); // warm-up (JIT)
+  const t0 = performance.now();
+  for (let seed = 1; seed <= 3; seed++) {
+    synthesizeScene({ width: 384, height: 256, seed, maps, objects: 6 });
+  }
+  const each = (performance.now() - t0) / 3;
+  assert(each < 2500, `${each.toFixed(0)} ms per scene`);
+});
