@@ -5,7 +5,8 @@
 //   --bits 8 | 16 | mixed (16)  --objects N (2–6 at random)  --json
 //   --from MAP|FOLDER … (radiance maps, .hdr/.exr; repeat or comma-separate; default: a
 //   procedural scene)  --test-from MAP|FOLDER … (maps for the Test scenes only, backgrounds
-//   and textures alike, so no Test scene shares a map with a Training scene)
+//   and textures alike, and taken out of the --from pool, so no Test scene shares a map with
+//   a Training scene)
 // Training scenes cycle through the --from maps in a seeded order, as backgrounds, with
 // object textures from the other maps; Test scenes likewise through --test-from (or --from).
 
@@ -55,12 +56,16 @@ await run("synth", async () => {
     fail("synth", `--test must be between 0 and --scenes`);
   }
   const list = (v?: string[]) => (v ?? []).flatMap((s) => s.split(",")).filter(Boolean);
-  const trainMaps = await readMaps(list(values.from));
-  const testMaps = values["test-from"] ? await readMaps(list(values["test-from"])) : trainMaps;
-  const shared = testMaps.filter((t) => trainMaps.some((m) => m.name === t.name));
-  if (values["test-from"] && shared.length) {
-    fail("synth", `--test-from repeats --from maps: ${shared.map((m) => m.name).join(", ")}`);
+  // Maps named by --test-from are held out: dropped from the --from pool (so --from can name
+  // the whole folder) and used by the Test scenes alone.
+  const testOnly = values["test-from"] ? await readMaps(list(values["test-from"])) : null;
+  const trainMaps = (await readMaps(list(values.from))).filter((m) =>
+    !testOnly?.some((t) => t.name === m.name)
+  );
+  if (values.from && !trainMaps.length) {
+    fail("synth", "every --from map is held out by --test-from");
   }
+  const testMaps = testOnly ?? trainMaps;
   // Each pool is visited in a seeded order, every map once per cycle.
   const rng = new Rng(seed);
   const cycle = (pool: RadianceMap[]) => {
