@@ -6,6 +6,7 @@
 import { type Chunk, hasLine, planarToRaw } from "./exr_chunk.ts";
 import { dwaDecode } from "./exr_dwa.ts";
 import { pizDecode } from "./exr_piz.ts";
+import { floatToHalf, halfToFloat } from "./half.ts";
 import { ImageError } from "./image.ts";
 import { inflate, ZLIB_MAX_RATIO } from "./zlib.ts";
 
@@ -132,8 +133,9 @@ function pxr24Decode(data: Uint8Array, chunk: Chunk, file: string): Uint8Array {
 
 /**
  * B44/B44A: each HALF channel in 4×4 blocks (edges padded by repetition) of 14 bytes (a
- * value, a shift and fifteen 6-bit differences) or 3 (a flat block); other channels stored
- * as they are. Channel-planar, like PIZ.
+ * value, a shift and fifteen 6-bit differences) or 3 (a flat block), perceptually linear ones
+ * (RgbaOutputFile's chroma) mapped back through a log table; other channels stored as they
+ * are. Channel-planar, like PIZ.
  */
 function b44Decode(data: Uint8Array, chunk: Chunk, file: string): Uint8Array {
   const fail = (): never => {
@@ -152,9 +154,7 @@ function b44Decode(data: Uint8Array, chunk: Chunk, file: string): Uint8Array {
       at += n;
       continue;
     }
-    if (c.pLinear && n) {
-      throw new ImageError(file, `B44 channel ${c.name} is perceptually linear (not supported)`);
-    }
+    const log = c.pLinear ? logTable() : null;
     for (let y = 0; y < ny; y += 4) {
       for (let x = 0; x < nx; x += 4) {
         if (p + 3 > data.length) fail();
@@ -168,7 +168,8 @@ function b44Decode(data: Uint8Array, chunk: Chunk, file: string): Uint8Array {
         }
         for (let dy = 0; dy < 4 && y + dy < ny; dy++) {
           for (let dx = 0; dx < 4 && x + dx < nx; dx++) {
-            pv.setUint16(at + 2 * ((y + dy) * nx + x + dx), s[4 * dy + dx], true);
+            const v = s[4 * dy + dx];
+            pv.setUint16(at + 2 * ((y + dy) * nx + x + dx), log ? log[v] : v, true);
           }
         }
       }
@@ -176,6 +177,19 @@ function b44Decode(data: Uint8Array, chunk: Chunk, file: string): Uint8Array {
     at += n;
   }
   return planarToRaw(planar, chunk);
+}
+
+let logCache: Uint16Array | undefined;
+/** B44's table for perceptually linear channels (stored as exp(x/8)): x → 8·ln x. */
+function logTable(): Uint16Array {
+  if (!logCache) {
+    logCache = new Uint16Array(65536);
+    for (let x = 0; x < 65536; x++) {
+      if ((x & 0x7c00) === 0x7c00 || x > 0x8000) continue; // inf/NaN, negative: 0
+      logCache[x] = floatToHalf(8 * Math.fround(Math.log(halfToFloat(x))));
+    }
+  }
+  return logCache;
 }
 
 function unpack14(b: Uint8Array, p: number, s: Uint16Array): void {

@@ -7,7 +7,7 @@
 import { ByteReader } from "./bytes.ts";
 import { checkHolds, checkSize, type DecodeOptions, type Image, newImage } from "./image.ts";
 import { lzwDecode, packBitsDecode } from "./tiff_compression.ts";
-import { LOGL, LOGLUV, logLuvToRgb, SGILOG, sgiLogDecode } from "./tiff_logluv.ts";
+import { LOGLUV, logLuvToXyz, SGILOG, sgiLogDecode, xyzToRgb } from "./tiff_logluv.ts";
 import { inflate, ZLIB_MAX_RATIO } from "./zlib.ts";
 
 const TYPE_SIZE: Record<number, number> = {
@@ -121,9 +121,9 @@ export function decodeTiff(bytes: Uint8Array, file: string, o: DecodeOptions = {
   const photometric = one(262, spp >= 3 ? 2 : 1);
   const compression = one(259, 1);
   const planar = one(284, 1) === 2;
-  // LogLuv (SGI's log-encoded HDR, OpenCV's float RGB TIFF): one 32-bit (LogLuv) or 16-bit
-  // (LogL) code per pixel, whatever BitsPerSample and SampleFormat say.
-  const logLuv = photometric === LOGLUV || photometric === LOGL;
+  // LogLuv (SGI's log-encoded HDR, OpenCV's float RGB TIFF): one 32-bit code per pixel,
+  // whatever BitsPerSample and SampleFormat say.
+  const logLuv = photometric === LOGLUV;
   let bps: number; // bytes per stored sample
   if (logLuv) {
     if (compression !== SGILOG) {
@@ -132,7 +132,7 @@ export function decodeTiff(bytes: Uint8Array, file: string, o: DecodeOptions = {
       );
     }
     if (planar) r.fail("planar LogLuv is not supported");
-    bps = photometric === LOGLUV ? 4 : 2;
+    bps = 4;
   } else {
     if (!((format === 1 && (bits === 8 || bits === 16)) || (format === 3 && bits === 32))) {
       r.fail(
@@ -143,7 +143,7 @@ export function decodeTiff(bytes: Uint8Array, file: string, o: DecodeOptions = {
     }
     if (photometric !== 1 && photometric !== 2 && photometric !== 0) {
       r.fail(
-        `unsupported photometric interpretation ${photometric} (gray, RGB and LogLuv are read)`,
+        `unsupported photometric interpretation ${photometric} (gray, RGB and LogLuv RGB are read)`,
       );
     }
     if (spp < 1 || spp > 4 || (photometric === 2 && spp < 3)) {
@@ -151,7 +151,7 @@ export function decodeTiff(bytes: Uint8Array, file: string, o: DecodeOptions = {
     }
     bps = bits / 8;
   }
-  const outSpp = logLuv ? (photometric === LOGLUV ? 3 : 1) : spp;
+  const outSpp = logLuv ? 3 : spp;
   const predictor = one(317, 1);
   if (
     !(predictor === 1 || (predictor === 2 && format === 1 && !logLuv) ||
@@ -206,7 +206,7 @@ export function decodeTiff(bytes: Uint8Array, file: string, o: DecodeOptions = {
           r.fail(`${kind} ${idx} holds ${block.length} of ${expected} bytes`);
         }
         let samples: Float32Array | Uint16Array | Uint8Array;
-        if (logLuv) samples = logLuvToRgb(block, expected / bps, photometric === LOGLUV);
+        if (logLuv) samples = logLuvToXyz(block, expected / bps);
         else if (predictor === 3) samples = undoFloatPredictor(block, tw, rows, blockSpp);
         else {
           samples = readSamples(block, bits, format, r.little, expected / bps);
@@ -230,6 +230,7 @@ export function decodeTiff(bytes: Uint8Array, file: string, o: DecodeOptions = {
   if (photometric === 0) {
     for (let i = 0; i < img.data.length; i += spp) img.data[i] = 1 - img.data[i];
   }
+  if (logLuv) xyzToRgb(img);
   return img;
 }
 

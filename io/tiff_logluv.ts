@@ -1,17 +1,17 @@
 // SGI LogLuv TIFF (Greg Ward's log-encoded HDR; OpenCV's default for float RGB): SGILOG
-// compression, a run-length code per byte plane of each row, of 32-bit LogLuv (15-bit log
-// luminance, 8-bit u' and v') or 16-bit LogL codes. Decoded as libtiff's tif_luv.c decodes
-// to float XYZ, then to linear sRGB with OpenCV's XYZ→RGB matrix in float32, the order
-// OpenCV computes it, so values match OpenCV's imread.
+// compression, a run-length code per byte plane of each row, of 32-bit LogLuv codes (15-bit
+// log luminance and sign, 8-bit u' and v'). Decoded as libtiff's tif_luv.c decodes
+// to float XYZ, then to linear sRGB with OpenCV's XYZ→RGB matrix in float32, summed in the
+// order OpenCV sums, so values match OpenCV's imread to the bit.
 
-import { ImageError } from "./image.ts";
+import { type Image, ImageError } from "./image.ts";
 
-export const LOGL = 32844, LOGLUV = 32845, SGILOG = 34676;
+export const LOGLUV = 32845, SGILOG = 34676;
 
 /**
  * One row at a time, each byte plane (most significant first) as runs (128+n: repeat the
  * next byte n−126 times) and literals (n: copy n bytes); returns each pixel's code as
- * big-endian bytes. Mirrors LogLuvDecode32/LogL16Decode.
+ * big-endian bytes. Mirrors LogLuvDecode32.
  */
 export function sgiLogDecode(
   src: Uint8Array,
@@ -69,29 +69,37 @@ const M = [
 ]
   .map(f);
 
-/** Big-endian LogLuv32 (RGB out) or LogL16 (Y out) codes → float values per pixel. */
-export function logLuvToRgb(codes: Uint8Array, n: number, luv: boolean): Float32Array {
-  if (!luv) {
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = logL16toY((codes[2 * i] << 8) | codes[2 * i + 1]);
-    return out;
-  }
+/** Big-endian LogLuv32 codes → XYZ per pixel (libtiff's LogLuv32toXYZ). */
+export function logLuvToXyz(codes: Uint8Array, n: number): Float32Array {
   const out = new Float32Array(3 * n);
   for (let i = 0; i < n; i++) {
     const b = 4 * i;
     const l = logL16toY((codes[b] << 8) | codes[b + 1]);
-    let x = 0, y = 0, z = 0;
-    if (l > 0) {
-      const u = (1 / UVSCALE) * (codes[b + 2] + 0.5), v = (1 / UVSCALE) * (codes[b + 3] + 0.5);
-      const s = 1 / (6 * u - 16 * v + 12);
-      const cx = 9 * u * s, cy = 4 * v * s;
-      x = f((cx / cy) * l);
-      y = f(l);
-      z = f(((1 - cx - cy) / cy) * l);
-    }
-    for (let c = 0; c < 3; c++) {
-      out[3 * i + c] = f(f(f(x * M[3 * c]) + f(y * M[3 * c + 1])) + f(z * M[3 * c + 2]));
-    }
+    if (!(l > 0)) continue;
+    const u = (1 / UVSCALE) * (codes[b + 2] + 0.5), v = (1 / UVSCALE) * (codes[b + 3] + 0.5);
+    const s = 1 / (6 * u - 16 * v + 12);
+    const x = 9 * u * s, y = 4 * v * s;
+    out[3 * i] = (x / y) * l;
+    out[3 * i + 1] = l;
+    out[3 * i + 2] = ((1 - x - y) / y) * l;
   }
   return out;
+}
+
+/**
+ * XYZ → linear sRGB in place, as OpenCV's cvtColor(XYZ2BGR) rounds it: per row, 4-pixel
+ * SIMD groups sum x·c0 + (y·c1 + z·c2), the scalar tail (x·c0 + y·c1) + z·c2.
+ */
+export function xyzToRgb(img: Image): void {
+  const { width: w, height: h, data } = img;
+  const simd = w - (w % 4);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const o = 3 * (y * w + x), X = data[o], Y = data[o + 1], Z = data[o + 2];
+      for (let c = 0; c < 3; c++) {
+        const a = f(X * M[3 * c]), b = f(Y * M[3 * c + 1]), d = f(Z * M[3 * c + 2]);
+        data[o + c] = x < simd ? f(a + f(b + d)) : f(f(a + b) + d);
+      }
+    }
+  }
 }

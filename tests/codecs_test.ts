@@ -1,7 +1,7 @@
 // Decoders against other tools: every fixture in tests/fixtures/images/ decodes to what the
 // tool that made it decodes (manifest.json; references are float32 RGB, plus alpha).
 
-import { decodeImage, encodeImage } from "@lfdiff/io/codecs.ts";
+import { decodeImage, type DecodeOptions, encodeImage } from "@lfdiff/io/codecs.ts";
 import { toRgb } from "@lfdiff/io/image.ts";
 import { assertClose, assertEquals, strictEqual } from "./assert.ts";
 import { OUTPUTS, outputSource } from "./codec_outputs.ts";
@@ -15,6 +15,10 @@ interface Entry {
   tol: number;
   tool: string;
   alpha?: boolean;
+  /** Bit for bit: float formats, whose reference is the tool's own float decode. */
+  exact?: boolean;
+  options?: DecodeOptions;
+  suffix?: string; // of the reference files, for entries with options
 }
 
 const dir = new URL("./fixtures/images/", import.meta.url);
@@ -22,26 +26,34 @@ const manifest: Entry[] = JSON.parse(Deno.readTextFileSync(new URL("manifest.jso
 const floats = (name: string) => new Float32Array(Deno.readFileSync(new URL(name, dir)).buffer);
 
 for (const e of manifest) {
-  Deno.test(`decode ${e.file} as ${e.tool} does`, async () => {
-    const img = await decodeImage(Deno.readFileSync(new URL(e.file, dir)), e.file);
+  const how = e.options ? ` with ${JSON.stringify(e.options)}` : "";
+  Deno.test(`decode ${e.file}${how} as ${e.tool} does`, async () => {
+    const img = await decodeImage(Deno.readFileSync(new URL(e.file, dir)), e.file, e.options);
     strictEqual(img.width, e.width);
     strictEqual(img.height, e.height);
     strictEqual(img.channels, e.channels);
     strictEqual(img.bitDepth, e.bitDepth);
-    // Exact decoders: within half a 16-bit step of the tool's 16-bit export.
-    assertClose(
-      toRgb(img).data,
-      floats(`${e.file}.ref`),
-      Math.max(e.tol, 0.5 / 65535),
-      `${e.file} RGB`,
-    );
+    const ref = (kind: string) => floats(`${e.file}${e.suffix ?? ""}.${kind}`);
+    const check = (got: Float32Array, want: Float32Array, what: string) => {
+      // Float formats: identical bits. Integer formats: within half a 16-bit step of the
+      // tool's 16-bit export.
+      if (e.exact) assertEquals(new Uint8Array(got.buffer), new Uint8Array(want.buffer), what);
+      else assertClose(got, want, Math.max(e.tol, 0.5 / 65535), what);
+    };
+    check(toRgb(img).data, ref("ref"), `${e.file} RGB`);
     if (e.alpha) {
       const a = new Float32Array(e.width * e.height);
       for (let i = 0; i < a.length; i++) a[i] = img.data[i * img.channels + img.channels - 1];
-      assertClose(a, floats(`${e.file}.alpha`), Math.max(e.tol, 0.5 / 65535), `${e.file} alpha`);
+      check(a, ref("alpha"), `${e.file} alpha`);
     }
   });
 }
+
+Deno.test("OpenEXR windows: the data window is returned with both windows as metadata", async () => {
+  const img = await decodeImage(Deno.readFileSync(new URL("window.exr", dir)), "window.exr");
+  assertEquals(img.dataWindow, { xMin: -3, yMin: 4, xMax: 30, yMax: 25 });
+  assertEquals(img.displayWindow, { xMin: 0, yMin: 0, xMax: 39, yMax: 29 });
+});
 
 // Our encoders: the other tool's decode of the committed file matches the source image to
 // the format's precision; today's encoder writes the same bytes (uncompressed formats) or

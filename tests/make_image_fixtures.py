@@ -38,12 +38,19 @@ def im_decode(path, channels, alpha):
     return out
 
 
-def add(name, w, h, channels, depth, ref, tol, tool):
-    ref["rgb"].astype("<f4").tofile(f"{D}/{name}.ref")
-    entry = {"file": name, "width": w, "height": h, "channels": channels, "bitDepth": depth, "tol": tol,
-             "tool": tool}
+def add(name, w, h, channels, depth, ref, tol, tool, options=None, suffix=""):
+    """tol None: the decode must equal the reference bit for bit. options: DecodeOptions for
+    this entry, whose reference files then carry `suffix`."""
+    ref["rgb"].astype("<f4").tofile(f"{D}/{name}{suffix}.ref")
+    entry = {"file": name, "width": w, "height": h, "channels": channels, "bitDepth": depth,
+             "tol": 0 if tol is None else tol, "tool": tool}
+    if tol is None:
+        entry["exact"] = True
+    if options:
+        entry["options"] = options
+        entry["suffix"] = suffix
     if "alpha" in ref:
-        ref["alpha"].astype("<f4").tofile(f"{D}/{name}.alpha")
+        ref["alpha"].astype("<f4").tofile(f"{D}/{name}{suffix}.alpha")
         entry["alpha"] = True
     manifest.append(entry)
 
@@ -238,6 +245,106 @@ for name, img, ch, comp in [("rgba_piz_half.exr", src_exra, 4, 4), ("y_zip_half.
     cv2.imwrite(f"{D}/{name}", bgr(img) if img.ndim == 3 else img, [cv2.IMWRITE_EXR_TYPE, 1,
                                                                     cv2.IMWRITE_EXR_COMPRESSION, comp])
     add(name, EW, EH, ch, 16, cv_decode(f"{D}/{name}"), 1e-7, "opencv/openexr")
+
+# --- OpenEXR's other compressions (OpenCV writes them; its decode is OpenEXR's) ----------
+XW, XH = 38, 26  # even (luminance/chroma needs it); more than one 16- and 32-line chunk
+src_x = hdr_source(XW, XH)
+for comp, cname in [(5, "pxr24"), (6, "b44"), (7, "b44a")]:
+    for t, tname in [(1, "half"), (2, "float")]:
+        if tname == "float" and comp in (6, 7):
+            continue  # B44 stores float channels as they are; one float case (PXR24) suffices
+        name = f"{cname}_{tname}.exr"
+        cv2.imwrite(f"{D}/{name}", bgr(src_x), [cv2.IMWRITE_EXR_TYPE, t, cv2.IMWRITE_EXR_COMPRESSION, comp])
+        add(name, XW, XH, 3, 16 if t == 1 else 32, cv_decode(f"{D}/{name}"), None, "opencv/openexr")
+
+# --- OpenEXR files OpenCV does not write: tests/exr_fixtures.cpp (the OpenEXR library) and
+# its command-line tools; references are RgbaInputFile's decode (half RGBA).
+helper = "/tmp/lfdiff_exr_fixtures"
+flags = subprocess.run(["pkg-config", "--cflags", "--libs", "OpenEXR"], check=True, capture_output=True,
+                       text=True).stdout.split()
+sh("g++", "-O1", "-std=c++17", "tests/exr_fixtures.cpp", *flags, "-o", helper)
+
+
+def exr_ref(path, alpha, display=False):
+    out = subprocess.run([helper, "read", path, "1" if display else "0", "/tmp/lfdiff_ref.f32"], check=True,
+                         capture_output=True, text=True).stdout.split()
+    w, h = int(out[0]), int(out[1])
+    rgba = np.fromfile("/tmp/lfdiff_ref.f32", "<f4").reshape(h, w, 4)
+    ref = {"rgb": rgba[..., :3].ravel()}
+    if alpha:
+        ref["alpha"] = rgba[..., 3].ravel()
+    return w, h, ref
+
+
+for name, alpha, comp in [("yc_zip.exr", False, 3), ("yca_piz.exr", True, 4), ("yc_b44a.exr", False, 7),
+                          ("yca_pxr24.exr", True, 5)]:
+    sh(helper, "yc", f"{D}/{name}", str(XW), str(XH), "1" if alpha else "0", str(comp))
+    w, h, ref = exr_ref(f"{D}/{name}", alpha)
+    add(name, w, h, 4 if alpha else 3, 16, ref, None, "openexr RgbaInputFile")
+# Tiled: one level, mip-mapped, rip-mapped (the full-resolution level is read).
+cv2.imwrite("/tmp/lfdiff_tile_src.exr", bgr(src_x), [cv2.IMWRITE_EXR_TYPE, 1, cv2.IMWRITE_EXR_COMPRESSION, 3])
+for name, mode in [("tiled_one.exr", "-o"), ("tiled_mip.exr", "-m"), ("tiled_rip.exr", "-r")]:
+    sh("exrmaketiled", mode, "-t", "16", "12", "/tmp/lfdiff_tile_src.exr", f"{D}/{name}")
+    w, h, ref = exr_ref(f"{D}/{name}", False)
+    add(name, w, h, 3, 16, ref, None, "openexr RgbaInputFile")
+# Multi-part: the first part by default, the second by name or index.
+cv2.imwrite("/tmp/lfdiff_part2.exr", bgr(src_x[::-1] * 2), [cv2.IMWRITE_EXR_TYPE, 1,
+                                                          cv2.IMWRITE_EXR_COMPRESSION, 4])
+sh("exrmultipart", "-combine", "-i", "/tmp/lfdiff_tile_src.exr::beauty", "/tmp/lfdiff_part2.exr::second",
+   "-o", f"{D}/multipart.exr")
+for options, src_file, suffix in [(None, "/tmp/lfdiff_tile_src.exr", ""),
+                                  ({"part": "second"}, "/tmp/lfdiff_part2.exr", ".second"),
+                                  ({"part": 1}, "/tmp/lfdiff_part2.exr", ".part1")]:
+    w, h, ref = exr_ref(src_file, False)
+    add("multipart.exr", w, h, 3, 16, ref, None, "openexr RgbaInputFile (the part alone)", options, suffix)
+# Display window larger than the data window, which starts at negative x.
+sh(helper, "window", f"{D}/window.exr")
+for options, suffix in [(None, ""), ({"displayWindow": True}, ".display")]:
+    w, h, ref = exr_ref(f"{D}/window.exr", False, display=bool(options))
+    add("window.exr", w, h, 3, 16, ref, None, "openexr RgbaInputFile", options, suffix)
+
+# --- float TIFF: ImageMagick's LZW/Deflate with the floating-point predictor, OpenCV's LogLuv;
+# references are OpenCV's decode (libtiff).
+src_t = hdr_source(W, H)
+with open("/tmp/lfdiff_src.pfm", "wb") as f:
+    f.write(f"PF\n{W} {H}\n-1.0\n".encode() + np.ascontiguousarray(src_t[::-1]).astype("<f4").tobytes())
+for name, opts in [("float_lzw_pred3.tif", ["-compress", "lzw"]),
+                   ("float_zip_pred3_tiles.tif", ["-compress", "zip", "-define", "tiff:tile-geometry=16x16"])]:
+    sh("convert", "/tmp/lfdiff_src.pfm", "-depth", "32", "-define", "quantum:format=floating-point", *opts,
+       "-define", "tiff:predictor=3", f"{D}/{name}")
+    add(name, W, H, 3, 32, cv_decode(f"{D}/{name}"), None, "imagemagick, decoded by opencv")
+cv2.imwrite(f"{D}/logluv.tif", bgr(src_t))  # OpenCV writes float RGB as SGILOG LogLuv
+add("logluv.tif", W, H, 3, 32, cv_decode(f"{D}/logluv.tif"), None, "opencv (libtiff)")
+
+
+# --- what libjpeg and libtiff tolerate: junk before a JPEG marker, no EOI, a Deflate strip
+# with bytes after its zlib stream (StripByteCounts covering them).
+jpg = open(f"{D}/q75_420.jpg", "rb").read()
+dqt = jpg.index(b"\xff\xdb")
+open(f"{D}/junk_no_eoi.jpg", "wb").write(jpg[:dqt] + b"\x00junk\x17" + jpg[dqt:-2])
+add("junk_no_eoi.jpg", JW, JH, 3, 8, im_decode(f"{D}/junk_no_eoi.jpg", 3, False), 0,
+    "libjpeg-turbo via imagemagick")
+
+
+def padded_deflate_tiff(path, gray):
+    import struct
+    import zlib
+    strip = zlib.compress(gray.tobytes()) + b"\0" * 13
+    entries = [(256, 3, 1, gray.shape[1]), (257, 3, 1, gray.shape[0]), (258, 3, 1, 8), (259, 3, 1, 8),
+               (262, 3, 1, 1), (273, 4, 1, 0), (277, 3, 1, 1), (278, 3, 1, gray.shape[0]),
+               (279, 4, 1, len(strip))]
+    data_at = 8 + 2 + 12 * len(entries) + 4
+    ifd = struct.pack("<H", len(entries))
+    for tag, typ, count, value in entries:
+        value = data_at if tag == 273 else value
+        ifd += struct.pack("<HHI", tag, typ, count) + (struct.pack("<HH", value, 0) if typ == 3 else
+                                                      struct.pack("<I", value))
+    open(path, "wb").write(b"II*\0" + struct.pack("<I", 8) + ifd + b"\0\0\0\0" + strip)
+
+
+gray = (np.arange(W * H).reshape(H, W) * 7 % 251).astype(np.uint8)
+padded_deflate_tiff(f"{D}/deflate_padded.tif", gray)
+add("deflate_padded.tif", W, H, 1, 8, im_decode(f"{D}/deflate_padded.tif", 1, False), 0, "libtiff via imagemagick")
 
 # --- our encoders, decoded by the other tools --------------------------------------------
 sh("deno", "run", "-A", "tests/codec_outputs.ts", D)
