@@ -1,6 +1,6 @@
 // OpenEXR: scanline and tiled files (the full-resolution level of mip- and rip-maps),
 // single- or multi-part (the first part or one named by DecodeOptions.part); compression
-// NONE, RLE, ZIPS, ZIP, PIZ, PXR24, B44, B44A, DWAA, DWAB (exr_compression.ts); HALF, FLOAT
+// NONE, RLE, ZIPS, ZIP, PIZ, PXR24, B44, B44A (exr_compression.ts; not DWAA/DWAB); HALF, FLOAT
 // and UINT channels; R,G,B(,A), Y(,A), or luminance/chroma Y,RY,BY(,A) turned into RGB as
 // OpenEXR's RgbaInputFile does (exr_yca.ts). Other channels are skipped. The image carries
 // its data and display windows; DecodeOptions.displayWindow places it in the latter. Writing:

@@ -1,10 +1,9 @@
 // OpenEXR's compressions, each decoding one chunk to the raw layout (exr_chunk.ts): RLE,
 // ZIPS/ZIP (byte predictor and even/odd split under zlib), PIZ (exr_piz.ts), PXR24 (24-bit
 // floats, byte planes of differences under zlib), B44/B44A (4×4 blocks of halfs in 14 or 3
-// bytes), DWAA/DWAB (exr_dwa.ts). Follows OpenEXRCore's internal_*.c.
+// bytes). DWAA/DWAB (lossy DCT) are not decoded yet. Follows OpenEXRCore's internal_*.c.
 
 import { type Chunk, hasLine, planarToRaw } from "./exr_chunk.ts";
-import { dwaDecode } from "./exr_dwa.ts";
 import { pizDecode } from "./exr_piz.ts";
 import { floatToHalf, halfToFloat } from "./half.ts";
 import { ImageError } from "./image.ts";
@@ -26,7 +25,7 @@ export const LINES_PER_CHUNK = [1, 1, 1, 16, 32, 16, 32, 32, 32, 256];
 /**
  * Most raw bytes per compressed byte (bomb checks): RLE 128 from 2; PIZ a 9-bit run code for
  * 255 words; PXR24 zlib over 3 of every 4 float bytes; B44A 32 bytes of a flat block in 3;
- * DWA a zlib-compressed DC value per 8×8 block.
+ * DWA (not decoded) a zlib-compressed DC value per 8×8 block.
  */
 export const MAX_RATIO = [
   1,
@@ -55,11 +54,13 @@ export function uncompress(kind: number, data: Uint8Array, chunk: Chunk, file: s
     case 6:
     case 7:
       return b44Decode(data, chunk, file);
-    case 8:
-    case 9:
-      return dwaDecode(data, chunk, file);
   }
-  throw new ImageError(file, `unsupported compression ${kind}`);
+  throw new ImageError(
+    file,
+    `unsupported compression ${
+      COMPRESSION[kind]
+    } (NONE, RLE, ZIPS, ZIP, PIZ, PXR24, B44 and B44A are read)`,
+  );
 }
 
 function rleDecode(src: Uint8Array, expected: number, file: string): Uint8Array {
