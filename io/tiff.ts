@@ -134,6 +134,7 @@ export function decodeTiff(bytes: Uint8Array, file: string, o: DecodeOptions = {
     if (planar) r.fail("planar LogLuv is not supported");
     bps = 4;
   } else {
+    if (compression === SGILOG) r.fail("SGILOG compression without LogLuv photometric");
     if (!((format === 1 && (bits === 8 || bits === 16)) || (format === 3 && bits === 32))) {
       r.fail(
         `unsupported sample format: ${bits}-bit ${
