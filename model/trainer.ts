@@ -2,6 +2,7 @@
 // come from the caller (tools/train.ts wires io's loader and metrics), so model/ stays
 // free of file formats.
 //   stage 1:      LFDiff "s1" — z = LPENet(gt);  L = L_r(DHRNet(AM(X), z), gt)
+//                 (or "baseline", Table 3's first row: no prior, L = L_r(DHRNet(AM(X)), gt))
 //   stage 2 joint (s2, Eq. 15): teacher z = LPENet_stage1(gt) (frozen); D = LPENet_DM(X);
 //                 L = ‖ε − ε_θ(z_t, D, t)‖² (t random per sample)
 //                   + ‖ẑ − z‖₁ (ẑ = S DDIM steps with gradient from z_T ~ q(z_T | z))
@@ -65,7 +66,9 @@ export class Trainer {
   ) {
     const v = model.config.variant;
     const mode = s.mode ?? "joint";
-    if (s.stage === 1 && v !== "s1") throw new Error(`stage 1 trains the s1 variant, not ${v}`);
+    if (s.stage === 1 && v !== "s1" && v !== "baseline") {
+      throw new Error(`stage 1 trains the s1 or baseline variant, not ${v}`);
+    }
     if (s.stage === 2) {
       if (!teacher) throw new Error("stage 2 needs the stage-1 LPENet (a stage-1 checkpoint)");
       const want = mode === "no-dm" ? "s2-no-dm" : "s2";

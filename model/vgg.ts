@@ -85,6 +85,11 @@ export class Vgg19Features extends Module {
   }
 }
 
+/** How to make the weights file, for the error a missing one gets. */
+export const VGG_EXPORT_HINT =
+  "export torchvision's ImageNet VGG19 with `python3 tools/export_vgg19.py vgg19.safetensors` " +
+  "(needs torch and torchvision; see the README)";
+
 /** Loads torchvision-named VGG19 weights (only the conv layers up to conv5_4 are used). */
 export async function loadVgg19(path: string): Promise<Vgg19Features> {
   const file = await readSafetensors(path);

@@ -12,6 +12,7 @@ import {
   serializeSafetensors,
 } from "@lfdiff/model/mod.ts";
 import { gemmProvider, selectGemm, sgemmTs } from "@lfdiff/ops/cpu/gemm.ts";
+import { createCpuBackend } from "@lfdiff/ops/cpu/backend.ts";
 import { openLibrary } from "@lfdiff/native/library.ts";
 import { assert, assertClose, assertEquals, assertThrows, strictEqual } from "./assert.ts";
 
@@ -275,4 +276,34 @@ Deno.test("without OpenBLAS the engine warns once, naming where it looked, and f
       .test(warnings[0]),
     warnings[0],
   );
+});
+
+Deno.test("a registered backend is a new device: ops run through it, tensors say where they live", () => {
+  const calls = new Map<string, number>();
+  T.registerBackend("counting", () => {
+    const cpu = createCpuBackend();
+    // Every primitive counts its calls, then runs on the CPU.
+    return Object.fromEntries(
+      Object.entries(cpu).map(([k, v]) => [
+        k,
+        typeof v === "function"
+          ? (...a: unknown[]) => (calls.set(k, (calls.get(k) ?? 0) + 1), v(...a))
+          : k === "name"
+          ? "counting"
+          : v,
+      ]),
+    ) as unknown as T.Backend;
+  });
+  const x = T.randn([1, 2, 5, 5], new T.Rng(1), { device: "counting", requiresGrad: true });
+  const w = T.randn([3, 2, 3, 3], new T.Rng(2), { device: "counting" });
+  const y = T.relu(T.conv2d(x, w, null, { padding: 1 }));
+  strictEqual(y.device, "counting");
+  T.sum(y).backward();
+  assert((calls.get("conv2d") ?? 0) === 1 && (calls.get("conv2dBackwardData") ?? 0) === 1);
+  assert((calls.get("unary") ?? 0) >= 1 && (calls.get("unaryBackward") ?? 0) >= 1);
+  const ref = T.relu(
+    T.conv2d(T.tensor(x.toArray(), x.shape), T.tensor(w.toArray(), w.shape), null, { padding: 1 }),
+  );
+  assertEquals([...y.toArray()], [...ref.toArray()]);
+  assertThrows(() => T.add(y, ref), /add: tensors on counting and cpu/);
 });

@@ -8,7 +8,8 @@ import { loadVgg19, Vgg19Features } from "@lfdiff/model/vgg.ts";
 import { LFDiff } from "@lfdiff/model/lfdiff.ts";
 import { TINY } from "@lfdiff/model/config.ts";
 import { Trainer } from "@lfdiff/model/trainer.ts";
-import { writeSafetensors } from "@lfdiff/io/safetensors.ts";
+import { readSafetensors, writeSafetensors } from "@lfdiff/io/safetensors.ts";
+import { loadLFDiff } from "@lfdiff/model/checkpoint.ts";
 import * as T from "@lfdiff/ops/mod.ts";
 import { assert, assertEquals, strictEqual } from "./assert.ts";
 import { runTool, toolCommand } from "./run_tool.ts";
@@ -52,6 +53,8 @@ async function experiment(
 }
 
 const train = (args: string[]) => runTool("train", args);
+
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
 const losses = async (run: string) =>
   (await Deno.readTextFile(`${run}/log.csv`)).trim().split("\n").slice(1).map((l) => l.split(","));
@@ -153,6 +156,52 @@ Deno.test("--resume from step k repeats the uninterrupted run exactly", async ()
     );
     const again = await train(["--config", cfg, "--out", `${dir}/a`]);
     assert(again.err.includes("already holds a run; pass --resume"), again.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SIGKILL at random moments: the checkpoint always loads and --resume ends where an uninterrupted run does", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await dataset(dir);
+    const cfg = await experiment(dir, "k", { stage: 1, checkpointEvery: 1, valEvery: 4 });
+    const steps = ["--max-steps", "40"];
+    strictEqual((await train(["--config", cfg, "--out", `${dir}/a`, ...steps])).code, 0);
+    const rng = new T.Rng(7);
+    let kills = 0, finished = false;
+    while (!finished) {
+      const resume = await exists(`${dir}/b/state.safetensors`);
+      const child = toolCommand(
+        "train",
+        ["--config", cfg, "--out", `${dir}/b`, ...steps, ...(resume ? ["--resume"] : [])],
+        { stdout: "null", stderr: "null" },
+      ).spawn();
+      if (kills < 8) {
+        const t = setTimeout(() => child.kill("SIGKILL"), 200 + 1500 * rng.float());
+        const status = await child.status;
+        clearTimeout(t);
+        if (status.signal === "SIGKILL") kills++;
+        else finished = status.code === 0;
+      } else finished = (await child.status).code === 0;
+      if (await exists(`${dir}/b/state.safetensors`)) {
+        // Whatever moment the kill hit, the checkpoint is whole.
+        const st = await readSafetensors(`${dir}/b/state.safetensors`);
+        assert(Number(st.metadata.step) >= 1);
+        await loadLFDiff(`${dir}/b/weights.safetensors`);
+      }
+    }
+    assert(kills >= 4, `only ${kills} kills landed`);
+    assertEquals(await losses(`${dir}/b`), await losses(`${dir}/a`));
+    assertEquals(
+      await Deno.readTextFile(`${dir}/b/val.csv`),
+      await Deno.readTextFile(`${dir}/a/val.csv`),
+    );
+    assertEquals(
+      await Deno.readFile(`${dir}/b/weights.safetensors`),
+      await Deno.readFile(`${dir}/a/weights.safetensors`),
+    );
+    for await (const e of Deno.readDir(`${dir}/b`)) assert(!e.name.endsWith(".tmp"), e.name);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

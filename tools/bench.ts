@@ -2,14 +2,7 @@
 // same ops under PyTorch CPU with the same thread count. PyTorch runs as a worker process
 // and the two sides alternate single iterations, so both see the same host load; best
 // and median times are printed, and the ratio of the best times.
-//   --iters N   timed iterations per op   --json   machine-readable output
-//   --infer WxH  instead: one LF-Diff (paper config, s2, random weights) inference on a
-//                synthetic bracket of that size, beside PyTorch running the same weights,
-//                with peak resident memory of each (e.g. --infer 1500x1000)
-//   --device cpu|cuda  where both sides run (--infer and --train-step; the op timings' PyTorch
-//                side runs on the CPU); LFDIFF_TF32=1 allows TF32 on both
-//   --train-step  instead: one stage-1 training step (paper config, --batch N (4) of 128×128
-//                crops, forward + backward + Adam) beside PyTorch on the same weights
+// `--help` lists the flags; LFDIFF_TF32=1 allows TF32 on both sides on a GPU.
 
 import * as T from "../ops/mod.ts";
 import { gemmProvider } from "../ops/cpu/gemm.ts";
@@ -319,12 +312,26 @@ async function benchTrainStep(
 
 await run("bench", async () => {
   const { values } = flags("bench", {
-    iters: { type: "string", default: "12" },
-    json: { type: "boolean", default: false },
-    infer: { type: "string" },
-    "train-step": { type: "boolean", default: false },
-    device: { type: "string", default: "cpu" },
-    batch: { type: "string", default: "4" },
+    iters: { type: "string", default: "12", arg: "N", help: "timed iterations per op" },
+    infer: {
+      type: "string",
+      arg: "WxH",
+      help: "instead: one LF-Diff inference (paper config, s2) of that size, with peak memory",
+    },
+    "train-step": {
+      type: "boolean",
+      help: "instead: one stage-1 training step (paper config, --batch crops of 128×128)",
+    },
+    batch: { type: "string", default: "4", arg: "N", help: "crops per training step" },
+    device: { type: "string", default: "cpu", arg: "cpu|cuda", help: "where both sides run" },
+    json: { type: "boolean", help: "machine-readable output" },
+  }, {
+    usage: ["[--iters N]", "--infer WxH", "--train-step [--batch N]"],
+    about:
+      "Times the engine's hot ops and whole-model work beside PyTorch (when /usr/bin/python3\n" +
+      "has torch, with the same thread count); the two sides alternate iterations so both see\n" +
+      "the same load. Prints best and median times and their ratio.",
+    examples: ["", "--infer 1500x1000", "--train-step --batch 4 --iters 3"],
   });
   useDevice(values.device!);
   if (values["train-step"]) {

@@ -1,9 +1,5 @@
 // `deno task eval --data DIR`: every scene with ground truth → PSNR-μ, PSNR-L, SSIM-μ,
-// SSIM-L and seconds per scene, their means, a table on stdout.
-//   --method lfdiff|merge   (merge: the classic exposure-weighted merge, io/merge.ts)
-//   --split test|train|all  (default: test scenes when there are any, else all)
-//   --save DIR  (keep each output as DIR/NAME.hdr + .png)   --json FILE (results as JSON)
-//   and, for lfdiff, the model flags of tools/model_flags.ts.
+// SSIM-L and seconds per scene, their means, a table on stdout. `--help` lists the flags.
 
 import { writeImage } from "../io/codecs.ts";
 import { writeFileAtomic } from "../io/files.ts";
@@ -14,7 +10,7 @@ import { type HdrMetrics, hdrMetrics } from "../io/metrics.ts";
 import { previewImage } from "../io/tonemap.ts";
 import { fuseBracket } from "../model/fuse.ts";
 import { fail, flags, run } from "./cli.ts";
-import { chooseModel, MODEL_FLAGS, type ModelChoice } from "./model_flags.ts";
+import { chooseModel, MODEL_FLAGS, type ModelChoice, useDevice } from "./model_flags.ts";
 
 interface Row extends HdrMetrics {
   scene: string;
@@ -24,11 +20,33 @@ interface Row extends HdrMetrics {
 await run("eval", async () => {
   const { values } = flags("eval", {
     ...MODEL_FLAGS,
-    data: { type: "string" },
-    method: { type: "string", default: "lfdiff" },
-    split: { type: "string" },
-    save: { type: "string" },
-    json: { type: "string" },
+    data: {
+      type: "string",
+      arg: "DIR",
+      help: "a dataset root (Kalantari/Wu/synth layout) or one scene",
+    },
+    method: {
+      type: "string",
+      default: "lfdiff",
+      arg: "M",
+      help: "lfdiff, or merge (the classic exposure-weighted merge, the baseline row)",
+    },
+    split: {
+      type: "string",
+      arg: "S",
+      help: "test, train or all (default: the test scenes when there are any)",
+    },
+    save: { type: "string", arg: "DIR", help: "keep each output as DIR/NAME.hdr and .png" },
+    json: { type: "string", arg: "FILE", help: "write the results as JSON" },
+  }, {
+    usage: ["--data DIR [--method lfdiff|merge] [flags]"],
+    about: "Scores every scene with ground truth: PSNR-μ, PSNR-L, SSIM-μ, SSIM-L (the field's\n" +
+      "definitions) and seconds per scene, with their means, as a table on stdout.",
+    examples: [
+      "--data Kalantari --weights lfdiff.safetensors",
+      "--data Kalantari --method merge --json merge.json",
+      "--data data/synth --split all --save out/eval",
+    ],
   });
   const say = (s: string) => console.error(`eval: ${s}`);
   if (!values.data) fail("eval", "--data DIR is required (a dataset root or one scene folder)");
@@ -48,7 +66,10 @@ await run("eval", async () => {
     );
   }
   let choice: ModelChoice | null = null;
-  if (values.method === "lfdiff") choice = await chooseModel(values, say);
+  if (values.method === "lfdiff") {
+    useDevice(values.device);
+    choice = await chooseModel(values, say);
+  }
   if (values.save) await Deno.mkdir(values.save, { recursive: true });
 
   const rows: Row[] = [];

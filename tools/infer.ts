@@ -1,10 +1,5 @@
 // `deno task infer`: one bracket → an HDR file (.hdr or .exr, by --out's extension) and a
-// tone-mapped PNG preview beside it.
-//   deno task infer [--ldr] A B C [--ev -2,0,2]     three frames (EVs from EXIF if not given)
-//   deno task infer --scene DIR                     a Kalantari/Wu scene folder
-//   deno task infer                                 the sample bracket in samples/bracket
-//   --out FILE (default out/NAME.hdr)  --summary (parameter counts, then exit)  --json
-//   and the model flags of tools/model_flags.ts.
+// tone-mapped PNG preview beside it. `--help` lists the flags.
 
 import { loadBracket } from "../io/bracket.ts";
 import { writeImage } from "../io/codecs.ts";
@@ -15,7 +10,7 @@ import { fuseBracket } from "../model/fuse.ts";
 import { LFDiff } from "../model/lfdiff.ts";
 import { type LFDiffConfig, PAPER, TINY } from "../model/config.ts";
 import { fail, flags, run } from "./cli.ts";
-import { chooseModel, MODEL_FLAGS } from "./model_flags.ts";
+import { chooseModel, MODEL_FLAGS, useDevice } from "./model_flags.ts";
 
 const SAMPLE = new URL("../samples/bracket/", import.meta.url).pathname;
 /** The paper's Table 3 parameter counts, in millions. */
@@ -50,12 +45,27 @@ function summary(config: LFDiffConfig, json: boolean): void {
 await run("infer", async () => {
   const { values, positionals } = flags("infer", {
     ...MODEL_FLAGS,
-    ldr: { type: "boolean", default: false },
-    ev: { type: "string" },
-    scene: { type: "string" },
-    out: { type: "string" },
-    summary: { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
+    ldr: { type: "boolean", help: "the positional arguments are the three frames (optional)" },
+    ev: {
+      type: "string",
+      arg: "E1,E2,E3",
+      help: "exposures in stops (default: from EXIF exposure times)",
+    },
+    scene: { type: "string", arg: "DIR", help: "a Kalantari or Wu scene folder instead of files" },
+    out: { type: "string", arg: "FILE", help: "output .hdr or .exr (default out/NAME.hdr)" },
+    summary: { type: "boolean", help: "print parameter counts per variant and exit" },
+    json: { type: "boolean", help: "one JSON line of results on stdout" },
+  }, {
+    usage: ["[--ldr] A B C [--ev E1,E2,E3] [flags]", "--scene DIR [flags]", "--summary"],
+    about:
+      "Fuses a bracket of three exposures (the middle one is the reference) into one HDR image,\n" +
+      "written with a tone-mapped PNG preview beside it. Without inputs it fuses the sample\n" +
+      "bracket in samples/bracket. Progress goes to stderr, a summary to stdout.",
+    examples: [
+      "--ldr a.jpg b.jpg c.jpg --out out/room.exr",
+      "a.tif b.tif c.tif --ev -2,0,2 --weights lfdiff.safetensors",
+      "--scene Kalantari/Test/001 --steps 20 --seed 3",
+    ],
   });
   const say = (s: string) => console.error(`infer: ${s}`);
   if (values.summary) {
@@ -91,6 +101,7 @@ await run("infer", async () => {
   if (!/\.(hdr|exr)$/i.test(out)) {
     fail("infer", `--out ${out}: the HDR output must end in .hdr or .exr`);
   }
+  useDevice(values.device);
   const choice = await chooseModel(values, say);
   const { width, height } = ldrs[1];
   const tile = choice.tileFor(width, height);

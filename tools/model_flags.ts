@@ -1,28 +1,44 @@
-// Flags every model-running tool shares (infer, eval) and the model they select:
-//   --weights FILE.safetensors   (absent: untrained PyTorch-default weights, said loudly)
-//   --config paper|tiny  --variant baseline|s1|s2-no-dm|s2  --steps S  --seed N
-//   --tile N|auto  --device cpu
+// Flags every model-running tool shares (infer, eval) and the model they select.
 
 import { loadLFDiff } from "../model/checkpoint.ts";
 import { type LFDiffConfig, PAPER, TINY, type Variant } from "../model/config.ts";
 import { LFDiff } from "../model/lfdiff.ts";
 import { getBackend, setDefaultDevice } from "../ops/device.ts";
 import { Rng } from "../ops/rng.ts";
-import type { Options } from "./cli.ts";
+import type { Flags } from "./cli.ts";
 
 export const MODEL_FLAGS = {
-  weights: { type: "string" },
-  config: { type: "string", default: "paper" },
-  variant: { type: "string" },
-  steps: { type: "string" },
-  seed: { type: "string", default: "0" },
-  tile: { type: "string", default: "auto" },
-  device: { type: "string", default: "cpu" },
-} satisfies Options;
+  weights: {
+    type: "string",
+    arg: "FILE",
+    help: "trained LF-Diff weights (.safetensors; the file carries its configuration)",
+  },
+  config: {
+    type: "string",
+    default: "paper",
+    arg: "NAME",
+    help: "configuration of untrained weights: paper or tiny",
+  },
+  variant: { type: "string", arg: "V", help: "baseline, s1, s2-no-dm or s2 (Table 3)" },
+  steps: {
+    type: "string",
+    arg: "S",
+    help: "DDIM steps of the diffusion prior (default: the model's)",
+  },
+  seed: { type: "string", default: "0", arg: "N", help: "seed of the diffusion prior's noise" },
+  tile: {
+    type: "string",
+    default: "auto",
+    arg: "N|auto",
+    help: "tile side in pixels, 0 = whole image, auto = 1024 above 2.6 MP",
+  },
+  device: { type: "string", default: "cpu", arg: "cpu|cuda", help: "where the network runs" },
+} satisfies Flags;
 
 export interface ModelChoice {
   model: LFDiff;
   trained: boolean;
+  /** DDIM steps S (the model's default unless --steps). */
   steps: number;
   seed: number;
   /** Tile side for fuseBracket (0 = whole image). */
@@ -40,13 +56,17 @@ export function useDevice(device: string): void {
 }
 
 /** Images up to this many pixels run whole; larger ones in 1024-pixel tiles. */
-const WHOLE_MAX_PIXELS = 2_600_000;
+export const WHOLE_MAX_PIXELS = 2_600_000;
+
+/** The tile side `--tile` asks for, for a width×height image. */
+export function tileFor(tile: string, width: number, height: number): number {
+  return tile === "auto" ? (width * height > WHOLE_MAX_PIXELS ? 1024 : 0) : Number(tile);
+}
 
 export async function chooseModel(
-  v: Record<string, string | boolean | undefined>,
+  v: { [K in keyof typeof MODEL_FLAGS]?: string },
   warn: (s: string) => void,
 ): Promise<ModelChoice> {
-  useDevice(String(v.device));
   const base: Record<string, LFDiffConfig> = { paper: PAPER, tiny: TINY };
   if (!(String(v.config) in base)) {
     throw new Error(`--config must be paper or tiny, got ${v.config}`);
@@ -55,7 +75,7 @@ export async function chooseModel(
   let model: LFDiff;
   let trained = false;
   if (v.weights) {
-    model = await loadLFDiff(String(v.weights), variant ? { variant } : undefined);
+    model = await loadLFDiff(v.weights, variant ? { variant } : undefined);
     trained = true;
   } else {
     model = new LFDiff({ ...base[String(v.config)], ...(variant ? { variant } : {}) }, new Rng(0));
@@ -63,9 +83,11 @@ export async function chooseModel(
       "no --weights given: the network has UNTRAINED random weights, so its output is not a real HDR reconstruction (train with deno task train, or pass --weights)",
     );
   }
-  const steps = v.steps === undefined ? model.config.samplingSteps : Number(v.steps);
-  if (!(Number.isInteger(steps) && steps >= 1 && steps <= model.config.timesteps)) {
-    throw new Error(`--steps must be an integer in 1..${model.config.timesteps}`);
+  let steps: number;
+  try {
+    steps = model.samplingSteps(v.steps === undefined ? undefined : Number(v.steps));
+  } catch (e) {
+    throw new Error(`--steps: ${(e as Error).message}`);
   }
   const seed = Number(v.seed);
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${v.seed}`);
@@ -73,9 +95,5 @@ export async function chooseModel(
   if (tile !== "auto" && !(Number.isInteger(Number(tile)) && Number(tile) >= 0)) {
     throw new Error(`--tile must be auto, 0 (whole image) or a size in pixels, got ${tile}`);
   }
-  const tileFor = (
-    w: number,
-    h: number,
-  ) => (tile === "auto" ? (w * h > WHOLE_MAX_PIXELS ? 1024 : 0) : Number(tile));
-  return { model, trained, steps, seed, tileFor };
+  return { model, trained, steps, seed, tileFor: (w, h) => tileFor(tile, w, h) };
 }

@@ -1,39 +1,30 @@
 // `deno task train --config EXPERIMENT.json`: LF-Diff's two training stages on a dataset
-// folder (Kalantari/Wu layouts or `deno task synth` output).
-//   --config FILE   the experiment (see experiments/*.json and the README for the fields)
-//   --out DIR       run folder (default runs/NAME); it keeps a copy of the config
-//   --resume        continue from DIR's checkpoint, bit for bit
-//   --max-steps N   stop after N optimiser steps in total (overrides the config)
-//   --batch N  --accumulate K   crops per micro-batch, micro-batches per optimiser step
-//   --vgg FILE      VGG19 weights (torchvision names, safetensors) for the perceptual term
-//   --device cpu|cuda
-//   --json          one JSON summary line on stdout at the end
-// The run folder holds weights.safetensors (loadable by infer/eval), state.safetensors
-// (optimiser moments, counters, RNG, teacher), log.csv, val.csv and plot.png. Ctrl-C saves
-// a checkpoint and exits cleanly.
+// folder (Kalantari/Wu layouts or `deno task synth` output). `--help` lists the flags; the
+// README lists the experiment fields. The run folder (tools/run_folder.ts) is checkpointed
+// every `checkpointEvery` steps, at the end, and on Ctrl-C; `--resume` continues bit for bit.
 
-import { writeFileAtomic } from "../io/files.ts";
 import { findScenes, loadScene, type Scene } from "../io/dataset.ts";
 import { type Image, newImage } from "../io/image.ts";
 import { type Batch, CropLoader } from "../io/loader.ts";
 import { hdrMetrics } from "../io/metrics.ts";
 import { muLaw } from "../io/tonemap.ts";
-import { loadLFDiff, saveLFDiff } from "../model/checkpoint.ts";
-import { type LFDiffConfig, PAPER, TINY } from "../model/config.ts";
+import { loadLFDiff } from "../model/checkpoint.ts";
+import { type LFDiffConfig, PAPER, TINY, type Variant } from "../model/config.ts";
 import { fuseBracket } from "../model/fuse.ts";
 import { LFDiff } from "../model/lfdiff.ts";
-import { readSafetensors, writeSafetensors } from "../io/safetensors.ts";
-import { type LossTerms, type Stage2Mode, teacherFrom, Trainer } from "../model/trainer.ts";
-import { loadVgg19 } from "../model/vgg.ts";
+import { type Stage2Mode, teacherFrom, Trainer } from "../model/trainer.ts";
+import { loadVgg19, VGG_EXPORT_HINT } from "../model/vgg.ts";
 import { Rng } from "../ops/rng.ts";
 import { fail, flags, run } from "./cli.ts";
 import { useDevice } from "./model_flags.ts";
-import { plotPng } from "./plot.ts";
+import { RunFolder } from "./run_folder.ts";
 
 interface Experiment {
   name: string;
   data: string;
   stage: 1 | 2;
+  /** Stage 1: "s1" (the paper's stage 1) or "baseline" (Table 3's model without a prior). */
+  variant: Variant;
   mode?: Stage2Mode;
   model: "paper" | "tiny" | Partial<LFDiffConfig>;
   stage1?: string;
@@ -57,6 +48,7 @@ interface Experiment {
 }
 
 const DEFAULTS: Omit<Experiment, "name" | "data" | "stage"> = {
+  variant: "s1",
   model: "paper",
   crop: 128,
   stride: 64,
@@ -87,6 +79,9 @@ async function readExperiment(path: string): Promise<Experiment> {
     if (x[k] === undefined) throw new Error(`${path}: missing "${k}"`);
   }
   if (x.stage !== 1 && x.stage !== 2) throw new Error(`${path}: "stage" must be 1 or 2`);
+  if (x.stage === 1 && x.variant !== "s1" && x.variant !== "baseline") {
+    throw new Error(`${path}: stage 1 trains "variant" s1 or baseline, not ${x.variant}`);
+  }
   if (x.stage === 2 && !x.stage1) {
     throw new Error(`${path}: stage 2 needs "stage1", the stage-1 weights`);
   }
@@ -115,20 +110,63 @@ function centreCrop(img: Image, size: number): Image {
   return out;
 }
 
+/** The held-out scenes, centre-cropped to `crop`. */
+async function validationScenes(x: Experiment): Promise<Scene[]> {
+  const infos = (await findScenes(x.data, "test")).filter((s) => s.gt).slice(0, x.valScenes);
+  const out: Scene[] = [];
+  for (const info of infos) {
+    const s = await loadScene(info);
+    out.push({
+      ...s,
+      ldrs: s.ldrs.map((l) => centreCrop(l, x.valCrop)),
+      gt: centreCrop(s.gt!, x.valCrop),
+    });
+  }
+  return out;
+}
+
+/** μ-law L1 and PSNR-μ/-L of the model on the scenes, as inference runs it. */
+function validate(model: LFDiff, scenes: Scene[]) {
+  let loss = 0, psnrMu = 0, psnrL = 0;
+  for (const s of scenes) {
+    const { hdr } = fuseBracket(model, s.ldrs, { evs: s.evs, seed: 0, gt: s.gt! });
+    const m = hdrMetrics({ ...hdr, bitDepth: 32 }, s.gt!);
+    let l1 = 0;
+    for (let i = 0; i < hdr.data.length; i++) {
+      l1 += Math.abs(muLaw(hdr.data[i]) - muLaw(s.gt!.data[i]));
+    }
+    loss += l1 / hdr.data.length / scenes.length;
+    psnrMu += m.psnrMu / scenes.length;
+    psnrL += m.psnrL / scenes.length;
+  }
+  return { loss, psnrMu, psnrL };
+}
+
 await run("train", async () => {
   const { values } = flags("train", {
-    config: { type: "string" },
-    out: { type: "string" },
-    resume: { type: "boolean", default: false },
-    "max-steps": { type: "string" },
-    batch: { type: "string" },
-    accumulate: { type: "string" },
-    vgg: { type: "string" },
-    device: { type: "string", default: "cpu" },
-    json: { type: "boolean", default: false },
+    config: { type: "string", arg: "FILE", help: "the experiment (JSON; see experiments/)" },
+    out: { type: "string", arg: "DIR", help: "run folder (default runs/NAME)" },
+    resume: { type: "boolean", help: "continue the run in the folder from its last checkpoint" },
+    "max-steps": { type: "string", arg: "N", help: "stop after N optimiser steps in all" },
+    batch: { type: "string", arg: "N", help: "crops per micro-batch (overrides the experiment)" },
+    accumulate: { type: "string", arg: "K", help: "micro-batches per optimiser step" },
+    vgg: { type: "string", arg: "FILE", help: "VGG19 weights for the perceptual term" },
+    device: { type: "string", default: "cpu", arg: "cpu|cuda", help: "where training runs" },
+    json: { type: "boolean", help: "one JSON summary line on stdout at the end" },
+  }, {
+    usage: ["--config EXPERIMENT.json [--out DIR] [--resume] [flags]"],
+    about:
+      "Trains LF-Diff in the paper's two stages. The run folder keeps config.json, log.csv,\n" +
+      "val.csv, plot.png, weights.safetensors (for infer/eval) and state.safetensors (the\n" +
+      "checkpoint), all rewritten together at every checkpoint. Ctrl-C saves and exits.",
+    examples: [
+      "--config experiments/synth-tiny-stage1.json",
+      "--config experiments/synth-tiny-stage2.json --max-steps 2000",
+      "--config experiments/kalantari-stage1.json --resume",
+    ],
   });
-  useDevice(values.device!);
-  if (!values.config) fail("train", "--config EXPERIMENT.json is required (see experiments/)");
+  useDevice(values.device);
+  if (!values.config) fail("train", "--config EXPERIMENT.json is required (see --help)");
   const x = await readExperiment(values.config);
   if (values["max-steps"] !== undefined) x.maxSteps = Number(values["max-steps"]);
   if (values.batch !== undefined) x.batch = Number(values.batch);
@@ -139,41 +177,22 @@ await run("train", async () => {
     }
   }
   if (values.vgg) x.vgg = values.vgg;
-  const out = values.out ?? `runs/${x.name}`;
   const say = (s: string) => console.error(`train: ${s}`);
-  await Deno.mkdir(out, { recursive: true });
-  const weightsPath = `${out}/weights.safetensors`, statePath = `${out}/state.safetensors`;
-  if (!values.resume) {
-    try {
-      await Deno.stat(statePath);
-      fail(
-        "train",
-        `${out} already holds a run; pass --resume to continue it or --out for a new folder`,
-      );
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
+  const folder = new RunFolder(values.out ?? `runs/${x.name}`);
+  if (!values.resume && await folder.hasCheckpoint()) {
+    fail(
+      "train",
+      `${folder.dir} already holds a run; pass --resume to continue it or --out for a new folder`,
+    );
   }
-  await writeFileAtomic(
-    `${out}/config.json`,
-    new TextEncoder().encode(JSON.stringify(x, null, 2) + "\n"),
-  );
+  await folder.writeConfig(x);
 
   // Data
   const train = await findScenes(x.data, "train");
   if (!train.length) {
     fail("train", `${x.data}: no training scenes (folders under a Training/ path)`);
   }
-  const valInfo = (await findScenes(x.data, "test")).filter((s) => s.gt).slice(0, x.valScenes);
-  const val: Scene[] = [];
-  for (const info of valInfo) {
-    const s = await loadScene(info);
-    val.push({
-      ...s,
-      ldrs: s.ldrs.map((l) => centreCrop(l, x.valCrop)),
-      gt: centreCrop(s.gt!, x.valCrop),
-    });
-  }
+  const val = await validationScenes(x);
   if (!val.length) say("no test scenes with ground truth: validation is off");
   const loader = new CropLoader(train, {
     size: x.crop,
@@ -184,6 +203,16 @@ await run("train", async () => {
   });
 
   // Model, teacher, perceptual network
+  if (x.vgg) {
+    try {
+      await Deno.stat(x.vgg);
+    } catch {
+      fail(
+        "train",
+        `${x.vgg}: the VGG19 weights this experiment names are missing; ${VGG_EXPORT_HINT}`,
+      );
+    }
+  }
   const vgg = x.vgg ? await loadVgg19(x.vgg) : null;
   say(
     vgg
@@ -192,7 +221,7 @@ await run("train", async () => {
   );
   let model: LFDiff, trainer: Trainer;
   if (x.stage === 1) {
-    model = new LFDiff({ ...baseConfig(x), variant: "s1" }, new Rng(x.seed));
+    model = new LFDiff({ ...baseConfig(x), variant: x.variant }, new Rng(x.seed));
     trainer = new Trainer(model, { ...x, stage: 1 }, null, vgg);
   } else {
     const s1 = await loadLFDiff(x.stage1!, { variant: "s1" });
@@ -214,89 +243,20 @@ await run("train", async () => {
     );
   }
   if (values.resume) {
-    const [w, st] = [await readSafetensors(weightsPath), await readSafetensors(statePath)];
-    if (w.metadata.step !== st.metadata.step) {
-      fail(
-        "train",
-        `${out}: weights (step ${w.metadata.step}) and state (step ${st.metadata.step}) disagree`,
-      );
-    }
-    model.loadStateDict(w.tensors);
-    trainer.restore(st.tensors, st.metadata);
+    await folder.resume(model, trainer);
     say(`resumed at step ${trainer.step} (epoch ${trainer.epoch}, batch ${trainer.batchInEpoch})`);
   }
 
-  /** CSV rows up to `step` from an earlier part of this run (resume keeps the history). */
-  const earlier = async (file: string): Promise<{ header: string; rows: string[] }> => {
-    try {
-      const [header, ...rows] = (await Deno.readTextFile(`${out}/${file}`)).trim().split("\n");
-      return { header, rows: rows.filter((r) => Number(r.split(",")[0]) <= trainer.step) };
-    } catch {
-      return { header: "", rows: [] };
-    }
-  };
-  const save = async () => {
-    const st = trainer.state();
-    await writeSafetensors(statePath, st.tensors, st.meta);
-    await saveLFDiff(weightsPath, model, { step: st.meta.step });
-  };
-  const prevVal = values.resume ? await earlier("val.csv") : { header: "", rows: [] };
-  const prevLog = values.resume ? await earlier("log.csv") : { header: "", rows: [] };
-  const valRows: string[] = prevVal.rows;
-  const valHistory = valRows.map((r) => r.split(",").map(Number)).map(([step, loss, psnrMu]) => ({
-    step,
-    loss,
-    psnrMu,
-  }));
-  const validate = async () => {
+  const validateAndLog = () => {
     if (!val.length) return null;
-    let loss = 0, psnrMu = 0, psnrL = 0;
-    for (const s of val) {
-      const { hdr } = fuseBracket(model, s.ldrs, { evs: s.evs, seed: 0, gt: s.gt! });
-      const m = hdrMetrics({ ...hdr, bitDepth: 32 }, s.gt!);
-      let l1 = 0;
-      for (let i = 0; i < hdr.data.length; i++) {
-        l1 += Math.abs(muLaw(hdr.data[i]) - muLaw(s.gt!.data[i]));
-      }
-      loss += l1 / hdr.data.length / val.length;
-      psnrMu += m.psnrMu / val.length;
-      psnrL += m.psnrL / val.length;
-    }
-    valRows.push(`${trainer.step},${loss},${psnrMu},${psnrL}`);
-    valHistory.push({ step: trainer.step, loss, psnrMu });
-    await writeFileAtomic(
-      `${out}/val.csv`,
-      new TextEncoder().encode("step,loss,psnr_mu,psnr_l\n" + valRows.join("\n") + "\n"),
-    );
+    const r = validate(model, val);
+    folder.val.add({ step: trainer.step, loss: r.loss, psnr_mu: r.psnrMu, psnr_l: r.psnrL });
     say(
-      `validation at step ${trainer.step}: μ-law L1 ${loss.toFixed(5)}, PSNR-μ ${
-        psnrMu.toFixed(2)
-      } dB, PSNR-L ${psnrL.toFixed(2)} dB`,
+      `validation at step ${trainer.step}: μ-law L1 ${r.loss.toFixed(5)}, PSNR-μ ${
+        r.psnrMu.toFixed(2)
+      } dB, PSNR-L ${r.psnrL.toFixed(2)} dB`,
     );
-    return { loss, psnrMu, psnrL };
-  };
-  const logRows: string[] = prevLog.rows;
-  let logHeader = prevLog.header;
-  const lossColumn = logHeader.split(",").indexOf("loss");
-  const history = logRows.map((r) => r.split(",").map(Number)).map((c) => ({
-    step: c[0],
-    loss: c[lossColumn],
-  }));
-  const writeLog = async () => {
-    await writeFileAtomic(
-      `${out}/log.csv`,
-      new TextEncoder().encode(logHeader + "\n" + logRows.join("\n") + "\n"),
-    );
-    await plotPng(`${out}/plot.png`, [
-      {
-        series: [{ points: history.map((h) => [h.step, h.loss]), color: [0.1, 0.3, 0.8] }, {
-          points: valHistory.map((h) => [h.step, h.loss]),
-          color: [0.9, 0.4, 0.1],
-        }],
-        log: true,
-      },
-      { series: [{ points: valHistory.map((h) => [h.step, h.psnrMu]), color: [0.1, 0.6, 0.2] }] },
-    ]);
+    return r;
   };
 
   let stop = false;
@@ -306,10 +266,10 @@ await run("train", async () => {
     say("interrupted: saving a checkpoint at the end of this step (Ctrl-C again to quit at once)");
   };
   Deno.addSignalListener("SIGINT", onSigint);
-  const first = values.resume ? null : await validate();
+  const first = values.resume ? null : validateAndLog();
   const t0 = performance.now(), stepAtStart = trainer.step;
-  let lastPrint = 0, batchesPerEpoch = 0;
-  let lastTerms: LossTerms = {};
+  let lastPrint = 0, batchesPerEpoch = 0, last = first;
+  let lastTerms: Record<string, number> = {};
   const maxSteps = x.maxSteps ?? Infinity;
   outer: for (; trainer.epoch < x.epochs; trainer.epoch++) {
     let seen = 0;
@@ -321,11 +281,12 @@ await run("train", async () => {
       lastTerms = trainer.trainStep(micro);
       trainer.batchInEpoch = seen;
       micro = [];
-      if (!logHeader) logHeader = ["step", "epoch", "lr", ...Object.keys(lastTerms)].join(",");
-      logRows.push(
-        [trainer.step, trainer.epoch, trainer.opt.lr, ...Object.values(lastTerms)].join(","),
-      );
-      history.push({ step: trainer.step, loss: lastTerms.loss });
+      folder.log.add({
+        step: trainer.step,
+        epoch: trainer.epoch,
+        lr: trainer.opt.lr,
+        ...lastTerms,
+      });
       const now = performance.now();
       const rate = (trainer.step - stepAtStart) / ((now - t0) / 1000);
       const total = Math.min(
@@ -346,21 +307,18 @@ await run("train", async () => {
           } it/s${eta}`,
         );
       }
-      if (trainer.step % x.valEvery === 0) await validate();
-      if (trainer.step % x.checkpointEvery === 0) await save();
+      if (trainer.step % x.valEvery === 0) last = validateAndLog();
+      if (trainer.step % x.checkpointEvery === 0) await folder.checkpoint(model, trainer);
       if (trainer.step >= maxSteps || stop) break outer;
     }
     batchesPerEpoch = seen;
     trainer.batchInEpoch = 0;
   }
   Deno.removeSignalListener("SIGINT", onSigint);
-  const last = trainer.step % x.valEvery === 0 && valHistory.at(-1)?.step === trainer.step
-    ? valHistory.at(-1)!
-    : await validate();
-  await save();
-  if (logHeader) await writeLog();
+  if (folder.val.rows.at(-1)?.[0] !== trainer.step) last = validateAndLog();
+  await folder.checkpoint(model, trainer);
   const summary = {
-    run: out,
+    run: folder.dir,
     stage: x.stage,
     steps: trainer.step,
     interrupted: stop,
@@ -374,7 +332,7 @@ await run("train", async () => {
     console.log(
       `${
         stop ? "interrupted" : "finished"
-      } at step ${trainer.step}: ${weightsPath} (resume with --resume --out ${out})`,
+      } at step ${trainer.step}: ${folder.weightsPath} (resume with --resume --out ${folder.dir})`,
     );
     if (first && last) {
       console.log(
