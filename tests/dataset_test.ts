@@ -5,7 +5,7 @@
 // is the same as its 0,2,4 twin. The loader shuffles across all scenes and augments on demand.
 
 import { findScenes, ldrToLinear, loadScene } from "@lfdiff/io/dataset.ts";
-import { CropLoader, cropPositions } from "@lfdiff/io/loader.ts";
+import { type Batch, CropLoader, cropPositions } from "@lfdiff/io/loader.ts";
 import { synthesizeScene, writeScene } from "@lfdiff/io/synth.ts";
 import { encodeTiff } from "@lfdiff/io/tiff.ts";
 import { encodeRadiance } from "@lfdiff/io/radiance.ts";
@@ -204,7 +204,7 @@ Deno.test("crops: positions, batch shapes, linearisation, determinism, augmentat
       cacheScenes: 1,
     });
     const perScene = cropPositions(W, H, 64, 32).length;
-    const batches = [];
+    const batches: Batch[] = [];
     for await (const b of plain.epoch(0)) batches.push(b);
     const ids = batches.flatMap((b) => b.ids);
     strictEqual(ids.length, 2 * perScene);

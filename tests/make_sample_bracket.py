@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Writes samples/bracket/: a synthetic 384x256 handheld bracket (deno task synth, seed 11)
+"""Writes samples/bracket/: a synthetic 384x256 handheld bracket (deno task synth, seed 11, 4 objects)
 as three JPEGs (libjpeg-turbo's cjpeg, quality 92) carrying EXIF exposure times 1/400,
-1/100 and 1/25 s (EV -2, 0, +2), plus the scene's ground truth. Run from the repo root."""
+1/100 and 1/25 s (EV -2, 0, +2), plus the scene's ground truth (shortest-exposure units, as synth
+writes it and infer outputs). Run from the repo root."""
 import os
 import shutil
 import subprocess
@@ -9,7 +10,7 @@ import tempfile
 
 tmp = tempfile.mkdtemp()
 subprocess.run(["deno", "run", "-A", "tools/synth.ts", "--out", tmp, "--scenes", "1", "--test", "0", "--size",
-                "384x256", "--seed", "11", "--bits", "8"], check=True)
+                "384x256", "--seed", "11", "--bits", "8", "--objects", "4"], check=True)
 scene = f"{tmp}/Training/001"
 out = "samples/bracket"
 os.makedirs(out, exist_ok=True)
