@@ -1,14 +1,9 @@
 // `deno task synth`: synthetic handheld brackets with ground truth, in the Kalantari layout
-// (OUT/Training/001…, OUT/Test/…), readable by every lfdiff tool.
-//   --out DIR  --scenes N (4)  --size WxH (384x256)  --seed S (1)  --test N (a quarter)
-//   --ev -2,0,2 | mixed (±2 or ±3 per scene; written from the shortest frame: 0,2,4 / 0,3,6)
-//   --bits 8 | 16 | mixed (16)  --objects N (2–6 at random)  --json
-//   --from MAP|FOLDER … (radiance maps, .hdr/.exr; repeat or comma-separate; default: a
-//   procedural scene)  --test-from MAP|FOLDER … (maps for the Test scenes only, backgrounds
-//   and textures alike, and taken out of the --from pool, so no Test scene shares a map with
-//   a Training scene)
+// (OUT/Training/001…, OUT/Test/…), readable by every lfdiff tool; `--help` lists the flags.
 // Training scenes cycle through the --from maps in a seeded order, as backgrounds, with
 // object textures from the other maps; Test scenes likewise through --test-from (or --from).
+// Maps named by --test-from are held out: no Training scene uses them, as background or
+// texture, and no Test scene uses anything else.
 
 import { Rng } from "../ops/rng.ts";
 import { type RadianceMap, readMaps, synthesizeScene, writeScene } from "../io/synth.ts";
@@ -16,17 +11,40 @@ import { fail, flags, run } from "./cli.ts";
 
 await run("synth", async () => {
   const { values } = flags("synth", {
-    out: { type: "string" },
-    scenes: { type: "string", default: "4" },
-    size: { type: "string", default: "384x256" },
-    seed: { type: "string", default: "1" },
-    ev: { type: "string", default: "-2,0,2" },
-    bits: { type: "string", default: "16" },
-    objects: { type: "string" },
-    from: { type: "string", multiple: true },
-    "test-from": { type: "string", multiple: true },
-    test: { type: "string" },
-    json: { type: "boolean", default: false },
+    out: { type: "string", arg: "DIR", help: "where the scenes go (required)" },
+    scenes: { type: "string", default: "4", arg: "N", help: "number of scenes" },
+    size: { type: "string", default: "384x256", arg: "WxH", help: "frame size" },
+    seed: { type: "string", default: "1", arg: "S", help: "fixes every scene" },
+    ev: {
+      type: "string",
+      default: "-2,0,2",
+      arg: "E1,E2,E3|mixed",
+      help: "exposures in stops, or mixed (±2 or ±3 per scene); written from the shortest frame",
+    },
+    bits: { type: "string", default: "16", arg: "8|16|mixed", help: "LDR bit depth" },
+    objects: { type: "string", arg: "N", help: "moving objects per scene (default 2–6 at random)" },
+    from: {
+      type: "string",
+      arg: "MAP,FOLDER,…",
+      help: "radiance maps (.hdr/.exr, or folders of them); default: a procedural scene",
+    },
+    "test-from": {
+      type: "string",
+      arg: "MAP,FOLDER,…",
+      help: "held-out maps: the Test scenes' only material, taken out of the --from pool",
+    },
+    test: { type: "string", arg: "N", help: "how many of the scenes are Test scenes (a quarter)" },
+    json: { type: "boolean", default: false, help: "print the summary as JSON" },
+  }, {
+    usage: ["--out DIR [--from MAPS] [--test-from MAPS] [flags]"],
+    about:
+      "Synthetic handheld brackets with ground truth in the Kalantari layout (frame1–3.tif,\n" +
+      "exposure.txt, HDRImg.hdr in shortest-exposure units, synth.json, preview.png).",
+    examples: [
+      "--out data/synth --scenes 8 --size 256x192",
+      "--out DIR --scenes 624 --test 24 --ev mixed --bits mixed --from maps/ \\\n" +
+      "      --test-from maps/night.hdr,maps/lobby.hdr",
+    ],
   });
   if (!values.out) fail("synth", "--out DIR is required");
   const scenes = Number(values.scenes), seed = Number(values.seed);
@@ -55,7 +73,7 @@ await run("synth", async () => {
   if (!(Number.isInteger(nTest) && nTest >= 0 && nTest <= scenes)) {
     fail("synth", `--test must be between 0 and --scenes`);
   }
-  const list = (v?: string[]) => (v ?? []).flatMap((s) => s.split(",")).filter(Boolean);
+  const list = (v?: string) => (v ?? "").split(",").filter(Boolean);
   // Maps named by --test-from are held out: dropped from the --from pool (so --from can name
   // the whole folder) and used by the Test scenes alone.
   const testOnly = values["test-from"] ? await readMaps(list(values["test-from"])) : null;
