@@ -2,14 +2,19 @@
 // created on first use, so merely importing lfdiff never opens a native library.
 
 import type { Backend } from "./backend.ts";
-import { createCpuBackend } from "./cpu/backend.ts";
+import { createCpuBackend, createOpenBlasBackend } from "./cpu/backend.ts";
+import { createDnnlBackend } from "./cpu/dnnl_backend.ts";
 import { createCudaBackend } from "./cuda/backend.ts";
 
-// "cuda" opens the driver, NVRTC, cuBLAS and cuDNN only when first asked for.
-const factories = new Map<string, () => Backend>([["cpu", createCpuBackend], [
-  "cuda",
-  createCudaBackend,
-]]);
+// "cpu" is oneDNN where it loads, else OpenBLAS; "cpu-dnnl" and "cpu-openblas" name the
+// two paths (the tests run every op on both). "cuda" opens the driver, NVRTC, cuBLAS and
+// cuDNN only when first asked for.
+const factories = new Map<string, () => Backend>([
+  ["cpu", () => createCpuBackend("cpu")],
+  ["cpu-dnnl", () => createDnnlBackend("cpu-dnnl", createOpenBlasBackend("cpu-dnnl"))],
+  ["cpu-openblas", () => createOpenBlasBackend("cpu-openblas")],
+  ["cuda", createCudaBackend],
+]);
 const live = new Map<string, Backend>();
 let defaultName = "cpu";
 

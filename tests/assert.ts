@@ -1,12 +1,36 @@
 // The one place the tests take their assertion library from (node:assert/strict, shipped
 // with Deno, since JSR's @std/assert cannot be fetched here). Swap it here and only here.
 
-export {
-  deepStrictEqual as assertEquals,
-  ok as assert,
-  strictEqual,
-  throws as assertThrows,
-} from "node:assert/strict";
+import { deepStrictEqual } from "node:assert/strict";
+
+export { ok as assert, strictEqual, throws as assertThrows } from "node:assert/strict";
+
+/**
+ * Deep equality. Long arrays are compared here, element by element, because the library's
+ * failure message diffs them in quadratic time and memory (gigabytes for 10^5 elements).
+ */
+export function assertEquals(actual: unknown, expected: unknown, message?: string): void {
+  const long = (v: unknown): v is ArrayLike<unknown> =>
+    (ArrayBuffer.isView(v) || Array.isArray(v)) && (v as ArrayLike<unknown>).length > 256;
+  if (long(actual) && long(expected)) {
+    if (actual.constructor !== expected.constructor || actual.length !== expected.length) {
+      throw new Error(
+        `${
+          message ?? "assertEquals"
+        }: ${actual.constructor.name}(${actual.length}) vs ${expected.constructor.name}(${expected.length})`,
+      );
+    }
+    for (let i = 0; i < actual.length; i++) {
+      if (!Object.is(actual[i], expected[i])) {
+        throw new Error(
+          `${message ?? "assertEquals"}: element ${i} is ${actual[i]}, expected ${expected[i]}`,
+        );
+      }
+    }
+    return;
+  }
+  deepStrictEqual(actual, expected, message);
+}
 
 export interface CloseReport {
   err: number;

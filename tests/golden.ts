@@ -22,23 +22,33 @@ export function get(f: SafetensorsFile, key: string) {
   return t;
 }
 
-let cudaProblem: string | null | undefined;
+const problems = new Map<string, string | null>();
 
-/** Why the CUDA backend cannot run here, or null when it can (asked once). */
-export function cudaUnavailable(): string | null {
-  if (cudaProblem === undefined) {
+/** Why `device` cannot run here (said once), or null when it can. */
+function unavailable(device: string): string | null {
+  if (!problems.has(device)) {
     try {
-      getBackend("cuda");
-      cudaProblem = null;
+      getBackend(device);
+      problems.set(device, null);
     } catch (e) {
-      cudaProblem = (e as Error).message;
-      console.error(`tests: CUDA tests skipped: ${cudaProblem}`);
+      problems.set(device, (e as Error).message);
+      console.error(`tests: ${device} tests skipped: ${(e as Error).message}`);
     }
   }
-  return cudaProblem;
+  return problems.get(device)!;
 }
 
-/** Devices the shared test bodies run on; CUDA's are skipped (shown as ignored) without a GPU. */
+/** Why the CUDA backend cannot run here, or null when it can. */
+export const cudaUnavailable = (): string | null => unavailable("cuda");
+
+/**
+ * Devices the shared test bodies run on: both CPU paths, and CUDA (ignored without a GPU).
+ * CI installs oneDNN, so there cpu-dnnl always runs.
+ */
 export function testDevices(): { device: string; ignore: boolean }[] {
-  return [{ device: "cpu", ignore: false }, { device: "cuda", ignore: cudaUnavailable() !== null }];
+  return [
+    { device: "cpu-dnnl", ignore: unavailable("cpu-dnnl") !== null },
+    { device: "cpu-openblas", ignore: false },
+    { device: "cuda", ignore: unavailable("cuda") !== null },
+  ];
 }

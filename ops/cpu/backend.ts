@@ -1,8 +1,11 @@
-// The CPU backend: buffers are Float32Arrays, GEMM-shaped work goes to OpenBLAS (both
-// cores), everything else is the TypeScript kernels beside this file.
+// The CPU backends: buffers are Float32Arrays. `createOpenBlasBackend` is the portable one:
+// GEMM-shaped work goes to OpenBLAS (or the TypeScript GEMM), everything else is the
+// TypeScript kernels beside this file. `createCpuBackend` puts oneDNN (dnnl_backend.ts)
+// on top of it when the library loads, which runs nearly everything threaded.
 
 import type { Backend, DeviceBuffer, GemmOperand } from "../backend.ts";
 import { adam } from "./adam.ts";
+import { createDnnlBackend } from "./dnnl_backend.ts";
 import { conv2dBackwardData, conv2dBackwardFilter, conv2dForward } from "./conv.ts";
 import { binary, copy, reduceSum, unary, unaryBackward } from "./elementwise.ts";
 import { gemmProvider } from "./gemm.ts";
@@ -21,12 +24,12 @@ const fOrNull = (b: DeviceBuffer | null) => b as Float32Array | null;
  */
 const POOL_MAX_FLOATS = 1 << 28; // 1 GiB
 
-export function createCpuBackend(): Backend {
+export function createOpenBlasBackend(name = "cpu"): Backend {
   const sgemm = () => gemmProvider().sgemm;
   const pool = new Map<number, Float32Array[]>();
   let pooled = 0;
   return {
-    name: "cpu",
+    name,
     alloc(n) {
       const buf = pool.get(n)?.pop();
       if (!buf) return new Float32Array(n);
@@ -76,4 +79,27 @@ export function createCpuBackend(): Backend {
     resampleBackward: (geo, g, dx) => resampleBackward(geo, f(g), f(dx)),
     adam: (p, g, m, v, step) => adam(f(p), f(g), f(m), f(v), step),
   };
+}
+
+let warned = false;
+
+/**
+ * oneDNN on the OpenBLAS backend, or the OpenBLAS backend alone (said once on stderr) when
+ * oneDNN cannot be opened; LFDIFF_CPU=openblas chooses the latter on purpose.
+ */
+export function createCpuBackend(name = "cpu"): Backend {
+  let want = "";
+  try {
+    want = Deno.env.get("LFDIFF_CPU") ?? "";
+  } catch { /* no --allow-env: the default */ }
+  const base = createOpenBlasBackend(name);
+  if (want === "openblas") return base;
+  try {
+    return createDnnlBackend(name, base);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) throw e;
+    if (!warned) console.error(`lfdiff: ${(e as Error).message}; the CPU runs on OpenBLAS alone`);
+    warned = true;
+    return base;
+  }
 }

@@ -1,0 +1,777 @@
+// The CPU backend on oneDNN (the library PyTorch's CPU path runs on): convolutions with bias
+// and activation fused, eltwise maps and their backwards, broadcasting binary ops, sums,
+// matmul, softmax, layer norm, pooling, resampling and strided copies are oneDNN primitives,
+// threaded on every core. What oneDNN lacks (Restormer's bias-free layer norm, binary ops
+// where the first operand broadcasts, Adam) stays on the TypeScript/OpenBLAS backend.
+// Primitives are built once per shape and cached; their memory objects are re-pointed at
+// our buffers on each call. Scratch memory is ours (one growing buffer), convolutions run
+// in oneDNN's blocked layouts with per-call reorders of the activations (as PyTorch does),
+// and a weight is reordered once per update: the reorder is cached on the weight's buffer
+// until the buffer is written again (adam, upload, fill) or freed — ops never write into
+// an existing tensor otherwise.
+
+import {
+  alg,
+  arg,
+  dimsOf,
+  type Dnnl,
+  type MemoryDesc,
+  normFlags,
+  openDnnl,
+  type Primitive,
+  prop,
+  query,
+  SIZES,
+} from "../../native/dnnl.ts";
+import type {
+  Activation,
+  Backend,
+  Conv2dGeometry,
+  DeviceBuffer,
+  ResampleGeometry,
+  UnaryOp,
+} from "../backend.ts";
+
+const f = (b: DeviceBuffer) => b as Float32Array;
+
+/**
+ * oneDNN 2.6.3's jit resampling crashes on some plain-layout shapes (a segfault in plain C
+ * too, e.g. 1×12×32×48 upsampled ×4, not every run); its "simple" implementation does not.
+ */
+const BROKEN_RESAMPLING = /^jit/;
+
+/** A cached primitive with one memory object per argument, re-pointed on each call. */
+interface Kernel {
+  p: Primitive;
+  args: number[];
+  mems: Deno.PointerValue[];
+  scratch: Deno.PointerValue | null;
+}
+
+/** oneDNN eltwise [algorithm, alpha, beta] for a unary op, forward and backward. */
+function eltwise(
+  op: UnaryOp,
+  a: number,
+  b: number,
+  backward: boolean,
+): [number, number, number, "src" | "dst"] {
+  switch (op) {
+    case "affine":
+      return [alg.eltwiseLinear, a, b, "src"];
+    case "exp":
+      return [alg.eltwiseExp, 0, 0, "src"];
+    case "log":
+      return [alg.eltwiseLog, 0, 0, "src"];
+    case "sqrt":
+      return [alg.eltwiseSqrt, 0, 0, "src"];
+    case "abs":
+      return [alg.eltwiseAbs, 0, 0, "src"];
+    case "pow":
+      return [alg.eltwisePow, 1, a, "src"];
+    case "clamp":
+      return [alg.eltwiseClip, a, b, "src"];
+    case "relu":
+      return [alg.eltwiseRelu, 0, 0, "src"];
+    case "leakyRelu":
+      return [alg.eltwiseRelu, a, 0, "src"];
+    case "sigmoid":
+      // The backward from y: a fused conv activation has only its output to give.
+      return backward
+        ? [alg.eltwiseLogisticUseDst, 0, 0, "dst"]
+        : [alg.eltwiseLogistic, 0, 0, "src"];
+    case "tanh":
+      return [alg.eltwiseTanh, 0, 0, "src"];
+    case "gelu":
+      return [alg.eltwiseGeluErf, 0, 0, "src"];
+  }
+}
+
+const activationPostOp = (act: Activation): [number, number, number] =>
+  act.op === "sigmoid"
+    ? [alg.eltwiseLogistic, 0, 0]
+    : [alg.eltwiseRelu, act.op === "leakyRelu" ? act.slope ?? 0 : 0, 0];
+
+export function createDnnlBackend(name: string, base: Backend): Backend {
+  const d: Dnnl = openDnnl();
+  const s = d.symbols;
+  const kernels = new Map<string, Kernel>();
+  let scratch = new Float32Array(1024);
+
+  function build(p: Primitive, mds: [number, MemoryDesc][]): Kernel {
+    if (p.scratchpadBytes > scratch.byteLength) {
+      scratch = new Float32Array(Math.ceil(p.scratchpadBytes / 4) + 16);
+    }
+    const sp = d.queryMd(p.pd, query.scratchpadMd);
+    return {
+      p,
+      args: mds.map(([a]) => a),
+      mems: mds.map(([, md]) => d.memory(md)),
+      scratch: p.scratchpadBytes ? d.memory(sp!) : null,
+    };
+  }
+
+  function kernel(key: string, make: () => Kernel): Kernel {
+    let k = kernels.get(key);
+    if (!k) kernels.set(key, k = make());
+    return k;
+  }
+
+  const ptr = (buf: Float32Array, off = 0) => {
+    const p = Deno.UnsafePointer.of(buf)!;
+    return off ? Deno.UnsafePointer.offset(p, off * 4) : p;
+  };
+
+  /** Runs k on buffers given in the order of its arguments ([buffer, element offset]). */
+  function run(k: Kernel, bufs: (Float32Array | [Float32Array, number])[]): void {
+    const args: [number, Deno.PointerValue][] = [];
+    bufs.forEach((b, i) => {
+      const [buf, off] = Array.isArray(b) ? b : [b, 0];
+      d.setHandle(k.mems[i], ptr(buf, off));
+      args.push([k.args[i], k.mems[i]]);
+    });
+    if (k.scratch) {
+      d.setHandle(k.scratch, ptr(scratch));
+      args.push([arg.scratchpad, k.scratch]);
+    }
+    d.execute(k.p, args);
+  }
+
+  // Temporary buffers (blocked layouts) come from and return to the base pool.
+  const tmp = (bytes: number) => f(base.alloc(Math.ceil(bytes / 4)));
+  const release = (b: Float32Array) => base.free(b);
+
+  // ---- Weight reorders, cached per buffer until it is written or freed ----
+  const reordered = new WeakMap<Float32Array, Map<string, Float32Array>>();
+  const dirty = (buf: DeviceBuffer) => reordered.delete(f(buf));
+
+  function reorderTo(
+    src: MemoryDesc,
+    dst: MemoryDesc,
+    key: string,
+    from: Float32Array,
+    to: Float32Array,
+  ): void {
+    const k = kernel(
+      `reorder ${key}`,
+      () => build(d.reorder(src, dst), [[arg.src, src], [arg.dst, dst]]),
+    );
+    run(k, [from, to]);
+  }
+
+  function weightsIn(
+    w: Float32Array,
+    plain: MemoryDesc,
+    want: MemoryDesc,
+    key: string,
+  ): Float32Array {
+    if (d.mdEqual(plain, want)) return w;
+    let m = reordered.get(w);
+    if (!m) reordered.set(w, m = new Map());
+    let out = m.get(key);
+    if (!out) {
+      out = new Float32Array(d.mdSize(want) / 4);
+      reorderTo(plain, want, `w ${key}`, w, out);
+      m.set(key, out);
+    }
+    return out;
+  }
+
+  // ---- Convolution ----
+  const convDims = (g: Conv2dGeometry) => {
+    const wDims = g.groups === 1
+      ? [g.cout, g.cin, g.kh, g.kw]
+      : [g.groups, g.cout / g.groups, g.cin / g.groups, g.kh, g.kw];
+    return {
+      x: [g.n, g.cin, g.h, g.w],
+      w: wDims,
+      y: [g.n, g.cout, g.oh, g.ow],
+      strides: dimsOf([g.strideH, g.strideW]),
+      dil: dimsOf([g.dilH - 1, g.dilW - 1]),
+      pad: dimsOf([g.padH, g.padW]),
+    };
+  };
+
+  interface ConvPlan {
+    k: Kernel;
+    /** Layouts the primitive chose for its three tensors (activation, weights, output). */
+    mdA: MemoryDesc;
+    mdW: MemoryDesc;
+    mdB: MemoryDesc;
+    plainA: MemoryDesc;
+    plainW: MemoryDesc;
+    plainB: MemoryDesc;
+  }
+
+  /** The forward-training primitive descriptor backward passes take as their hint. */
+  function convHint(g: Conv2dGeometry, key: string): Primitive {
+    return kernel(`conv hint ${key}`, () => {
+      const c = convDims(g);
+      const p = d.primitive(
+        "dnnl_dilated_convolution_forward_desc_init",
+        SIZES.convolution,
+        (desc) =>
+          s.dnnl_dilated_convolution_forward_desc_init(
+            desc,
+            prop.forwardTraining,
+            alg.convolutionDirect,
+            d.mdAny(c.x),
+            d.mdAny(c.w),
+            null,
+            d.mdAny(c.y),
+            c.strides,
+            c.dil,
+            c.pad,
+            c.pad,
+          ),
+      );
+      return { p, args: [], mems: [], scratch: null };
+    }).p;
+  }
+
+  function convPlan(
+    pass: "fwd" | "bwdData" | "bwdWeights",
+    g: Conv2dGeometry,
+    bias: boolean,
+    act: Activation | null,
+  ): ConvPlan {
+    const gk = JSON.stringify(g);
+    const key = `conv ${pass} ${gk} ${bias} ${act ? JSON.stringify(act) : ""}`;
+    const c = convDims(g);
+    const plain = { x: d.md(c.x), w: d.md(c.w), y: d.md(c.y) };
+    let plan = convPlans.get(key);
+    if (plan) return plan;
+    const mdBias = bias ? d.md([g.cout]) : null;
+    let p: Primitive;
+    if (pass === "fwd") {
+      p = d.primitive(
+        "dnnl_dilated_convolution_forward_desc_init",
+        SIZES.convolution,
+        (desc) =>
+          s.dnnl_dilated_convolution_forward_desc_init(
+            desc,
+            prop.forwardTraining,
+            alg.convolutionDirect,
+            d.mdAny(c.x),
+            d.mdAny(c.w),
+            mdBias,
+            d.mdAny(c.y),
+            c.strides,
+            c.dil,
+            c.pad,
+            c.pad,
+          ),
+        act ? [{ eltwise: activationPostOp(act) }] : [],
+      );
+    } else if (pass === "bwdData") {
+      p = d.primitive(
+        "dnnl_dilated_convolution_backward_data_desc_init",
+        SIZES.convolution,
+        (desc) =>
+          s.dnnl_dilated_convolution_backward_data_desc_init(
+            desc,
+            alg.convolutionDirect,
+            d.mdAny(c.x),
+            d.mdAny(c.w),
+            d.mdAny(c.y),
+            c.strides,
+            c.dil,
+            c.pad,
+            c.pad,
+          ),
+        [],
+        convHint(g, gk),
+      );
+    } else {
+      p = d.primitive(
+        "dnnl_dilated_convolution_backward_weights_desc_init",
+        SIZES.convolution,
+        (desc) =>
+          s.dnnl_dilated_convolution_backward_weights_desc_init(
+            desc,
+            alg.convolutionDirect,
+            d.mdAny(c.x),
+            d.mdAny(c.w),
+            null,
+            d.mdAny(c.y),
+            c.strides,
+            c.dil,
+            c.pad,
+            c.pad,
+          ),
+        [],
+        convHint(g, gk),
+      );
+    }
+    const q = (w: number) => d.queryMd(p.pd, w)!;
+    const [mdA, mdW, mdB] = pass === "fwd"
+      ? [q(query.srcMd), q(query.weightsMd), q(query.dstMd)]
+      : pass === "bwdData"
+      ? [q(query.diffSrcMd), q(query.weightsMd), q(query.diffDstMd)]
+      : [q(query.srcMd), q(query.diffWeightsMd), q(query.diffDstMd)];
+    const argIds = pass === "fwd"
+      ? [arg.src, arg.weights, arg.dst]
+      : pass === "bwdData"
+      ? [arg.diffSrc, arg.weights, arg.diffDst]
+      : [arg.src, arg.diffWeights, arg.diffDst];
+    const mds: [number, MemoryDesc][] = [[argIds[0], mdA], [argIds[1], mdW], [argIds[2], mdB]];
+    if (mdBias) mds.push([arg.bias, mdBias]);
+    plan = { k: build(p, mds), mdA, mdW, mdB, plainA: plain.x, plainW: plain.w, plainB: plain.y };
+    convPlans.set(key, plan);
+    return plan;
+  }
+  const convPlans = new Map<string, ConvPlan>();
+
+  /** Plain buffer → the layout `want` (a pooled temporary), or the buffer itself. */
+  function toLayout(
+    buf: Float32Array,
+    plainMd: MemoryDesc,
+    want: MemoryDesc,
+    key: string,
+  ): Float32Array {
+    if (d.mdEqual(plainMd, want)) return buf;
+    const t = tmp(d.mdSize(want));
+    reorderTo(plainMd, want, key, buf, t);
+    return t;
+  }
+  function fromLayout(
+    t: Float32Array,
+    buf: Float32Array,
+    have: MemoryDesc,
+    plainMd: MemoryDesc,
+    key: string,
+  ): void {
+    if (t === buf) return;
+    reorderTo(have, plainMd, key, t, buf);
+    release(t);
+  }
+  const outLayout = (buf: Float32Array, plainMd: MemoryDesc, want: MemoryDesc) =>
+    d.mdEqual(plainMd, want) ? buf : tmp(d.mdSize(want));
+
+  // ---- Small helpers for one-shot primitives keyed by shape ----
+  const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+  function eltwiseKernel(op: UnaryOp, n: number, a: number, b: number, backward: boolean): Kernel {
+    const [k, alpha, beta, from] = eltwise(op, a, b, backward);
+    return kernel(`eltwise ${backward} ${op} ${n} ${a} ${b}`, () => {
+      const md = d.md([n]);
+      if (!backward) {
+        const p = d.primitive(
+          "dnnl_eltwise_forward_desc_init",
+          SIZES.eltwise,
+          (desc) =>
+            s.dnnl_eltwise_forward_desc_init(desc, prop.forwardTraining, k, md, alpha, beta),
+        );
+        return build(p, [[arg.src, md], [arg.dst, md]]);
+      }
+      const fwdAlg = eltwise(op, a, b, true)[0];
+      const hint = d.primitive(
+        "dnnl_eltwise_forward_desc_init",
+        SIZES.eltwise,
+        (desc) =>
+          s.dnnl_eltwise_forward_desc_init(desc, prop.forwardTraining, fwdAlg, md, alpha, beta),
+      );
+      const p = d.primitive(
+        "dnnl_eltwise_backward_desc_init",
+        SIZES.eltwise,
+        (desc) => s.dnnl_eltwise_backward_desc_init(desc, k, md, md, alpha, beta),
+        [],
+        hint,
+      );
+      return build(p, [[from === "dst" ? arg.dst : arg.src, md], [arg.diffDst, md], [
+        arg.diffSrc,
+        md,
+      ]]);
+    });
+  }
+
+  const agrees = (g: ResampleGeometry) =>
+    g.mode === "bilinear" || (g.oh % g.h === 0 && g.ow % g.w === 0);
+
+  const backend: Backend = {
+    ...base,
+    name,
+    upload(dst, src) {
+      dirty(dst);
+      base.upload(dst, src);
+    },
+    fill(dst, v) {
+      dirty(dst);
+      base.fill(dst, v);
+    },
+    free(buf) {
+      dirty(buf);
+      base.free(buf);
+    },
+    adam(p, g, m, v, step) {
+      dirty(p);
+      base.adam(p, g, m, v, step);
+    },
+
+    copy(shape, src, so, ss, dst, dO, ds) {
+      const n = sizeOf(shape);
+      if (n === 0) return;
+      if (shape.length === 0 || n < 4096) return base.copy(shape, src, so, ss, dst, dO, ds);
+      const k = kernel(`copy ${shape} ${ss} ${ds}`, () => {
+        const a = d.md(shape, ss), b = d.md(shape, ds);
+        return build(d.reorder(a, b), [[arg.src, a], [arg.dst, b]]);
+      });
+      run(k, [[f(src), so], [f(dst), dO]]);
+    },
+
+    unary(op, x, y, a, b) {
+      const n = f(y).length;
+      if (n < 1024) return base.unary(op, x, y, a, b);
+      run(eltwiseKernel(op, n, a, b, false), [f(x), f(y)]);
+    },
+    unaryBackward(op, x, y, g, dx, a, b) {
+      const n = f(dx).length;
+      if (n < 1024) return base.unaryBackward(op, x, y, g, dx, a, b);
+      const from = eltwise(op, a, b, true)[3];
+      run(eltwiseKernel(op, n, a, b, true), [from === "dst" ? f(y) : f(x), f(g), f(dx)]);
+    },
+
+    binary(op, shape, a, as, b, bs, out) {
+      const n = sizeOf(shape);
+      if (n === 0) return;
+      // oneDNN broadcasts only its second operand: swap commutative ops, else fall back.
+      const aFull = shape.every((dim, i) => dim === 1 || as[i] !== 0);
+      const bFull = shape.every((dim, i) => dim === 1 || bs[i] !== 0);
+      let [p, ps, q, qs, o] = [a, as, b, bs, op];
+      if (!aFull && bFull && (op === "add" || op === "mul")) [p, ps, q, qs] = [b, bs, a, as];
+      else if (!aFull) return base.binary(op, shape, a, as, b, bs, out);
+      if (n < 1024 || shape.length === 0) return base.binary(op, shape, a, as, b, bs, out);
+      const qDims = shape.map((dim, i) => (qs[i] === 0 ? 1 : dim));
+      const k = kernel(`binary ${o} ${shape} ${ps} ${qs}`, () => {
+        const m0 = d.md(shape, ps), m1 = d.md(qDims, qs), md = d.md(shape);
+        const algo =
+          { add: alg.binaryAdd, sub: alg.binarySub, mul: alg.binaryMul, div: alg.binaryDiv }[o];
+        const prim = d.primitive(
+          "dnnl_binary_desc_init",
+          SIZES.binary,
+          (desc) => s.dnnl_binary_desc_init(desc, algo, m0, m1, md),
+        );
+        return build(prim, [[arg.src, m0], [arg.src1, m1], [arg.dst, md]]);
+      });
+      run(k, [f(p), f(q), f(out)]);
+    },
+
+    reduceSum(x, shape, reduce, out) {
+      const n = sizeOf(shape);
+      if (n < 4096 || shape.length === 0) return base.reduceSum(x, shape, reduce, out);
+      const k = kernel(`reduce ${shape} ${reduce}`, () => {
+        const src = d.md(shape), dst = d.md(shape.map((dim, i) => (reduce[i] ? 1 : dim)));
+        const prim = d.primitive(
+          "dnnl_reduction_desc_init",
+          SIZES.reduction,
+          (desc) => s.dnnl_reduction_desc_init(desc, alg.reductionSum, src, dst, 0, 0),
+        );
+        return build(prim, [[arg.src, src], [arg.dst, dst]]);
+      });
+      run(k, [f(x), f(out)]);
+    },
+
+    gemm(p) {
+      const { transA, transB, m, n, k, batch, alpha, beta, a, b, c } = p;
+      if (alpha !== 1 || beta !== 0 || m === 0 || n === 0) return base.gemm(p);
+      const dims = (shared: boolean) => (shared ? 1 : batch);
+      const kern = kernel(
+        `matmul ${
+          JSON.stringify({ ...p, a: { ...a, buf: 0 }, b: { ...b, buf: 0 }, c: { ...c, buf: 0 } })
+        }`,
+        () => {
+          const mA = d.md([dims(a.stride === 0), m, k], [
+            a.stride || m * k,
+            transA ? 1 : a.ld,
+            transA ? a.ld : 1,
+          ]);
+          const mB = d.md([dims(b.stride === 0), k, n], [
+            b.stride || k * n,
+            transB ? 1 : b.ld,
+            transB ? b.ld : 1,
+          ]);
+          const mC = d.md([batch, m, n], [c.stride, c.ld, 1]);
+          const prim = d.primitive(
+            "dnnl_matmul_desc_init",
+            SIZES.matmul,
+            (desc) => s.dnnl_matmul_desc_init(desc, mA, mB, null, mC),
+          );
+          return build(prim, [[arg.src, mA], [arg.weights, mB], [arg.dst, mC]]);
+        },
+      );
+      run(kern, [[f(a.buf), a.off], [f(b.buf), b.off], [f(c.buf), c.off]]);
+    },
+
+    softmax(x, y, rows, cols) {
+      const k = kernel(`softmax ${rows} ${cols}`, () => {
+        const md = d.md([rows, cols]);
+        const prim = d.primitive(
+          "dnnl_softmax_v2_forward_desc_init",
+          SIZES.softmax,
+          (desc) =>
+            s.dnnl_softmax_v2_forward_desc_init(
+              desc,
+              prop.forwardTraining,
+              alg.softmaxAccurate,
+              md,
+              md,
+              1,
+            ),
+        );
+        return build(prim, [[arg.src, md], [arg.dst, md]]);
+      });
+      run(k, [f(x), f(y)]);
+    },
+    softmaxBackward(y, g, dx, rows, cols) {
+      const k = kernel(`softmax bwd ${rows} ${cols}`, () => {
+        const md = d.md([rows, cols]);
+        const hint = d.primitive(
+          "dnnl_softmax_v2_forward_desc_init",
+          SIZES.softmax,
+          (desc) =>
+            s.dnnl_softmax_v2_forward_desc_init(
+              desc,
+              prop.forwardTraining,
+              alg.softmaxAccurate,
+              md,
+              md,
+              1,
+            ),
+        );
+        const prim = d.primitive(
+          "dnnl_softmax_v2_backward_desc_init",
+          SIZES.softmax,
+          (desc) => s.dnnl_softmax_v2_backward_desc_init(desc, alg.softmaxAccurate, md, md, md, 1),
+          [],
+          hint,
+        );
+        return build(prim, [[arg.dst, md], [arg.diffDst, md], [arg.diffSrc, md]]);
+      });
+      run(k, [f(y), f(g), f(dx)]);
+    },
+
+    // Layer norm across channels: the logical tensor [n, hw, c] with the channel axis
+    // strided by hw, oneDNN normalising its last axis. `rstd` carries oneDNN's variance
+    // between forward and backward (it is backend-private). Bias-free: TypeScript.
+    layerNorm(geo, x, w, b, y, mean, rstd) {
+      if (!b) return base.layerNorm(geo, x, w, b, y, mean, rstd);
+      const k = layerNormKernel(geo, false);
+      run(k, [f(x), f(y), f(w), f(b), f(mean), f(rstd)]);
+    },
+    layerNormBackward(geo, x, w, mean, rstd, g, dx, dw, db) {
+      if (!db) return base.layerNormBackward(geo, x, w, mean, rstd, g, dx, dw, db);
+      const k = layerNormKernel(geo, true);
+      // The primitive lists the shift among its inputs but never reads it: w stands in.
+      run(k, [f(x), f(g), f(dx), f(w), f(w), f(mean), f(rstd), f(dw), f(db)]);
+    },
+
+    conv2d(geo, x, w, bias, y, act) {
+      const pl = convPlan("fwd", geo, bias !== null, act);
+      const key = JSON.stringify(geo);
+      const xa = toLayout(f(x), pl.plainA, pl.mdA, `fwd x ${key}`);
+      const wa = weightsIn(f(w), pl.plainW, pl.mdW, `fwd ${key}`);
+      const ya = outLayout(f(y), pl.plainB, pl.mdB);
+      run(pl.k, bias ? [xa, wa, ya, f(bias)] : [xa, wa, ya]);
+      if (xa !== f(x)) release(xa);
+      fromLayout(ya, f(y), pl.mdB, pl.plainB, `fwd y ${key}`);
+    },
+    conv2dBackwardData(geo, g, w, dx) {
+      const pl = convPlan("bwdData", geo, false, null);
+      const key = JSON.stringify(geo);
+      const ga = toLayout(f(g), pl.plainB, pl.mdB, `bwdData g ${key}`);
+      const wa = weightsIn(f(w), pl.plainW, pl.mdW, `bwd ${key}`);
+      const dxa = outLayout(f(dx), pl.plainA, pl.mdA);
+      run(pl.k, [dxa, wa, ga]);
+      if (ga !== f(g)) release(ga);
+      fromLayout(dxa, f(dx), pl.mdA, pl.plainA, `bwdData dx ${key}`);
+    },
+    conv2dBackwardFilter(geo, x, g, dw) {
+      const pl = convPlan("bwdWeights", geo, false, null);
+      const key = JSON.stringify(geo);
+      const xa = toLayout(f(x), pl.plainA, pl.mdA, `bwdW x ${key}`);
+      const ga = toLayout(f(g), pl.plainB, pl.mdB, `bwdW g ${key}`);
+      const dwa = outLayout(f(dw), pl.plainW, pl.mdW);
+      run(pl.k, [xa, dwa, ga]);
+      if (xa !== f(x)) release(xa);
+      if (ga !== f(g)) release(ga);
+      fromLayout(dwa, f(dw), pl.mdW, pl.plainW, `bwdW dw ${key}`);
+    },
+
+    avgPool2d(geo, x, y) {
+      run(poolKernel("avg", geo, false), [f(x), f(y)]);
+    },
+    avgPool2dBackward(geo, g, dx) {
+      run(poolKernel("avg", geo, true), [f(g), f(dx)]);
+    },
+    maxPool2d(geo, x, y, argmax) {
+      // oneDNN's workspace (the winners) lives in the argmax buffer between the passes.
+      run(poolKernel("max", geo, false), [f(x), f(y), f(argmax)]);
+    },
+    maxPool2dBackward(geo, g, argmax, dx) {
+      run(poolKernel("max", geo, true), [f(g), f(argmax), f(dx)]);
+    },
+
+    // oneDNN's nearest rounds where PyTorch's floors; they agree on integer upsampling.
+    resample(geo, x, y) {
+      if (!agrees(geo)) return base.resample(geo, x, y);
+      run(resampleKernel(geo, false), [f(x), f(y)]);
+    },
+    resampleBackward(geo, g, dx) {
+      if (!agrees(geo)) return base.resampleBackward(geo, g, dx);
+      run(resampleKernel(geo, true), [f(g), f(dx)]);
+    },
+  };
+
+  function layerNormKernel(
+    geo: { n: number; c: number; hw: number; eps: number },
+    backward: boolean,
+  ): Kernel {
+    const { n, c, hw, eps } = geo;
+    return kernel(`lnorm ${backward} ${n} ${c} ${hw} ${eps}`, () => {
+      const data = d.md([n, hw, c], [c * hw, 1, hw]);
+      const stat = d.md([n, hw]);
+      const wmd = d.md([c]);
+      const flags = normFlags.useScale | normFlags.useShift;
+      const fwd = d.primitive(
+        "dnnl_layer_normalization_forward_desc_init",
+        SIZES.layerNorm,
+        (desc) =>
+          s.dnnl_layer_normalization_forward_desc_init(
+            desc,
+            prop.forwardTraining,
+            data,
+            stat,
+            eps,
+            flags,
+          ),
+      );
+      if (!backward) {
+        return build(fwd, [[arg.src, data], [arg.dst, data], [arg.scale, wmd], [arg.shift, wmd], [
+          arg.mean,
+          stat,
+        ], [arg.variance, stat]]);
+      }
+      const p = d.primitive(
+        "dnnl_layer_normalization_backward_desc_init",
+        SIZES.layerNorm,
+        (desc) =>
+          s.dnnl_layer_normalization_backward_desc_init(
+            desc,
+            prop.backward,
+            data,
+            data,
+            stat,
+            eps,
+            flags,
+          ),
+        [],
+        fwd,
+      );
+      return build(p, [
+        [arg.src, data],
+        [arg.diffDst, data],
+        [arg.diffSrc, data],
+        [arg.scale, wmd],
+        [arg.shift, wmd],
+        [arg.mean, stat],
+        [arg.variance, stat],
+        [arg.diffScale, wmd],
+        [arg.diffShift, wmd],
+      ]);
+    });
+  }
+
+  function poolKernel(
+    kind: "avg" | "max",
+    g: { planes: number; h: number; w: number; oh: number; ow: number; k: number; stride: number },
+    backward: boolean,
+  ): Kernel {
+    return kernel(`pool ${kind} ${backward} ${JSON.stringify(g)}`, () => {
+      const src = d.md([1, g.planes, g.h, g.w]), dst = d.md([1, g.planes, g.oh, g.ow]);
+      const st = dimsOf([g.stride, g.stride]), kk = dimsOf([g.k, g.k]), dl = dimsOf([0, 0]);
+      const pad = dimsOf([0, 0]);
+      const a = kind === "max" ? alg.poolingMax : alg.poolingAvgExcludePadding;
+      const fwd = d.primitive(
+        "dnnl_pooling_v2_forward_desc_init",
+        SIZES.pooling,
+        (desc) =>
+          s.dnnl_pooling_v2_forward_desc_init(
+            desc,
+            prop.forwardTraining,
+            a,
+            src,
+            dst,
+            st,
+            kk,
+            dl,
+            pad,
+            pad,
+          ),
+      );
+      const ws = kind === "max" ? d.queryMd(fwd.pd, query.workspaceMd) : null;
+      if (ws && d.mdSize(ws) > g.planes * g.oh * g.ow * 4) {
+        throw new Error(
+          `max pooling: oneDNN's workspace (${d.mdSize(ws)} bytes) outgrows its buffer`,
+        );
+      }
+      if (!backward) {
+        return build(
+          fwd,
+          ws
+            ? [[arg.src, src], [arg.dst, dst], [arg.workspace, ws]]
+            : [[arg.src, src], [arg.dst, dst]],
+        );
+      }
+      const p = d.primitive(
+        "dnnl_pooling_v2_backward_desc_init",
+        SIZES.pooling,
+        (desc) => s.dnnl_pooling_v2_backward_desc_init(desc, a, src, dst, st, kk, dl, pad, pad),
+        [],
+        fwd,
+      );
+      return build(
+        p,
+        ws
+          ? [[arg.diffDst, dst], [arg.workspace, ws], [arg.diffSrc, src]]
+          : [[arg.diffDst, dst], [arg.diffSrc, src]],
+      );
+    });
+  }
+
+  function resampleKernel(
+    g: {
+      mode: "bilinear" | "nearest";
+      planes: number;
+      h: number;
+      w: number;
+      oh: number;
+      ow: number;
+    },
+    backward: boolean,
+  ): Kernel {
+    return kernel(`resample ${backward} ${JSON.stringify(g)}`, () => {
+      const src = d.md([1, g.planes, g.h, g.w]), dst = d.md([1, g.planes, g.oh, g.ow]);
+      const a = g.mode === "nearest" ? alg.resamplingNearest : alg.resamplingLinear;
+      const fwd = d.primitive(
+        "dnnl_resampling_forward_desc_init",
+        SIZES.resampling,
+        (desc) =>
+          s.dnnl_resampling_forward_desc_init(desc, prop.forwardTraining, a, null, src, dst),
+        [],
+        null,
+        BROKEN_RESAMPLING,
+      );
+      if (!backward) return build(fwd, [[arg.src, src], [arg.dst, dst]]);
+      const p = d.primitive(
+        "dnnl_resampling_backward_desc_init",
+        SIZES.resampling,
+        (desc) => s.dnnl_resampling_backward_desc_init(desc, a, null, src, dst),
+        [],
+        fwd,
+        BROKEN_RESAMPLING,
+      );
+      return build(p, [[arg.diffDst, dst], [arg.diffSrc, src]]);
+    });
+  }
+
+  return backend;
+}
