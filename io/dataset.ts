@@ -13,8 +13,6 @@ import { readImage } from "./codecs.ts";
 import { linearise, normaliseEvs } from "./exposure.ts";
 import { type Image, ImageError, toRgb } from "./image.ts";
 
-export { GAMMA } from "./exposure.ts";
-
 export interface SceneInfo {
   dir: string;
   name: string;

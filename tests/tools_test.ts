@@ -63,7 +63,7 @@ Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview
       "32",
     ]);
     strictEqual(r.code, 0, r.err);
-    assert(r.out.includes(`${tmp}/b.exr (48x40)`), r.out);
+    assert(r.out.includes(`${tmp}/b.exr (48x40, 1.0 = the shortest frame's saturation)`), r.out);
     strictEqual((await readImage(`${tmp}/b.exr`)).channels, 3);
   });
 });

@@ -4,6 +4,7 @@
 import { loadBracket } from "../io/bracket.ts";
 import { writeImage } from "../io/codecs.ts";
 import { describeScene, loadScene } from "../io/dataset.ts";
+import { normaliseEvs } from "../io/exposure.ts";
 import type { Image } from "../io/image.ts";
 import { previewImage } from "../io/tonemap.ts";
 import { fuseBracket } from "../model/fuse.ts";
@@ -105,10 +106,11 @@ await run("infer", async () => {
   const choice = await chooseModel(values, say);
   const { width, height } = ldrs[1];
   const tile = choice.tileFor(width, height);
+  const normalised = normaliseEvs(bracketEvs);
   say(
-    `${width}x${height}, EV ${
-      bracketEvs.map((e) => e.toFixed(2)).join(",")
-    } (${evSource}), variant ${choice.model.config.variant}, ${choice.steps} DDIM steps${
+    `${width}x${height}, EV ${bracketEvs.map((e) => e.toFixed(2)).join(",")} (${evSource}; ${
+      normalised.map((e) => e.toFixed(2)).join(",")
+    } from the shortest frame), variant ${choice.model.config.variant}, ${choice.steps} DDIM steps${
       tile ? `, tiles of ${tile}` : ""
     }`,
   );
@@ -148,6 +150,8 @@ await run("infer", async () => {
     width,
     height,
     evs: bracketEvs,
+    /** The HDR's scale: 1.0 is what saturates the shortest frame (see the README). */
+    units: "shortest-exposure",
     variant: choice.model.config.variant,
     steps: choice.steps,
     seed: choice.seed,
@@ -157,7 +161,7 @@ await run("infer", async () => {
   if (values.json) console.log(JSON.stringify(report));
   else {
     console.log(
-      `${out} (${width}x${height}) and ${preview}${
+      `${out} (${width}x${height}, 1.0 = the shortest frame's saturation) and ${preview}${
         choice.trained ? "" : " — from UNTRAINED weights"
       }`,
     );

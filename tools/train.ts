@@ -44,7 +44,11 @@ interface Experiment {
   lambda: number;
   vgg?: string;
   seed: number;
+  /** Scenes held decoded at once; 0: all that `cacheBytes` holds (crops shuffle across them). */
   cacheScenes: number;
+  cacheBytes: number;
+  /** Random flips and rotations of the crops (the paper is silent; on by default). */
+  augment: boolean;
 }
 
 const DEFAULTS: Omit<Experiment, "name" | "data" | "stage"> = {
@@ -64,7 +68,9 @@ const DEFAULTS: Omit<Experiment, "name" | "data" | "stage"> = {
   checkpointEvery: 1000,
   lambda: 1e-2,
   seed: 0,
-  cacheScenes: 8,
+  cacheScenes: 0,
+  cacheBytes: 4 * 2 ** 30,
+  augment: true,
 };
 
 async function readExperiment(path: string): Promise<Experiment> {
@@ -200,6 +206,8 @@ await run("train", async () => {
     batch: x.batch,
     seed: x.seed,
     cacheScenes: x.cacheScenes,
+    cacheBytes: x.cacheBytes,
+    augment: x.augment,
   });
 
   // Model, teacher, perceptual network
