@@ -1,14 +1,16 @@
 // OpenEXR: scanline and tiled files (the full-resolution level of mip- and rip-maps),
 // single- or multi-part (the first part or one named by DecodeOptions.part); compression
-// NONE, RLE, ZIPS, ZIP, PIZ, PXR24, B44, B44A (exr_compression.ts; not DWAA/DWAB); HALF, FLOAT
-// and UINT channels; R,G,B(,A), Y(,A), or luminance/chroma Y,RY,BY(,A) turned into RGB as
-// OpenEXR's RgbaInputFile does (exr_yca.ts). Other channels are skipped. The image carries
-// its data and display windows; DecodeOptions.displayWindow places it in the latter. Writing:
-// ZIP, with HALF or FLOAT channels.
+// NONE, RLE, ZIPS, ZIP, PIZ, PXR24, B44, B44A (exr_compression.ts), DWAA and DWAB (exr_dwa.ts,
+// bit for bit what OpenEXR 3.1 decodes on x86-64 CPUs with AVX); HALF, FLOAT and UINT
+// channels; R,G,B(,A), Y(,A), or luminance/chroma Y,RY,BY(,A) turned into RGB as OpenEXR's
+// RgbaInputFile does (exr_yca.ts). Other channels are skipped. The image carries its data and
+// display windows; DecodeOptions.displayWindow places it in the latter. Writing: ZIP, with
+// HALF or FLOAT channels.
 
 import { ByteReader } from "./bytes.ts";
 import { type Chunk, type ChunkChannel, hasLine, mod, numSamples } from "./exr_chunk.ts";
 import { COMPRESSION, LINES_PER_CHUNK, MAX_RATIO, predict, uncompress } from "./exr_compression.ts";
+import { dwaDecode, dwaMinBytes } from "./exr_dwa.ts";
 import { lumaWeights, ycaToRgb } from "./exr_yca.ts";
 import { floatToHalf, halfToFloat } from "./half.ts";
 import {
@@ -142,7 +144,7 @@ export function decodeExr(bytes: Uint8Array, file: string, o: DecodeOptions = {}
   const dw = part.dataWindow ?? r.fail("no dataWindow attribute");
   const compression = part.compression;
   if (!(compression >= 0 && compression < COMPRESSION.length)) {
-    r.fail(`unknown compression ${compression}`);
+    r.fail(`unknown compression ${compression} (${COMPRESSION.join(", ")} are read)`);
   }
   const width = dw.xMax - dw.xMin + 1, height = dw.yMax - dw.yMin + 1;
   checkSize(file, width, height, o);
@@ -242,6 +244,25 @@ export function decodeExr(bytes: Uint8Array, file: string, o: DecodeOptions = {}
     chunks.reduce((n, c) => n + c.data.length, 0),
     `${COMPRESSION[compression]} data`,
   );
+  const dwa = compression === 8 || compression === 9;
+  if (dwa) {
+    // DWA chunks carry fixed headers and a DC value per 8x8 block: each needs some bytes.
+    checkHolds(
+      file,
+      width,
+      height,
+      chunks.reduce(
+        (n, c) =>
+          n +
+          (c.data.length >= c.layout.size
+            ? c.layout.size
+            : dwaMinBytes(c.data, c.layout, channels, file)),
+        0,
+      ),
+      chunks.reduce((n, c) => n + c.data.length, 0),
+      `${COMPRESSION[compression]} data`,
+    );
+  }
 
   // Destinations: RGB(A)/Y(A) go straight into the image; luminance/chroma into planes.
   const nc = isYc ? (alpha >= 0 ? 4 : 3) : wanted.length;
@@ -258,7 +279,11 @@ export function decodeExr(bytes: Uint8Array, file: string, o: DecodeOptions = {}
   });
 
   for (const { layout: ch, data, block } of chunks) {
-    const raw = data.length >= ch.size ? data : uncompress(compression, data, ch, file);
+    const raw = data.length >= ch.size
+      ? data
+      : dwa
+      ? dwaDecode(data, ch, channels, file)
+      : uncompress(compression, data, ch, file);
     if (raw.length !== ch.size) {
       r.fail(`chunk at line ${block.y0} holds ${raw.length} of ${ch.size} bytes`);
     }

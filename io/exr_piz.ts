@@ -89,7 +89,10 @@ export function pizDecode(data: Uint8Array, chunk: Chunk, file: string): Uint8Ar
   return planarToRaw(planar, chunk);
 }
 
-/** OpenEXR's Huffman decoder (ImfHuf): fills `out` from n bytes at `at`. */
+/**
+ * OpenEXR's Huffman decoder (ImfHuf), shared by PIZ and DWA (its AC values): fills `out`
+ * from n bytes at `at`.
+ */
 export function hufUncompress(
   src: Uint8Array,
   at: number,

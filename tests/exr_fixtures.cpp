@@ -1,12 +1,23 @@
 // Fixture helper for tests/make_image_fixtures.py (built and run only by that script):
-// writes the OpenEXR files OpenCV cannot (luminance/chroma, display windows) with the
-// OpenEXR library, and decodes any file with its RgbaInputFile as the reference.
+// writes the OpenEXR files OpenCV cannot (luminance/chroma, display windows, DWA files with
+// layers, alpha and other channels) with the OpenEXR library, and decodes any file with its
+// RgbaInputFile as the reference.
 //
 //   exr_fixtures yc OUT.exr W H ALPHA COMPRESSION   luminance/chroma (RgbaOutputFile WRITE_YC[A])
 //   exr_fixtures window OUT.exr                     RGB, data window inside a larger display window
+//   exr_fixtures channels OUT.exr SRC.f32 W H COMPRESSION LAYOUT
+//                                                   SRC: float32 RGBA, W×H; LAYOUT "layers": half
+//                                                   R,G,B, A, diffuse.R/G/B, float Z, uint id;
+//                                                   "y_plinear": one perceptually linear half Y
+//   exr_fixtures unhuf IN.bin COUNT OUT.bin         OpenEXR's hufUncompress of a whole file into
+//                                                   COUNT 16-bit values (little-endian)
 //   exr_fixtures read IN.exr DISPLAY OUT.f32        RgbaInputFile's RGBA (first part) as float32;
 //                                                   DISPLAY=1 composites into the display window
 //   exr_fixtures yw                                 the Rec. 709 luminance weights (hex floats)
+#include <ImfChannelList.h>
+#include <ImfFrameBuffer.h>
+#include <ImfHuf.h>
+#include <ImfOutputFile.h>
 #include <ImfRgbaFile.h>
 #include <ImfRgbaYca.h>
 #include <ImfHeader.h>
@@ -15,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 using namespace Imf;
@@ -56,6 +68,76 @@ int main(int argc, char** argv) {
         RgbaOutputFile out(argv[2], hdr, WRITE_RGB);
         out.setFrameBuffer(px.data() - data.min.x - data.min.y * w, 1, w);
         out.writePixels(h);
+        return 0;
+    }
+    if (argc >= 8 && !strcmp(argv[1], "channels")) {
+        int w = atoi(argv[4]), h = atoi(argv[5]);
+        std::string layout = argv[7];
+        std::vector<float> src(size_t(w) * h * 4);
+        FILE* f = fopen(argv[3], "rb");
+        if (!f || fread(src.data(), sizeof(float), src.size(), f) != src.size()) return 1;
+        fclose(f);
+        Header hdr(w, h);
+        hdr.compression() = Compression(atoi(argv[6]));
+        FrameBuffer fb;
+        // Planes that outlive the write: halfs for the colour and alpha channels, floats, uints.
+        std::vector<std::vector<half>> halves;
+        std::vector<float> z(size_t(w) * h);
+        std::vector<unsigned> id(size_t(w) * h);
+        auto addHalf = [&](const char* name, bool pLinear, auto value) {
+            halves.emplace_back(size_t(w) * h);
+            for (int i = 0; i < w * h; i++) halves.back()[i] = half(value(i));
+            hdr.channels().insert(name, Channel(HALF, 1, 1, pLinear));
+        };
+        if (layout == "layers") {
+            const char* rgba[] = {"R", "G", "B", "A"};
+            for (int c = 0; c < 4; c++)
+                addHalf(rgba[c], false, [&](int i) { return src[4 * i + c]; });
+            const char* diffuse[] = {"diffuse.R", "diffuse.G", "diffuse.B"};
+            for (int c = 0; c < 3; c++)  // the layer: the image upside down, a quarter as bright
+                addHalf(diffuse[c], false, [&](int i) {
+                    int x = i % w, y = i / w;
+                    return 0.25f * src[4 * ((h - 1 - y) * w + x) + c];
+                });
+            for (int i = 0; i < w * h; i++) {
+                z[i] = 1.0f + 0.37f * float(i % w) + 1e-3f * float(i / w);
+                id[i] = unsigned(i % w / 5 + 100 * (i / w / 7));
+            }
+            hdr.channels().insert("Z", Channel(FLOAT));
+            hdr.channels().insert("id", Channel(UINT));
+            fb.insert("Z", Slice(FLOAT, (char*) z.data(), sizeof(float), sizeof(float) * w));
+            fb.insert("id", Slice(UINT, (char*) id.data(), sizeof(unsigned), sizeof(unsigned) * w));
+            const char* names[] = {"R", "G", "B", "A", "diffuse.R", "diffuse.G", "diffuse.B"};
+            for (int c = 0; c < 7; c++)
+                fb.insert(names[c],
+                          Slice(HALF, (char*) halves[c].data(), sizeof(half), sizeof(half) * w));
+        } else if (layout == "y_plinear") {
+            addHalf("Y", true, [&](int i) {
+                return 0.2126f * src[4 * i] + 0.7152f * src[4 * i + 1] + 0.0722f * src[4 * i + 2];
+            });
+            fb.insert("Y", Slice(HALF, (char*) halves[0].data(), sizeof(half), sizeof(half) * w));
+        } else {
+            fprintf(stderr, "unknown layout %s\n", layout.c_str());
+            return 2;
+        }
+        OutputFile out(argv[2], hdr);
+        out.setFrameBuffer(fb);
+        out.writePixels(h);
+        return 0;
+    }
+    if (argc >= 5 && !strcmp(argv[1], "unhuf")) {
+        FILE* f = fopen(argv[2], "rb");
+        if (!f) return 1;
+        std::vector<char> in;
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0) in.insert(in.end(), buf, buf + n);
+        fclose(f);
+        std::vector<unsigned short> out(atoi(argv[3]));
+        hufUncompress(in.data(), int(in.size()), out.data(), int(out.size()));
+        f = fopen(argv[4], "wb");
+        fwrite(out.data(), sizeof(unsigned short), out.size(), f);  // little-endian hosts only
+        fclose(f);
         return 0;
     }
     if (argc >= 5 && !strcmp(argv[1], "read")) {

@@ -7,9 +7,13 @@ For every file, manifest.json names the tool's decode of it: `<file>.ref` holds 
 little-endian RGB (gray repeated), plus `<file>.alpha` when the image has alpha, as the
 tool decoded it. Run from the repository root: /usr/bin/python3 tests/make_image_fixtures.py
 """
+import base64
+import hashlib
 import json
 import os
+import struct
 import subprocess
+import zlib
 
 import numpy as np
 
@@ -302,6 +306,189 @@ sh(helper, "window", f"{D}/window.exr")
 for options, suffix in [(None, ""), ({"displayWindow": True}, ".display")]:
     w, h, ref = exr_ref(f"{D}/window.exr", False, display=bool(options))
     add("window.exr", w, h, 3, 16, ref, None, "openexr RgbaInputFile", options, suffix)
+
+# --- OpenEXR DWAA/DWAB (lossy DCT; 32- and 256-line chunks). OpenCV writes RGB(A), half or
+# float; the helper writes layers with alpha and UNKNOWN (zlib) channels, and a perceptually
+# linear Y; exrmaketiled a tiled file; the helper's luminance/chroma writer subsampled chroma.
+# Two files are rewritten chunk by chunk into what no writer here makes: version-1 chunks (no
+# rules: the legacy ones apply) and AC values under zlib instead of Huffman. One real map,
+# cropped. References are OpenEXR's decodes, compared bit for bit.
+def dwa_source(w, h, alpha=False, big=False):
+    """In 8-line block rows: gradients (0.001 to 2000, 0 to 1, a ripple) behind flat grey, black
+    and negative blocks; one flat block per special value (0, negative, tiny, subnormal in
+    half, huge; beyond half range in float files); gentle grey ramps across and down, whose
+    blocks keep only their first AC coefficient; a band of log-normal noise; isolated spikes.
+    Regions past the image's edge are cut off."""
+    rng = np.random.default_rng(11)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    rgb = np.stack([1e-3 * 2e6 ** (x / (w - 1)), y / (h - 1), 0.5 + 0.45 * np.sin(x / 4) * np.cos(y / 5)], -1)
+    rgb[:16, :24] = 0.7
+    rgb[16:24, :16] = 0.0
+    rgb[24:32, :16] = [-0.5, -3.0, -0.01]
+    specials = [0.0, -0.25, -700.0, 1e-5, 3e-6, 6e-8, 1000.0, 30000.0, 60000.0, 65504.0]
+    specials += [1e6, -1e6, 1e-30] if big else []
+    nbx = w // 8
+    for k, v in enumerate(specials):
+        by, bx = 4 + k // nbx, k % nbx
+        rgb[8 * by:8 * by + 8, 8 * bx:8 * bx + 8] = [v, v / 2, -v]
+    r0 = 32 + 8 * -(-len(specials) // nbx)
+    rgb[r0:r0 + 8, :w // 2] = (0.3 + 3e-4 * x[r0:r0 + 8, :w // 2])[..., None]
+    rgb[r0:r0 + 8, w // 2:] = (0.3 + 3e-4 * (y[r0:r0 + 8, w // 2:] - r0))[..., None]
+    rgb[r0 + 8:r0 + 16] = rng.lognormal(-0.5, 1.5, rgb[r0 + 8:r0 + 16].shape)
+    spikes = [(5, w - 3, 60000.0), (9, w - 9, -2000.0), (h - 2, 3, 1e-7), (h - 5, w // 2, 5e4)]
+    for k, (yy, xx, v) in enumerate(spikes):
+        rgb[yy, xx, k % 3] = v
+    if alpha:
+        a = x / (w - 1)
+        a[:8] = 1.0
+        a[8:16] = 0.0
+        a[r0 + 8:r0 + 16] = rng.random(a[r0 + 8:r0 + 16].shape)
+        rgb = np.concatenate([rgb, a[..., None]], -1)
+    return rgb.astype(np.float32)
+
+
+def exr_parts(path):
+    """(header bytes, chunk records, channels, data window, compression, tiles) of a
+    single-part file; chunk records are (coordinate bytes, data)."""
+    b = open(path, "rb").read()
+    p, attrs = 8, {}
+    while b[p]:
+        e = b.index(0, p)
+        name = b[p:e].decode()
+        e2 = b.index(0, e + 1)
+        size = struct.unpack_from("<i", b, e2 + 1)[0]
+        attrs[name] = b[e2 + 5:e2 + 5 + size]
+        p = e2 + 5 + size
+    header = b[:p + 1]
+    chans, q = [], attrs["channels"]
+    while q[0]:
+        e = q.index(0)
+        chans.append((q[:e].decode(),) + struct.unpack_from("<i4xii", q, e + 1))
+        q = q[e + 17:]
+    dw = struct.unpack("<4i", attrs["dataWindow"])
+    comp = attrs["compression"][0]
+    tiles = struct.unpack_from("<II", attrs["tiles"]) if "tiles" in attrs else None
+    if tiles:
+        n = -(-(dw[2] - dw[0] + 1) // tiles[0]) * -(-(dw[3] - dw[1] + 1) // tiles[1])
+    else:
+        n = -(-(dw[3] - dw[1] + 1) // {8: 32, 9: 256}[comp])
+    offsets = struct.unpack_from(f"<{n}Q", b, p + 1)
+    head = 20 if tiles else 8
+    chunks = []
+    for o in offsets:
+        size = struct.unpack_from("<i", b, o + head - 4)[0]
+        chunks.append((b[o:o + head - 4], b[o + head:o + head + size]))
+    return header, chunks, chans, dw, comp, tiles
+
+
+def raw_size(chans, x0, y0, w, h):
+    ns = lambda s, a, b: b // s - a // s + (0 if (a // s) * s < a else 1)  # OpenEXR's numSamples
+    return sum(ns(xs, x0, x0 + w - 1) * ns(ys, y0, y0 + h - 1) * (2 if t == 1 else 4)
+               for _, t, xs, ys in chans)
+
+
+def assert_dwa_compressed(path):
+    """Every chunk went through DWA (OpenEXR stores a chunk raw when that is no larger)."""
+    _, chunks, chans, dw, comp, tiles = exr_parts(path)
+    assert comp in (8, 9), path
+    for coords, data in chunks:
+        if tiles:
+            tx, ty = struct.unpack("<2i", coords[:8])
+            x0, y0 = dw[0] + tx * tiles[0], dw[1] + ty * tiles[1]
+            w, h = min(tiles[0], dw[2] - x0 + 1), min(tiles[1], dw[3] - y0 + 1)
+        else:
+            y0 = struct.unpack("<i", coords)[0]
+            x0, w, h = dw[0], dw[2] - dw[0] + 1, min({8: 32, 9: 256}[comp], dw[3] - y0 + 1)
+        assert len(data) < raw_size(chans, x0, y0, w, h), f"{path}: a chunk is stored raw"
+
+
+def rewrite_dwa_chunks(src, dst, change):
+    """Copies a scanline DWA file with each chunk's data replaced by change(data)."""
+    header, chunks, *_ = exr_parts(src)
+    body, table, at = b"", b"", len(header) + 8 * len(chunks)
+    for coords, data in chunks:
+        new = change(data)
+        table += struct.pack("<Q", at + len(body))
+        body += coords + struct.pack("<i", len(new)) + new
+    open(dst, "wb").write(header + table + body)
+
+
+def dwa_version1(data):
+    """Version 1: no rules in the chunk."""
+    rules = struct.unpack_from("<H", data, 88)[0]
+    return struct.pack("<q", 1) + data[8:88] + data[88 + rules:]
+
+
+def dwa_deflate_ac(data):
+    """The AC values Huffman-decoded by OpenEXR, then zlib-compressed (AC compression 1)."""
+    counts = list(struct.unpack_from("<11q", data))
+    rules = struct.unpack_from("<H", data, 88)[0]
+    ac_at = 88 + rules + counts[2]
+    open("/tmp/lfdiff_ac.huf", "wb").write(data[ac_at:ac_at + counts[3]])
+    sh(helper, "unhuf", "/tmp/lfdiff_ac.huf", str(counts[8]), "/tmp/lfdiff_ac.u16")
+    ac = zlib.compress(open("/tmp/lfdiff_ac.u16", "rb").read(), 9)
+    old = counts[3]
+    counts[3], counts[10] = len(ac), 1
+    return struct.pack("<11q", *counts) + data[88:ac_at] + ac + data[ac_at + old:]
+
+
+AW, AH = 75, 70  # DWAA: 32-line chunks, the last 6 lines; blocks cut at both edges
+BW, BH = 19, 300  # DWAB: a 256-line chunk and a 44-line one
+for name, comp, t, w, h, alpha in [("dwaa_half.exr", 8, 1, AW, AH, False),
+                                   ("dwaa_float.exr", 8, 2, AW, AH, False),
+                                   ("dwab_half_rgba.exr", 9, 1, BW, BH, True),
+                                   ("dwab_float_rgba.exr", 9, 2, BW, BH, True)]:
+    cv2.imwrite(f"{D}/{name}", bgr(dwa_source(w, h, alpha, big=t == 2)),
+                [cv2.IMWRITE_EXR_TYPE, t, cv2.IMWRITE_EXR_COMPRESSION, comp])
+    assert_dwa_compressed(f"{D}/{name}")
+    add(name, w, h, 4 if alpha else 3, 16 if t == 1 else 32, cv_decode(f"{D}/{name}"), None, "opencv/openexr")
+for name, comp, layout, w, h in [("dwaa_layers.exr", 8, "layers", 45, 43),
+                                 ("dwaa_y_plinear.exr", 8, "y_plinear", 53, 50)]:
+    # Perceptually linear values are DCT'd as they are: kept to ±4000, the coefficients stay in
+    # half range (beyond it they become infinities and the decode NaNs).
+    src_dwa = dwa_source(w, h, alpha=True)
+    with open("/tmp/lfdiff_dwa_src.f32", "wb") as f:
+        f.write((np.clip(src_dwa, -4000, 4000) if layout == "y_plinear" else src_dwa)
+                .astype("<f4").tobytes())
+    sh(helper, "channels", f"{D}/{name}", "/tmp/lfdiff_dwa_src.f32", str(w), str(h), str(comp), layout)
+    assert_dwa_compressed(f"{D}/{name}")
+    w, h, ref = exr_ref(f"{D}/{name}", layout == "layers")
+    add(name, w, h, 4 if layout == "layers" else 1, 16, ref, None, "openexr RgbaInputFile")
+sh(helper, "yc", f"{D}/yca_dwaa.exr", "46", "44", "1", "8")  # luminance/chroma needs even sizes
+assert_dwa_compressed(f"{D}/yca_dwaa.exr")
+w, h, ref = exr_ref(f"{D}/yca_dwaa.exr", True)
+add("yca_dwaa.exr", w, h, 4, 16, ref, None, "openexr RgbaInputFile")
+cv2.imwrite("/tmp/lfdiff_dwa_tile_src.exr", bgr(dwa_source(AW, AH)), [cv2.IMWRITE_EXR_TYPE, 1,
+                                                                      cv2.IMWRITE_EXR_COMPRESSION, 3])
+sh("exrmaketiled", "-o", "-z", "dwab", "-t", "40", "24", "/tmp/lfdiff_dwa_tile_src.exr", f"{D}/tiled_dwab.exr")
+assert_dwa_compressed(f"{D}/tiled_dwab.exr")
+w, h, ref = exr_ref(f"{D}/tiled_dwab.exr", False)
+add("tiled_dwab.exr", w, h, 3, 16, ref, None, "openexr RgbaInputFile")
+for name, src_name, change, alpha in [("dwaa_v1.exr", "dwaa_half.exr", dwa_version1, False),
+                                      ("dwab_deflate_ac.exr", "dwab_half_rgba.exr", dwa_deflate_ac, True)]:
+    rewrite_dwa_chunks(f"{D}/{src_name}", f"{D}/{name}", change)
+    w, h, ref = exr_ref(f"{D}/{name}", alpha)
+    assert all((ref[k] == exr_ref(f"{D}/{src_name}", alpha)[2][k]).all() for k in ref), name  # same pixels
+    add(name, w, h, 4 if alpha else 3, 16, ref, None, "openexr RgbaInputFile (rewritten chunks)")
+# A real radiance map: @pmndrs/assets 1.7.0 (CC0; Poly Haven HDRIs at 512x256, DWAB), hdri/sky.exr,
+# 90x60 pixels around the sun (to 22672, with negative ringing) as OpenEXR decodes them, written
+# DWAB again (the package's file is one 100 kB chunk, too big to keep).
+PM = "/tmp/lfdiff_pmndrs"
+if not os.path.exists(f"{PM}/package/hdri/sky.exr.js"):
+    os.makedirs(PM, exist_ok=True)
+    sh("npm", "pack", "@pmndrs/assets@1.7.0", "--pack-destination", PM)
+    sh("tar", "xzf", f"{PM}/pmndrs-assets-1.7.0.tgz", "-C", PM)
+js = open(f"{PM}/package/hdri/sky.exr.js").read()
+sky_exr = base64.b64decode(js[js.index("base64,") + 7:js.rindex("'")])
+SKY_SHA256 = "a72412700b91a49080a582420476d2ab9a1e8fd181031f4ae7ec5e2596addc2a"
+assert hashlib.sha256(sky_exr).hexdigest() == SKY_SHA256, "@pmndrs/assets sky.exr changed"
+open(f"{PM}/sky.exr", "wb").write(sky_exr)
+sky = cv2.imread(f"{PM}/sky.exr", cv2.IMREAD_UNCHANGED)
+cv2.imwrite(f"{D}/pmndrs_sky_sun_dwab.exr", sky[30:90, 259:349], [cv2.IMWRITE_EXR_TYPE, 1,
+                                                                 cv2.IMWRITE_EXR_COMPRESSION, 9])
+assert_dwa_compressed(f"{D}/pmndrs_sky_sun_dwab.exr")
+add("pmndrs_sky_sun_dwab.exr", 90, 60, 3, 16, cv_decode(f"{D}/pmndrs_sky_sun_dwab.exr"), None,
+    "opencv/openexr (@pmndrs/assets sky.exr, CC0, cropped)")
 
 # --- float TIFF: ImageMagick's LZW/Deflate with the floating-point predictor, OpenCV's LogLuv;
 # references are OpenCV's decode (libtiff).
