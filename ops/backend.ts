@@ -127,7 +127,8 @@ export interface AdamStep {
 export interface Backend {
   readonly name: string;
 
-  alloc(n: number): DeviceBuffer; // zero-filled
+  /** n elements, uninitialised (every op writes all of its outputs). */
+  alloc(n: number): DeviceBuffer;
   free(buf: DeviceBuffer): void;
   upload(dst: DeviceBuffer, src: Float32Array): void;
   download(src: DeviceBuffer): Float32Array;

@@ -198,7 +198,7 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
     shape[ax] += pads[2 * k] + pads[2 * k + 1];
   }
   const out = empty(shape, x);
-  if (value !== 0) x.backend.fill(out.buffer, value);
+  x.backend.fill(out.buffer, value);
   place(x, out, starts);
   return record(out, "pad", [x], (g) => [box(g, starts, x.shape)]);
 }

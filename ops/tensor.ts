@@ -166,7 +166,7 @@ export function tensor(data: ArrayLike<number>, shape?: Shape, o: TensorOptions 
 }
 
 export function zeros(shape: Shape, o: TensorOptions = {}): Tensor {
-  return make(shape, () => {}, o);
+  return make(shape, (b, buf) => b.fill(buf, 0), o);
 }
 
 export function full(shape: Shape, value: number, o: TensorOptions = {}): Tensor {
@@ -191,7 +191,7 @@ export function rand(
   return tensor(rng.uniform(sizeOf(shape), lo, hi), shape, o);
 }
 
-/** An uninitialised (zeroed) tensor on the same device as `like`: for op outputs. */
+/** An uninitialised tensor on the same device as `like`: for op outputs, which write it all. */
 export function empty(shape: Shape, like: Tensor): Tensor {
   return new Tensor(shape, like.backend.alloc(sizeOf(shape)), like.backend);
 }

@@ -154,6 +154,11 @@ await run("train", async () => {
     out: { type: "string", arg: "DIR", help: "run folder (default runs/NAME)" },
     resume: { type: "boolean", help: "continue the run in the folder from its last checkpoint" },
     "max-steps": { type: "string", arg: "N", help: "stop after N optimiser steps in all" },
+    "max-minutes": {
+      type: "string",
+      arg: "M",
+      help: "stop (with a checkpoint) after M minutes of training in this invocation",
+    },
     batch: { type: "string", arg: "N", help: "crops per micro-batch (overrides the experiment)" },
     accumulate: { type: "string", arg: "K", help: "micro-batches per optimiser step" },
     vgg: { type: "string", arg: "FILE", help: "VGG19 weights for the perceptual term" },
@@ -279,6 +284,10 @@ await run("train", async () => {
   let lastPrint = 0, batchesPerEpoch = 0, last = first;
   let lastTerms: Record<string, number> = {};
   const maxSteps = x.maxSteps ?? Infinity;
+  const deadline = values["max-minutes"] === undefined
+    ? Infinity
+    : t0 + Number(values["max-minutes"]) * 60_000;
+  if (!(deadline > t0)) fail("train", `--max-minutes must be a positive number`);
   outer: for (; trainer.epoch < x.epochs; trainer.epoch++) {
     let seen = 0;
     let micro: Batch[] = [];
@@ -317,7 +326,7 @@ await run("train", async () => {
       }
       if (trainer.step % x.valEvery === 0) last = validateAndLog();
       if (trainer.step % x.checkpointEvery === 0) await folder.checkpoint(model, trainer);
-      if (trainer.step >= maxSteps || stop) break outer;
+      if (trainer.step >= maxSteps || stop || performance.now() >= deadline) break outer;
     }
     batchesPerEpoch = seen;
     trainer.batchInEpoch = 0;

@@ -34,7 +34,7 @@ export function createOpenBlasBackend(name = "cpu"): Backend {
       const buf = pool.get(n)?.pop();
       if (!buf) return new Float32Array(n);
       pooled -= n;
-      return buf.fill(0);
+      return buf;
     },
     free(buf) {
       const a = f(buf);
