@@ -116,6 +116,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   const out = box(x, starts, shape);
   return record(out, "slice", [x], (g) => {
     const dx = empty(x.shape, x);
+    x.backend.fill(dx.buffer, 0);
     place(g, dx, starts);
     return [dx];
   });

@@ -7,6 +7,8 @@ import type { Tensor } from "@lfdiff/ops/mod.ts";
 import { Linear } from "@lfdiff/model/mod.ts";
 import { assertClose } from "./assert.ts";
 import { fixture, get, testDevices } from "./golden.ts";
+import { createOpenBlasBackend } from "@lfdiff/ops/cpu/backend.ts";
+import { createDnnlBackend } from "@lfdiff/ops/cpu/dnnl_backend.ts";
 
 // deno-lint-ignore no-explicit-any
 type Params = Record<string, any>;
@@ -89,7 +91,23 @@ interface Case {
 const f = fixture("ops");
 const cases: Case[] = JSON.parse(f.metadata.cases);
 
-for (const { device, ignore } of testDevices()) {
+/** A CPU backend whose fresh buffers hold NaN: an op that reads what it did not write shows. */
+function poisoned(name: string, dnnl: boolean): () => T.Backend {
+  return () => {
+    const base = createOpenBlasBackend(name), alloc = base.alloc;
+    base.alloc = (n) => (alloc(n) as Float32Array).fill(NaN);
+    return dnnl ? createDnnlBackend(name, base) : base;
+  };
+}
+T.registerBackend("cpu-dnnl-nan", poisoned("cpu-dnnl-nan", true));
+T.registerBackend("cpu-openblas-nan", poisoned("cpu-openblas-nan", false));
+const devices = testDevices();
+devices.push(
+  { device: "cpu-dnnl-nan", ignore: devices[0].ignore },
+  { device: "cpu-openblas-nan", ignore: false },
+);
+
+for (const { device, ignore } of devices) {
   for (const c of cases) {
     Deno.test({ name: `op ${c.name} (${c.op}) on ${device}`, ignore }, () => {
       // CUDA (TF32 off) is held to 1e-5, the CPU to the engine's 1e-4 / 1e-3 for GEMMs.
