@@ -152,6 +152,7 @@ await run("train", async () => {
   const { values } = flags("train", {
     config: { type: "string", arg: "FILE", help: "the experiment (JSON; see experiments/)" },
     out: { type: "string", arg: "DIR", help: "run folder (default runs/NAME)" },
+    data: { type: "string", arg: "DIR", help: "dataset folder (overrides the experiment's)" },
     resume: { type: "boolean", help: "continue the run in the folder from its last checkpoint" },
     "max-steps": { type: "string", arg: "N", help: "stop after N optimiser steps in all" },
     "max-minutes": {
@@ -188,6 +189,7 @@ await run("train", async () => {
     }
   }
   if (values.vgg) x.vgg = values.vgg;
+  if (values.data) x.data = values.data;
   const say = (s: string) => console.error(`train: ${s}`);
   const folder = new RunFolder(values.out ?? `runs/${x.name}`);
   if (!values.resume && await folder.hasCheckpoint()) {
