@@ -2,7 +2,7 @@
 //   F_i = LeakyReLU(conv3×3(X_i))                         (one conv shared by the frames)
 //   A_i = sigmoid(conv(LeakyReLU(conv(cat(F_i, F_2)))))   for i = 1, 3 (2C → 2C → C)
 //   out = conv3×3(cat(F_1·A_1, F_2, F_3·A_3))             (3C → C)
-//   X_i [B, cin, H, W] → [B, C, H, W]
+//   X_i [B, cin, H, W] → out [B, C, H, W], and F_2 (AHDRNet's global skip)
 
 import { mul } from "../ops/arith.ts";
 import { concat } from "../ops/layout.ts";
@@ -56,8 +56,11 @@ export class Alignment extends Module {
     this.fuse = new Conv2d(3 * channels, channels, 3, { padding: 1, rng });
   }
 
-  forward(x1: Tensor, x2: Tensor, x3: Tensor): Tensor {
+  forward(x1: Tensor, x2: Tensor, x3: Tensor): { aligned: Tensor; reference: Tensor } {
     const [f1, f2, f3] = [x1, x2, x3].map((x) => this.conv.forward(x));
-    return this.fuse.forward(concat([this.att1.forward(f1, f2), f2, this.att3.forward(f3, f2)], 1));
+    const aligned = this.fuse.forward(
+      concat([this.att1.forward(f1, f2), f2, this.att3.forward(f3, f2)], 1),
+    );
+    return { aligned, reference: f2 };
   }
 }

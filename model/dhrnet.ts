@@ -1,9 +1,9 @@
 // Dynamic HDR Reconstruction Network (§4.1, Eq. 10).
 //   y = F0; each reconstruction block: y = FRM^n(PIM(y, z)) + y   (PIM → FRM in `baseline`)
-//   Ĥ = act(conv3×3(conv3×3(y) + F0))
+//   Ĥ = act(conv3×3(conv3×3(y) + S))     S = F0, or the reference's features (config.globalSkip)
 // The block and global residuals and the conv before the last are not in the paper; they
-// follow CA-ViT/SwinIR, whose reconstruction trunks LF-Diff's resembles.
-//   F0 [B, C, H, W], z [B, N, H/4, W/4] → Ĥ [B, 3, H, W]
+// follow CA-ViT/SwinIR (and AHDRNet for S = F_2), whose trunks LF-Diff's resembles.
+//   F0, S [B, C, H, W], z [B, N, H/4, W/4] → Ĥ [B, 3, H, W]
 
 import { add } from "../ops/arith.ts";
 import { chain } from "../ops/autograd.ts";
@@ -61,7 +61,12 @@ export class DHRNet extends Module {
   }
 
   /** `onBlock(i, n)` reports progress after each reconstruction block. */
-  forward(f0: Tensor, z: Tensor | null, onBlock?: (done: number, total: number) => void): Tensor {
+  forward(
+    f0: Tensor,
+    z: Tensor | null,
+    skip: Tensor = f0,
+    onBlock?: (done: number, total: number) => void,
+  ): Tensor {
     if (this.usePrior && !z) throw new Error("DHRNet: this variant needs a prior z");
     const y = chain(
       f0,
@@ -71,7 +76,7 @@ export class DHRNet extends Module {
         return out;
       }),
     );
-    const out = this.convLast.forward(add(this.convAfter.forward(y), f0));
+    const out = this.convLast.forward(add(this.convAfter.forward(y), skip));
     return this.c.endActivation === "sigmoid" ? sigmoid(out) : out;
   }
 }

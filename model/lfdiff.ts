@@ -83,7 +83,7 @@ export class LFDiff extends Module {
     }
   }
 
-  /** Ĥ = DHRNet(AM(X), z). */
+  /** Ĥ = DHRNet(AM(X), z), with the global skip the config names. */
   reconstruct(
     x1: Tensor,
     x2: Tensor,
@@ -91,7 +91,9 @@ export class LFDiff extends Module {
     z: Tensor | null,
     onBlock?: (done: number, total: number) => void,
   ): Tensor {
-    return this.dhr.forward(this.align.forward(x1, x2, x3), z, onBlock);
+    const { aligned, reference } = this.align.forward(x1, x2, x3);
+    const skip = this.config.globalSkip === "reference" ? reference : aligned;
+    return this.dhr.forward(aligned, z, skip, onBlock);
   }
 
   /** Ĥ [B, 3, H, W] from X_i = cat(L_i, H_i) [B, 6, H, W]. */

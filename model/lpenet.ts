@@ -62,6 +62,6 @@ export class LPENetDM extends Module {
 
   forward(x1: Tensor, x2: Tensor, x3: Tensor): Tensor {
     const [u1, u2, u3] = [x1, x2, x3].map((x) => pixelUnshuffle(x, this.c.unshuffle));
-    return this.lpe.forward(this.align.forward(u1, u2, u3));
+    return this.lpe.forward(this.align.forward(u1, u2, u3).aligned);
   }
 }

@@ -1,10 +1,11 @@
 // Prior Integration Module (§4.1, Eq. 9): an FRM whose low-frequency branch (AvgPool 4, the
 // prior's resolution) is cross-attention from the features F to the prior z.
 //   Q = dw3×3(conv1×1(F)) [C];  K, V = dw3×3(conv1×1(z)) [N each]
-//   A = softmax over the N prior channels of (Q̂·K̂ᵀ · temperature)   [C × N], one head
-//   out = W_c(A·V̂) + F                                             F [B, C, h, w], z [B, N, h, w]
-// Eq. 9 writes A = softmax(K̂Q̂/γ) [N × C] and V̂·A; this is its transpose, with the learnable
-// temperature standing for 1/γ. q and k are L2-normalised when config.pimNormalize is set.
+//   A = softmax(Q̂·K̂ᵀ · temperature) [C × N], one head;   out = W_c(A·V̂) + F
+//                                                        F [B, C, h, w], z [B, N, h, w]
+// Eq. 9 writes A = softmax(K̂Q̂/γ) [N × C] and V̂·A; the learnable temperature stands for 1/γ.
+// Open choices (config): the softmax axis (over N, or over C as Eq. 9's N×C reads), q/k L2
+// normalisation, and HI-Diff's transformer wrapping (LayerNorm, attention, LayerNorm, GDFN).
 
 import { add, mul } from "../ops/arith.ts";
 import { chunk, reshape } from "../ops/layout.ts";
@@ -16,7 +17,8 @@ import { fmt, ShapeError } from "../ops/shape.ts";
 import { ones, type Tensor } from "../ops/tensor.ts";
 import type { LFDiffConfig } from "./config.ts";
 import { FrequencySplit } from "./frm.ts";
-import { Conv2d } from "./nn/layers.ts";
+import { Conv2d, LayerNorm2d } from "./nn/layers.ts";
+import { GDFN } from "./restormer.ts";
 import { Module, parameter } from "./nn/module.ts";
 
 export class PriorCrossAttention extends Module {
@@ -26,8 +28,12 @@ export class PriorCrossAttention extends Module {
   kv: Conv2d;
   kvDw: Conv2d;
   projectOut: Conv2d;
+  /** HI-Diff's block around the attention (pimBlock "transformer"), else null. */
+  norm1: LayerNorm2d | null;
+  norm2: LayerNorm2d | null;
+  ffn: GDFN | null;
 
-  constructor(channels: number, prior: number, readonly normalize: boolean, rng?: Rng) {
+  constructor(channels: number, prior: number, readonly c: LFDiffConfig, rng?: Rng) {
     super();
     this.temperature = parameter(ones([1, 1, 1]));
     this.q = new Conv2d(channels, channels, 1, { bias: false, rng });
@@ -45,26 +51,39 @@ export class PriorCrossAttention extends Module {
       rng,
     });
     this.projectOut = new Conv2d(channels, channels, 1, { bias: false, rng });
+    const block = c.pimBlock === "transformer";
+    this.norm1 = block ? new LayerNorm2d(channels) : null;
+    this.norm2 = block ? new LayerNorm2d(channels) : null;
+    this.ffn = block ? new GDFN(channels, c.ffnExpansion, rng) : null;
+  }
+
+  /** W_c(A·V̂): the attention itself, [B, C, h, w]. */
+  #attend(f: Tensor, z: Tensor): Tensor {
+    const [b, c, h, w] = f.shape, n = z.shape[1];
+    let q = reshape(this.qDw.forward(this.q.forward(f)), [b, 1, c, h * w]);
+    let [k, v] = chunk(this.kvDw.forward(this.kv.forward(z)), 2, 1).map((t) =>
+      reshape(t, [b, 1, n, h * w])
+    );
+    if (this.c.pimNormalize) {
+      q = l2Normalize(q);
+      k = l2Normalize(k);
+    }
+    const av = this.c.pimSoftmax === "prior"
+      ? matmul(softmax(mul(matmul(q, k, false, true), this.temperature)), v) // A [b,1,C,N]
+      : matmul(softmax(mul(matmul(k, q, false, true), this.temperature)), v, true); // A [b,1,N,C]
+    return this.projectOut.forward(reshape(av, [b, c, h, w]));
   }
 
   forward(f: Tensor, z: Tensor): Tensor {
-    const [b, c, h, w] = f.shape;
+    const [b, , h, w] = f.shape;
     if (z.rank !== 4 || z.shape[0] !== b || z.shape[2] !== h || z.shape[3] !== w) {
       throw new ShapeError(
         `PIM: prior ${fmt(z.shape)} does not match pooled features ${fmt(f.shape)}`,
       );
     }
-    const n = z.shape[1];
-    let q = reshape(this.qDw.forward(this.q.forward(f)), [b, 1, c, h * w]);
-    let [k, v] = chunk(this.kvDw.forward(this.kv.forward(z)), 2, 1).map((t) =>
-      reshape(t, [b, 1, n, h * w])
-    );
-    if (this.normalize) {
-      q = l2Normalize(q);
-      k = l2Normalize(k);
-    }
-    const attn = softmax(mul(matmul(q, k, false, true), this.temperature)); // [b, 1, C, N]
-    return add(this.projectOut.forward(reshape(matmul(attn, v), [b, c, h, w])), f);
+    if (!this.ffn) return add(this.#attend(f, z), f);
+    const y = add(this.#attend(this.norm1!.forward(f), z), f);
+    return add(y, this.ffn.forward(this.norm2!.forward(y)));
   }
 }
 
@@ -73,7 +92,7 @@ export class PIM extends FrequencySplit {
 
   constructor(c: LFDiffConfig, rng?: Rng) {
     super(c, c.pimPool, rng);
-    this.cross = new PriorCrossAttention(c.channels, c.priorChannels, c.pimNormalize, rng);
+    this.cross = new PriorCrossAttention(c.channels, c.priorChannels, c, rng);
   }
 
   forward(x: Tensor, z: Tensor): Tensor {

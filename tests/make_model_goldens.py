@@ -76,6 +76,13 @@ ldr = [torch.rand(1, 3, 16, 16) for _ in range(3)]
 evs = [-2.0, 0.0, 2.0]
 xs = [torch.cat([l, l ** 2.2 / 2 ** e], 1) for l, e in zip(ldr, evs)]
 case("lfdiff_s2", LFDiff(C), [*xs, rnd(1, 3, 4, 4)], lambda m, a, b, c, z: m(a, b, c, z), grad=True)
+# The open choices set the other way (config fields): HI-Diff's transformer PIM, softmax over
+# the feature channels, no q/k normalisation, AHDRNet's LeakyReLU 0.01 and reference skip.
+C_ALT = dict(C, pimBlock="transformer", pimSoftmax="features", pimNormalize=False, leakySlope=0.01,
+             globalSkip="reference")
+case("pim_alt", PIM(C_ALT), [rnd(2, ch, 8, 12), rnd(2, 3, 2, 3)], lambda m, x, z: m(x, z))
+case("lfdiff_s2_alt", LFDiff(C_ALT), [*xs, rnd(1, 3, 4, 4)], lambda m, a, b, c, z: m(a, b, c, z), grad=True)
 
-size = save_safetensors("tests/fixtures/model.safetensors", tensors, {"cases": json.dumps(cases), "config": json.dumps(C)})
+size = save_safetensors("tests/fixtures/model.safetensors", tensors,
+                        {"cases": json.dumps(cases), "config": json.dumps(C), "configAlt": json.dumps(C_ALT)})
 print(f"{len(cases)} model cases, {size / 1e6:.2f} MB")

@@ -6,7 +6,7 @@
 import * as T from "@lfdiff/ops/mod.ts";
 import type { Tensor } from "@lfdiff/ops/mod.ts";
 import type { Module } from "@lfdiff/model/nn/module.ts";
-import type { LFDiffConfig } from "@lfdiff/model/config.ts";
+import { type LFDiffConfig, PAPER } from "@lfdiff/model/config.ts";
 import { ResidualBlock } from "@lfdiff/model/residual_block.ts";
 import { Alignment } from "@lfdiff/model/alignment.ts";
 import { GDFN, MDTA, TransformerBlock } from "@lfdiff/model/restormer.ts";
@@ -22,14 +22,18 @@ import { assertClose } from "./assert.ts";
 import { fixture, get } from "./golden.ts";
 
 const f = fixture("model");
-const cfg: LFDiffConfig = JSON.parse(f.metadata.config);
+const cfg: LFDiffConfig = { ...PAPER, ...JSON.parse(f.metadata.config) };
+const alt: LFDiffConfig = { ...PAPER, ...JSON.parse(f.metadata.configAlt) };
 const ch = cfg.channels;
 
 // deno-lint-ignore no-explicit-any
 type Runner = { make: () => Module; run: (m: any, x: Tensor[]) => Tensor };
 const CASES: Record<string, Runner> = {
   residual_block: { make: () => new ResidualBlock(ch), run: (m, [x]) => m.forward(x) },
-  alignment: { make: () => new Alignment(6, ch, 0.1), run: (m, [a, b, c]) => m.forward(a, b, c) },
+  alignment: {
+    make: () => new Alignment(6, ch, 0.1),
+    run: (m, [a, b, c]) => m.forward(a, b, c).aligned,
+  },
   mdta: { make: () => new MDTA(ch, 2), run: (m, [x]) => m.forward(x) },
   gdfn: { make: () => new GDFN(ch, 2.66), run: (m, [x]) => m.forward(x) },
   transformer_block: {
@@ -39,7 +43,7 @@ const CASES: Record<string, Runner> = {
   channel_attention: { make: () => new ChannelAttention(ch, 4), run: (m, [x]) => m.forward(x) },
   frm: { make: () => new FRM(cfg), run: (m, [x]) => m.forward(x) },
   cross_attention: {
-    make: () => new PriorCrossAttention(ch, 3, true),
+    make: () => new PriorCrossAttention(ch, 3, cfg),
     run: (m, [x, z]) => m.forward(x, z),
   },
   pim: { make: () => new PIM(cfg), run: (m, [x, z]) => m.forward(x, z) },
@@ -49,6 +53,11 @@ const CASES: Record<string, Runner> = {
   lpenet_dm: { make: () => new LPENetDM(cfg), run: (m, [a, b, c]) => m.forward(a, b, c) },
   denoiser: { make: () => new Denoiser(cfg), run: (m, [z, d]) => m.forward(z, d, [3, 17]) },
   vgg19_narrow: { make: () => new Vgg19Features(16), run: (m, [x]) => m.forward(x) },
+  pim_alt: { make: () => new PIM(alt), run: (m, [x, z]) => m.forward(x, z) },
+  lfdiff_s2_alt: {
+    make: () => new LFDiff(alt),
+    run: (m, [a, b, c, z]) => m.forward(a, b, c, { zT: z }),
+  },
   lfdiff_s2: {
     make: () => new LFDiff(cfg),
     run: (m, [a, b, c, z]) => m.forward(a, b, c, { zT: z }),

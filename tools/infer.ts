@@ -9,9 +9,9 @@ import type { Image } from "../io/image.ts";
 import { previewImage } from "../io/tonemap.ts";
 import { fuseBracket } from "../model/fuse.ts";
 import { LFDiff } from "../model/lfdiff.ts";
-import { type LFDiffConfig, PAPER, TINY } from "../model/config.ts";
+import type { LFDiffConfig } from "../model/config.ts";
 import { fail, flags, run } from "./cli.ts";
-import { chooseModel, MODEL_FLAGS, useDevice } from "./model_flags.ts";
+import { chooseModel, configNamed, MODEL_FLAGS, useDevice } from "./model_flags.ts";
 
 const SAMPLE = new URL("../samples/bracket/", import.meta.url).pathname;
 /** The paper's Table 3 parameter counts, in millions. */
@@ -70,7 +70,7 @@ await run("infer", async () => {
   });
   const say = (s: string) => console.error(`infer: ${s}`);
   if (values.summary) {
-    summary(values.config === "tiny" ? TINY : PAPER, values.json!);
+    summary(configNamed(values.config), values.json!);
     return;
   }
   const t0 = performance.now();

@@ -1,7 +1,7 @@
 // Flags every model-running tool shares (infer, eval) and the model they select.
 
 import { loadLFDiff } from "../model/checkpoint.ts";
-import { type LFDiffConfig, PAPER, TINY, type Variant } from "../model/config.ts";
+import { CONFIGS, type LFDiffConfig, type Variant } from "../model/config.ts";
 import { LFDiff } from "../model/lfdiff.ts";
 import { getBackend, setDefaultDevice } from "../ops/device.ts";
 import { Rng } from "../ops/rng.ts";
@@ -17,7 +17,7 @@ export const MODEL_FLAGS = {
     type: "string",
     default: "paper",
     arg: "NAME",
-    help: "configuration of untrained weights: paper or tiny",
+    help: `configuration of untrained weights: ${Object.keys(CONFIGS).join(", ")}`,
   },
   variant: { type: "string", arg: "V", help: "baseline, s1, s2-no-dm or s2 (Table 3)" },
   steps: {
@@ -45,6 +45,15 @@ export interface ModelChoice {
   tileFor: (width: number, height: number) => number;
 }
 
+/** A named configuration (CONFIGS), or one line listing them. */
+export function configNamed(name: string): LFDiffConfig {
+  const c = CONFIGS[name];
+  if (!c) {
+    throw new Error(`--config must be one of ${Object.keys(CONFIGS).join(", ")}, got ${name}`);
+  }
+  return c;
+}
+
 /** Makes `device` the default for new tensors, or fails with one line saying why it can't. */
 export function useDevice(device: string): void {
   try {
@@ -67,10 +76,7 @@ export async function chooseModel(
   v: { [K in keyof typeof MODEL_FLAGS]?: string },
   warn: (s: string) => void,
 ): Promise<ModelChoice> {
-  const base: Record<string, LFDiffConfig> = { paper: PAPER, tiny: TINY };
-  if (!(String(v.config) in base)) {
-    throw new Error(`--config must be paper or tiny, got ${v.config}`);
-  }
+  const base = configNamed(String(v.config));
   const variant = v.variant as Variant | undefined;
   let model: LFDiff;
   let trained = false;
@@ -78,7 +84,7 @@ export async function chooseModel(
     model = await loadLFDiff(v.weights, variant ? { variant } : undefined);
     trained = true;
   } else {
-    model = new LFDiff({ ...base[String(v.config)], ...(variant ? { variant } : {}) }, new Rng(0));
+    model = new LFDiff({ ...base, ...(variant ? { variant } : {}) }, new Rng(0));
     warn(
       "no --weights given: the network has UNTRAINED random weights, so its output is not a real HDR reconstruction (train with deno task train, or pass --weights)",
     );

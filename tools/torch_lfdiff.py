@@ -50,10 +50,11 @@ class Alignment(nn.Module):
         self.att3 = nn.ModuleList([conv(2 * c, 2 * c, 3), conv(2 * c, c, 3)])
         self.fuse = conv(3 * c, c, 3)
 
-    def forward(self, x1, x2, x3):
+    def forward(self, x1, x2, x3, with_reference=False):
         f1, f2, f3 = [F.leaky_relu(self.conv(x), self.slope) for x in (x1, x2, x3)]
         a = lambda att, fi: fi * torch.sigmoid(att[1](F.leaky_relu(att[0](torch.cat([fi, f2], 1)), self.slope)))  # noqa
-        return self.fuse(torch.cat([a(self.att1, f1), f2, a(self.att3, f3)], 1))
+        out = self.fuse(torch.cat([a(self.att1, f1), f2, a(self.att3, f3)], 1))
+        return (out, f2) if with_reference else out
 
 
 class MDTA(nn.Module):
@@ -132,27 +133,45 @@ class FRM(Split):
 
 
 class PriorCrossAttention(nn.Module):
-    def __init__(self, c, n):
+    def __init__(self, c, n, cfg=None):
         super().__init__()
+        cfg = cfg or {}
+        self.normalize = cfg.get("pimNormalize", True)
+        self.softmax_over = cfg.get("pimSoftmax", "prior")
         self.temperature = nn.Parameter(1 + 0.2 * torch.randn(1, 1, 1))
         self.q, self.qDw = conv(c, c, 1, bias=False), conv(c, c, 3, bias=False, groups=c)
         self.kv, self.kvDw = conv(n, 2 * n, 1, bias=False), conv(2 * n, 2 * n, 3, bias=False, groups=2 * n)
         self.projectOut = conv(c, c, 1, bias=False)
+        block = cfg.get("pimBlock", "attention") == "transformer"  # HI-Diff's LN / attention / LN / GDFN
+        self.norm1 = LayerNorm2d(c) if block else None
+        self.norm2 = LayerNorm2d(c) if block else None
+        self.ffn = GDFN(c, cfg.get("ffnExpansion", 2.66)) if block else None
 
-    def forward(self, f, z):
+    def attend(self, f, z):
         b, c, h, w = f.shape
         n = z.shape[1]
-        q = F.normalize(self.qDw(self.q(f)).reshape(b, 1, c, h * w), dim=-1)
+        q = self.qDw(self.q(f)).reshape(b, 1, c, h * w)
         k, v = self.kvDw(self.kv(z)).chunk(2, dim=1)
-        k = F.normalize(k.reshape(b, 1, n, h * w), dim=-1)
-        attn = (q @ k.transpose(-2, -1) * self.temperature).softmax(dim=-1)  # [b,1,C,N]: over prior channels
-        return self.projectOut((attn @ v.reshape(b, 1, n, h * w)).reshape(b, c, h, w)) + f
+        k, v = k.reshape(b, 1, n, h * w), v.reshape(b, 1, n, h * w)
+        if self.normalize:
+            q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
+        if self.softmax_over == "prior":
+            attn = (q @ k.transpose(-2, -1) * self.temperature).softmax(dim=-1)  # [b,1,C,N]
+        else:
+            attn = (k @ q.transpose(-2, -1) * self.temperature).softmax(dim=-1).transpose(-2, -1)  # [N,C] over C
+        return self.projectOut((attn @ v).reshape(b, c, h, w))
+
+    def forward(self, f, z):
+        if self.ffn is None:
+            return self.attend(f, z) + f
+        y = self.attend(self.norm1(f), z) + f
+        return y + self.ffn(self.norm2(y))
 
 
 class PIM(Split):
     def __init__(self, c):
         super().__init__(c, c["pimPool"])
-        self.cross = PriorCrossAttention(c["channels"], c["priorChannels"])
+        self.cross = PriorCrossAttention(c["channels"], c["priorChannels"], c)
 
     def forward(self, x, z):
         return self.split(x, lambda low: self.cross(low, z))
@@ -189,11 +208,11 @@ class DHRNet(nn.Module):
         self.blocks = nn.ModuleList([(ReconstructionBlock if prior else BaselineBlock)(c, n) for n in c["blocks"]])
         self.convAfter, self.convLast = conv(c["channels"], c["channels"], 3), conv(c["channels"], 3, 3)
 
-    def forward(self, f0, z):
+    def forward(self, f0, z, skip=None):
         y = f0
         for b in self.blocks:
             y = b(y, z)
-        return torch.sigmoid(self.convLast(self.convAfter(y) + f0))
+        return torch.sigmoid(self.convLast(self.convAfter(y) + (f0 if skip is None else skip)))
 
 
 class LPENet(nn.Module):
@@ -327,7 +346,8 @@ class LFDiff(nn.Module):
             abp = ab[ts[i + 1]] if i + 1 < S else 1.0
             x0 = (z - math.sqrt(1 - ab[t]) * eps) / math.sqrt(ab[t])
             z = math.sqrt(abp) * x0 + math.sqrt(1 - abp) * eps
-        return self.dhr(self.align(x1, x2, x3), z)
+        f0, f2 = self.align(x1, x2, x3, with_reference=True)
+        return self.dhr(f0, z, f2 if self.c.get("globalSkip") == "reference" else None)
 
 
 

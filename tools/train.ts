@@ -9,14 +9,14 @@ import { type Batch, CropLoader } from "../io/loader.ts";
 import { hdrMetrics } from "../io/metrics.ts";
 import { muLaw } from "../io/tonemap.ts";
 import { loadLFDiff } from "../model/checkpoint.ts";
-import { type LFDiffConfig, PAPER, TINY, type Variant } from "../model/config.ts";
+import { type LFDiffConfig, PAPER, type Variant } from "../model/config.ts";
 import { fuseBracket } from "../model/fuse.ts";
 import { LFDiff } from "../model/lfdiff.ts";
 import { type Stage2Mode, teacherFrom, Trainer } from "../model/trainer.ts";
 import { loadVgg19, VGG_EXPORT_HINT } from "../model/vgg.ts";
 import { Rng } from "../ops/rng.ts";
 import { fail, flags, run } from "./cli.ts";
-import { useDevice } from "./model_flags.ts";
+import { configNamed, useDevice } from "./model_flags.ts";
 import { RunFolder } from "./run_folder.ts";
 
 interface Experiment {
@@ -26,7 +26,8 @@ interface Experiment {
   /** Stage 1: "s1" (the paper's stage 1) or "baseline" (Table 3's model without a prior). */
   variant: Variant;
   mode?: Stage2Mode;
-  model: "paper" | "tiny" | Partial<LFDiffConfig>;
+  /** A configuration name (model/config.ts CONFIGS) or overrides of the paper's. */
+  model: string | Partial<LFDiffConfig>;
   stage1?: string;
   crop: number;
   stride: number;
@@ -98,9 +99,7 @@ async function readExperiment(path: string): Promise<Experiment> {
 }
 
 function baseConfig(x: Experiment): LFDiffConfig {
-  if (x.model === "paper") return PAPER;
-  if (x.model === "tiny") return TINY;
-  return { ...PAPER, ...x.model };
+  return typeof x.model === "string" ? configNamed(x.model) : { ...PAPER, ...x.model };
 }
 
 /** The centre crop of an image (all of it when size is 0 or larger). */

@@ -1,0 +1,140 @@
+// `deno task gpu-check`: what a first run on a GPU must confirm, in one command. The CUDA op
+// suite with TF32 off (held to 1e-5) and on (GEMM-backed ops to 1e-3), the CUDA smoke tests,
+// then `bench --device cuda` for a 1500×1000 inference and a batch-16 training step beside
+// PyTorch; one summary table at the end. Exit codes: 0 all passed, 1 something failed (or
+// the CUDA libraries are there but broken: the one-line reason), 2 no GPU here (no NVIDIA
+// driver or no device), said in one line with nothing run.
+
+import { Cuda, NoCudaDevice } from "../native/cuda.ts";
+import { getBackend } from "../ops/device.ts";
+import { flags, run } from "./cli.ts";
+
+const NO_GPU = 2;
+const ROOT = new URL("..", import.meta.url).pathname;
+const TEST_FLAGS = ["--allow-ffi", "--allow-read", "--allow-write", "--allow-env", "--allow-run"];
+
+interface Row {
+  step: string;
+  ok: boolean;
+  result: string;
+  ours?: string;
+  torch?: string;
+  ratio?: string;
+}
+
+async function deno(args: string[], env: Record<string, string | undefined>) {
+  const vars: Record<string, string> = { ...Deno.env.toObject(), NO_COLOR: "1" };
+  for (const [k, v] of Object.entries(env)) v === undefined ? delete vars[k] : vars[k] = v;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    env: vars,
+    clearEnv: true,
+    cwd: ROOT,
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+/** The tail of a failed step's output, on stderr, before the table. */
+function show(step: string, output: string): void {
+  console.error(`gpu-check: ${step} failed; its last lines:`);
+  console.error(output.trimEnd().split("\n").slice(-30).join("\n"));
+}
+
+/** Runs test files filtered to `filter`; ok only if some ran, none failed and none skipped. */
+async function tests(
+  step: string,
+  files: string[],
+  filter: string | null,
+  tf32: boolean,
+): Promise<Row> {
+  const r = await deno(
+    ["test", ...TEST_FLAGS, ...(filter ? ["--filter", filter] : []), ...files],
+    { LFDIFF_TF32: tf32 ? "1" : undefined },
+  );
+  const all = r.stdout + r.stderr;
+  const m = /^(?:ok|FAILED) \| (\d+) passed[^|]*\| (\d+) failed(?: \| (\d+) ignored)?/m.exec(all);
+  const [passed, failed, ignored] = m ? [m[1], m[2], m[3] ?? "0"].map(Number) : [0, 0, 0];
+  const ok = r.code === 0 && m !== null && passed > 0 && ignored === 0;
+  if (!ok) show(step, all);
+  const result = m
+    ? `${passed} passed, ${failed} failed${ignored ? `, ${ignored} skipped` : ""}`
+    : `no summary (exit ${r.code})`;
+  return { step, ok, result };
+}
+
+/** Runs `deno task bench` with --json and reads two numbers from its report. */
+async function bench(
+  step: string,
+  args: string[],
+  pick: (report: Record<string, Record<string, number> | number | null>) => [number, number?],
+): Promise<Row> {
+  const r = await deno(["task", "-q", "bench", "--device", "cuda", "--json", ...args], {});
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  let report;
+  try {
+    report = JSON.parse(line);
+  } catch {
+    show(step, r.stdout + r.stderr);
+    return { step, ok: false, result: `no JSON report (exit ${r.code})` };
+  }
+  const [ours, torch] = pick(report);
+  const s = (v?: number) => (typeof v === "number" ? `${v.toFixed(2)} s` : "—");
+  return {
+    step,
+    ok: r.code === 0,
+    result: r.code === 0 ? "ok" : `exit ${r.code}`,
+    ours: s(ours),
+    torch: s(torch),
+    ratio: typeof ours === "number" && typeof torch === "number" ? (ours / torch).toFixed(2) : "—",
+  };
+}
+
+function table(rows: Row[]): string {
+  const head = ["step", "result", "ours", "PyTorch", "ours/PyTorch"];
+  const cells = rows.map((r) => [r.step, r.result, r.ours ?? "", r.torch ?? "", r.ratio ?? ""]);
+  const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(w[i])).join(" | ")} |`;
+  return [line(head), line(w.map((n) => "-".repeat(n))), ...cells.map(line)].join("\n");
+}
+
+await run("gpu-check", async () => {
+  flags("gpu-check", {}, {
+    usage: [""],
+    about:
+      "Checks the CUDA backend on this machine's GPU: the op suite with TF32 off (1e-5) and\n" +
+      "on (1e-3 for conv/matmul/linear), the CUDA smoke tests, and bench --device cuda\n" +
+      "(--infer 1500x1000, --train-step --batch 16) beside PyTorch; ends in one table.\n" +
+      "Exit 0: all passed; 1: a step failed or the CUDA libraries are broken; 2: no GPU here.",
+    examples: [""],
+  });
+  let device: string;
+  try {
+    const cuda = new Cuda();
+    device = `${cuda.name} (sm_${cuda.computeCapability.join("")}, ${cuda.path})`;
+    cuda.close();
+  } catch (e) {
+    if (!(e instanceof NoCudaDevice)) throw e;
+    console.log(`gpu-check: no GPU here, nothing run: ${e.message}`);
+    Deno.exit(NO_GPU);
+  }
+  getBackend("cuda"); // every library loads and the kernels compile, or one line says why
+  console.error(`gpu-check: ${device}`);
+  const suite = ["tests/ops_test.ts", "tests/backend_edges_test.ts"];
+  const rows = [
+    await tests("ops on cuda, TF32 off (1e-5)", suite, "on cuda", false),
+    await tests("ops on cuda, TF32 on (1e-3)", suite, "on cuda", true),
+    await tests("smoke (tests/cuda_test.ts)", ["tests/cuda_test.ts"], null, false),
+    await bench("infer 1500x1000", ["--infer", "1500x1000"], (r) => [
+      (r.ours as Record<string, number>).seconds,
+      (r.torch as Record<string, number> | null)?.seconds,
+    ]),
+    await bench("train step, batch 16 (median)", ["--train-step", "--batch", "16"], (r) => [
+      (r.ours as Record<string, number>).median,
+      (r.torch as Record<string, number> | null)?.median,
+    ]),
+  ];
+  console.log(`gpu-check on ${device}`);
+  console.log(table(rows));
+  if (rows.some((r) => !r.ok)) Deno.exit(1);
+});
