@@ -1,7 +1,7 @@
 // OpenEXR's compressions, each decoding one chunk to the raw layout (exr_chunk.ts): RLE,
 // ZIPS/ZIP (byte predictor and even/odd split under zlib), PIZ (exr_piz.ts), PXR24 (24-bit
 // floats, byte planes of differences under zlib), B44/B44A (4×4 blocks of halfs in 14 or 3
-// bytes). DWAA/DWAB (lossy DCT) are not decoded yet. Follows OpenEXRCore's internal_*.c.
+// bytes); DWAA/DWAB (lossy DCT) are exr_dwa.ts's. Follows OpenEXRCore's internal_*.c.
 
 import { type Chunk, hasLine, planarToRaw } from "./exr_chunk.ts";
 import { pizDecode } from "./exr_piz.ts";
@@ -25,7 +25,7 @@ export const LINES_PER_CHUNK = [1, 1, 1, 16, 32, 16, 32, 32, 32, 256];
 /**
  * Most raw bytes per compressed byte (bomb checks): RLE 128 from 2; PIZ a 9-bit run code for
  * 255 words; PXR24 zlib over 3 of every 4 float bytes; B44A 32 bytes of a flat block in 3;
- * DWA (not decoded) a zlib-compressed DC value per 8×8 block.
+ * DWA a zlib-compressed DC value per 8×8 block.
  */
 export const MAX_RATIO = [
   1,
@@ -59,11 +59,12 @@ export function uncompress(kind: number, data: Uint8Array, chunk: Chunk, file: s
     file,
     `unsupported compression ${
       COMPRESSION[kind]
-    } (NONE, RLE, ZIPS, ZIP, PIZ, PXR24, B44 and B44A are read)`,
+    } (NONE, RLE, ZIPS, ZIP, PIZ, PXR24, B44, B44A, DWAA and DWAB are read)`,
   );
 }
 
-function rleDecode(src: Uint8Array, expected: number, file: string): Uint8Array {
+/** OpenEXR's byte RLE (ImfRle): a negative count n copies −n bytes, else repeats one n+1 times. */
+export function rleDecode(src: Uint8Array, expected: number, file: string): Uint8Array {
   const out = new Uint8Array(expected);
   let i = 0, o = 0;
   while (i < src.length) {
@@ -83,7 +84,7 @@ function rleDecode(src: Uint8Array, expected: number, file: string): Uint8Array 
 }
 
 /** Undoes the byte predictor and the even/odd split applied before RLE and ZIP. */
-function unpredict(t: Uint8Array): Uint8Array {
+export function unpredict(t: Uint8Array): Uint8Array {
   for (let i = 1; i < t.length; i++) t[i] = (t[i - 1] + t[i] - 128) & 0xff;
   const out = new Uint8Array(t.length);
   const half = (t.length + 1) >> 1;

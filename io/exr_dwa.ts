@@ -14,6 +14,7 @@
 // the last bit of some values.
 
 import { type Chunk, type ChunkChannel, hasLine } from "./exr_chunk.ts";
+import { rleDecode, unpredict } from "./exr_compression.ts";
 import { hufUncompress } from "./exr_piz.ts";
 import { floatToHalf, halfToFloat } from "./half.ts";
 import { ImageError } from "./image.ts";
@@ -223,11 +224,14 @@ export function dwaDecode(
       for (let i = 0; i < acCount; i++) ac[i] = b[2 * i] | (b[2 * i + 1] << 8);
     } else fail(`AC compression ${acCoder}`);
   }
-  const dcData = dcSize > 0 ? unzip(exactly(section(dcSize), 2 * dcCount, "DC")) : null;
+  const dcData = dcSize > 0 ? unpredict(exactly(section(dcSize), 2 * dcCount, "DC")) : null;
   const dc = new Uint16Array(dcCount);
   for (let i = 0; i < dcCount; i++) dc[i] = dcData![2 * i] | (dcData![2 * i + 1] << 8);
   let rle: Uint8Array | null = null;
-  if (rleNeed > 0) rle = rleDecode(exactly(section(rleSize), rleRaw, "RLE"), rleNeed, fail);
+  if (rleNeed > 0) {
+    rle = rleDecode(exactly(section(rleSize), rleRaw, "RLE"), rleNeed, file);
+    if (rle.length !== rleNeed) fail(`RLE data holds ${rle.length} of ${rleNeed} bytes`);
+  }
 
   // Where each channel's rows start in the raw layout.
   const out = new Uint8Array(chunk.size);
@@ -269,36 +273,6 @@ export function dwaDecode(
       }
     }
   });
-  return out;
-}
-
-/** Undoes ZIP's byte predictor and its split into even and odd bytes (OpenEXR's Zip). */
-function unzip(t: Uint8Array): Uint8Array {
-  for (let i = 1; i < t.length; i++) t[i] = (t[i - 1] + t[i] - 128) & 0xff;
-  const out = new Uint8Array(t.length);
-  const half = (t.length + 1) >> 1;
-  for (let i = 0; i < t.length; i++) out[i] = i & 1 ? t[half + (i >> 1)] : t[i >> 1];
-  return out;
-}
-
-/** OpenEXR's byte RLE (ImfRle): a negative count n copies -n bytes, else repeats one n+1 times. */
-function rleDecode(src: Uint8Array, size: number, fail: (p: string) => never): Uint8Array {
-  const out = new Uint8Array(size);
-  let i = 0, o = 0;
-  while (i < src.length) {
-    const n = (src[i++] << 24) >> 24;
-    if (n < 0) {
-      if (i - n > src.length || o - n > size) fail("RLE data");
-      out.set(src.subarray(i, i - n), o);
-      i -= n;
-      o -= n;
-    } else {
-      if (i >= src.length || o + n + 1 > size) fail("RLE data");
-      out.fill(src[i++], o, o + n + 1);
-      o += n + 1;
-    }
-  }
-  if (o !== size) fail(`RLE data holds ${o} of ${size} bytes`);
   return out;
 }
 

@@ -214,11 +214,20 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     plainB: MemoryDesc;
   }
 
-  /** The forward-training primitive descriptor backward passes take as their hint. */
-  function convHint(g: Conv2dGeometry, key: string): Primitive {
-    return kernel(`conv hint ${key}`, () => {
-      const c = convDims(g);
-      const p = d.primitive(
+  /**
+   * The primitive of one conv pass, layouts left to oneDNN ("any"). Backward passes take the
+   * forward-training descriptor as their hint; `bias` and `act` are the forward's.
+   */
+  function convPrimitive(
+    pass: "fwd" | "bwdData" | "bwdWeights",
+    g: Conv2dGeometry,
+    bias: MemoryDesc | null,
+    act: Activation | null,
+  ): Primitive {
+    const c = convDims(g), x = d.mdAny(c.x), w = d.mdAny(c.w), y = d.mdAny(c.y);
+    const tail = [c.strides, c.dil, c.pad, c.pad] as const;
+    if (pass === "fwd") {
+      return d.primitive(
         "dnnl_dilated_convolution_forward_desc_init",
         SIZES.convolution,
         (desc) =>
@@ -226,18 +235,53 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
             desc,
             prop.forwardTraining,
             alg.convolutionDirect,
-            d.mdAny(c.x),
-            d.mdAny(c.w),
-            null,
-            d.mdAny(c.y),
-            c.strides,
-            c.dil,
-            c.pad,
-            c.pad,
+            x,
+            w,
+            bias,
+            y,
+            ...tail,
           ),
+        act ? [{ eltwise: activationPostOp(act) }] : [],
       );
-      return { p, args: [], mems: [], scratch: null };
-    }).p;
+    }
+    const hint = kernel(`conv hint ${JSON.stringify(g)}`, () => ({
+      p: convPrimitive("fwd", g, null, null),
+      args: [],
+      mems: [],
+      scratch: null,
+    })).p;
+    return pass === "bwdData"
+      ? d.primitive(
+        "dnnl_dilated_convolution_backward_data_desc_init",
+        SIZES.convolution,
+        (desc) =>
+          s.dnnl_dilated_convolution_backward_data_desc_init(
+            desc,
+            alg.convolutionDirect,
+            x,
+            w,
+            y,
+            ...tail,
+          ),
+        [],
+        hint,
+      )
+      : d.primitive(
+        "dnnl_dilated_convolution_backward_weights_desc_init",
+        SIZES.convolution,
+        (desc) =>
+          s.dnnl_dilated_convolution_backward_weights_desc_init(
+            desc,
+            alg.convolutionDirect,
+            x,
+            w,
+            null,
+            y,
+            ...tail,
+          ),
+        [],
+        hint,
+      );
   }
 
   function convPlan(
@@ -246,74 +290,12 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     bias: boolean,
     act: Activation | null,
   ): ConvPlan {
-    const gk = JSON.stringify(g);
-    const key = `conv ${pass} ${gk} ${bias} ${act ? JSON.stringify(act) : ""}`;
-    const c = convDims(g);
-    const plain = { x: d.md(c.x), w: d.md(c.w), y: d.md(c.y) };
+    const key = `conv ${pass} ${JSON.stringify(g)} ${bias} ${act ? JSON.stringify(act) : ""}`;
     let plan = convPlans.get(key);
     if (plan) return plan;
+    const c = convDims(g);
     const mdBias = bias ? d.md([g.cout]) : null;
-    let p: Primitive;
-    if (pass === "fwd") {
-      p = d.primitive(
-        "dnnl_dilated_convolution_forward_desc_init",
-        SIZES.convolution,
-        (desc) =>
-          s.dnnl_dilated_convolution_forward_desc_init(
-            desc,
-            prop.forwardTraining,
-            alg.convolutionDirect,
-            d.mdAny(c.x),
-            d.mdAny(c.w),
-            mdBias,
-            d.mdAny(c.y),
-            c.strides,
-            c.dil,
-            c.pad,
-            c.pad,
-          ),
-        act ? [{ eltwise: activationPostOp(act) }] : [],
-      );
-    } else if (pass === "bwdData") {
-      p = d.primitive(
-        "dnnl_dilated_convolution_backward_data_desc_init",
-        SIZES.convolution,
-        (desc) =>
-          s.dnnl_dilated_convolution_backward_data_desc_init(
-            desc,
-            alg.convolutionDirect,
-            d.mdAny(c.x),
-            d.mdAny(c.w),
-            d.mdAny(c.y),
-            c.strides,
-            c.dil,
-            c.pad,
-            c.pad,
-          ),
-        [],
-        convHint(g, gk),
-      );
-    } else {
-      p = d.primitive(
-        "dnnl_dilated_convolution_backward_weights_desc_init",
-        SIZES.convolution,
-        (desc) =>
-          s.dnnl_dilated_convolution_backward_weights_desc_init(
-            desc,
-            alg.convolutionDirect,
-            d.mdAny(c.x),
-            d.mdAny(c.w),
-            null,
-            d.mdAny(c.y),
-            c.strides,
-            c.dil,
-            c.pad,
-            c.pad,
-          ),
-        [],
-        convHint(g, gk),
-      );
-    }
+    const p = convPrimitive(pass, g, mdBias, act);
     const q = (w: number) => d.queryMd(p.pd, w)!;
     const [mdA, mdW, mdB] = pass === "fwd"
       ? [q(query.srcMd), q(query.weightsMd), q(query.dstMd)]
@@ -327,7 +309,15 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       : [arg.src, arg.diffWeights, arg.diffDst];
     const mds: [number, MemoryDesc][] = [[argIds[0], mdA], [argIds[1], mdW], [argIds[2], mdB]];
     if (mdBias) mds.push([arg.bias, mdBias]);
-    plan = { k: build(p, mds), mdA, mdW, mdB, plainA: plain.x, plainW: plain.w, plainB: plain.y };
+    plan = {
+      k: build(p, mds),
+      mdA,
+      mdW,
+      mdB,
+      plainA: d.md(c.x),
+      plainW: d.md(c.w),
+      plainB: d.md(c.y),
+    };
     convPlans.set(key, plan);
     return plan;
   }
