@@ -1,9 +1,9 @@
 // safetensors files: an 8-byte little-endian header length, a JSON header mapping names to
 // {dtype, shape, data_offsets}, then raw little-endian data. We read F32, F16, BF16 and F64
-// (converted to float32) and write F32. Every inconsistency is an error naming the file.
+// (converted to float32) and write F32 or F16. Every inconsistency is an error naming the file.
 
 import { FileError, writeFileAtomic } from "./files.ts";
-import { halfToFloat } from "./half.ts";
+import { floatToHalf, halfToFloat } from "./half.ts";
 
 export interface HostTensor {
   shape: number[];
@@ -93,16 +93,21 @@ export function parseSafetensors(bytes: Uint8Array, label = "safetensors"): Safe
   return { tensors, metadata };
 }
 
+/** Stored element types: float32, or IEEE half (round to nearest even) for compact files. */
+export type StoredType = "F32" | "F16";
+
 export function serializeSafetensors(
   tensors: Map<string, HostTensor>,
   metadata: Record<string, string> = {},
+  dtype: StoredType = "F32",
 ): Uint8Array {
+  const width = BYTES[dtype];
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let at = 0;
   for (const [name, t] of tensors) {
-    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [at, at + t.data.byteLength] };
-    at += t.data.byteLength;
+    header[name] = { dtype, shape: t.shape, data_offsets: [at, at + t.data.length * width] };
+    at += t.data.length * width;
   }
   let json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.byteLength / 8) * 8;
@@ -112,12 +117,17 @@ export function serializeSafetensors(
     json = p;
   }
   const out = new Uint8Array(8 + json.byteLength + at);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(json.byteLength), true);
   out.set(json, 8);
   let pos = 8 + json.byteLength;
   for (const t of tensors.values()) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
-    pos += t.data.byteLength;
+    if (dtype === "F32") {
+      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
+    } else {for (let i = 0; i < t.data.length; i++) {
+        view.setUint16(pos + 2 * i, floatToHalf(t.data[i]), true);
+      }}
+    pos += t.data.length * width;
   }
   return out;
 }
@@ -137,6 +147,7 @@ export async function writeSafetensors(
   path: string,
   tensors: Map<string, HostTensor>,
   metadata: Record<string, string> = {},
+  dtype: StoredType = "F32",
 ): Promise<void> {
-  await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+  await writeFileAtomic(path, serializeSafetensors(tensors, metadata, dtype));
 }

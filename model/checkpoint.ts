@@ -4,15 +4,21 @@
 
 import { type LFDiffConfig, PAPER } from "./config.ts";
 import { LFDiff } from "./lfdiff.ts";
-import { type HostTensor, readSafetensors, writeSafetensors } from "../io/safetensors.ts";
+import {
+  type HostTensor,
+  readSafetensors,
+  type StoredType,
+  writeSafetensors,
+} from "../io/safetensors.ts";
 import type { Module } from "./nn/module.ts";
 
 export async function saveLFDiff(
   path: string,
   model: LFDiff,
   extra: Record<string, string> = {},
+  dtype: StoredType = "F32",
 ): Promise<void> {
-  await saveModule(path, model, { ...extra, "lfdiff.config": JSON.stringify(model.config) });
+  await saveModule(path, model, { ...extra, "lfdiff.config": JSON.stringify(model.config) }, dtype);
 }
 
 /** Builds the model a checkpoint describes and loads it; `expect` pins the configuration. */
@@ -48,12 +54,13 @@ export async function saveModule(
   path: string,
   module: Module,
   metadata: Record<string, string> = {},
+  dtype: StoredType = "F32",
 ): Promise<void> {
   const tensors = new Map<string, HostTensor>();
   for (const [name, t] of module.namedParameters()) {
     tensors.set(name, { shape: [...t.shape], data: t.toArray() });
   }
-  await writeSafetensors(path, tensors, metadata);
+  await writeSafetensors(path, tensors, metadata, dtype);
 }
 
 /** Loads a checkpoint into the module; shape or name mismatches name the file and tensor. */

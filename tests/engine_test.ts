@@ -307,3 +307,19 @@ Deno.test("a registered backend is a new device: ops run through it, tensors say
   assertEquals([...y.toArray()], [...ref.toArray()]);
   assertThrows(() => T.add(y, ref), /add: tensors on counting and cpu/);
 });
+
+Deno.test("safetensors: F16 storage rounds to the nearest half and reads back as float32", () => {
+  const data = new Float32Array([1, -2.5, 0.1, 65504, 1e-8, 3.14159]);
+  const file = parseSafetensors(
+    serializeSafetensors(new Map([["w", { shape: [2, 3], data }]]), { note: "half" }, "F16"),
+    "h.safetensors",
+  );
+  const back = file.tensors.get("w")!;
+  assertEquals(back.shape, [2, 3]);
+  assertEquals(file.metadata.note, "half");
+  // Half keeps 11 significant bits: relative error ≤ 2^-11, and 1e-8 flushes to 0.
+  assertEquals([back.data[0], back.data[1], back.data[3], back.data[4]], [1, -2.5, 65504, 0]);
+  for (const i of [2, 5]) {
+    assert(Math.abs(back.data[i] / data[i] - 1) < 2 ** -11, `${back.data[i]}`);
+  }
+});
