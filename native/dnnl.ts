@@ -409,8 +409,15 @@ export function dimsOf(d: readonly number[]): BigInt64Array {
   return out;
 }
 
-/** Opens oneDNN by soname, then LFDIFF_DNNL_LIB_DIR and the usual folders. */
+/**
+ * Opens oneDNN by soname, then LFDIFF_DNNL_LIB_DIR and the usual folders. Its OpenMP threads
+ * are told to sleep when idle (OMP_WAIT_POLICY=PASSIVE, unless the environment says
+ * otherwise): spinning threads of two busy processes on a shared machine slowed both 20×.
+ */
 export function openDnnl(): Dnnl {
+  try {
+    if (!Deno.env.get("OMP_WAIT_POLICY")) Deno.env.set("OMP_WAIT_POLICY", "PASSIVE");
+  } catch { /* no --allow-env: libgomp's default */ }
   const found = openLibrary(
     "oneDNN",
     ["libdnnl.so.2"],
