@@ -2,7 +2,7 @@
 // caller, or else from the files' EXIF exposure times, relative to the middle (reference)
 // frame: EV_i = log2(t_i / t_ref).
 
-import { decodeImage } from "./codecs.ts";
+import { decodeImage, type DecodeOptions } from "./codecs.ts";
 import { exposureTime } from "./exif.ts";
 import { type Image, ImageError, toRgb } from "./image.ts";
 
@@ -13,7 +13,11 @@ export interface Bracket {
   evSource: "given" | "exif";
 }
 
-export async function loadBracket(files: string[], evs?: number[]): Promise<Bracket> {
+export async function loadBracket(
+  files: string[],
+  evs?: number[],
+  decode: DecodeOptions = {},
+): Promise<Bracket> {
   if (files.length !== 3) {
     throw new ImageError("bracket", `needs 3 LDR frames, got ${files.length}`);
   }
@@ -30,7 +34,7 @@ export async function loadBracket(files: string[], evs?: number[]): Promise<Brac
       throw new ImageError(f, "no such file");
     }
     times.push(exposureTime(bytes));
-    ldrs.push(toRgb(await decodeImage(bytes, f)));
+    ldrs.push(toRgb(await decodeImage(bytes, f, decode)));
   }
   const ref = ldrs[1];
   ldrs.forEach((img, i) => {

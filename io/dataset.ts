@@ -9,7 +9,7 @@
 // frame, and a ground truth that was stored in the units of the file's EVs (−2,0,2 with
 // 1.0 = what saturates the reference) scaled by 2^min(EV) into shortest-exposure units.
 
-import { readImage } from "./codecs.ts";
+import { type DecodeOptions, readImage } from "./codecs.ts";
 import { linearise, normaliseEvs } from "./exposure.ts";
 import { type Image, ImageError, toRgb } from "./image.ts";
 
@@ -108,7 +108,8 @@ export async function readExposures(path: string): Promise<number[]> {
   return evs;
 }
 
-export async function loadScene(info: SceneInfo): Promise<Scene> {
+/** Decodes a scene's files; `decode` (e.g. a pixel limit) goes to every decoder. */
+export async function loadScene(info: SceneInfo, decode: DecodeOptions = {}): Promise<Scene> {
   if (info.ldrs.length !== 3) {
     throw new ImageError(info.dir, `needs 3 LDR frames, found ${info.ldrs.length} .tif files`);
   }
@@ -117,8 +118,8 @@ export async function loadScene(info: SceneInfo): Promise<Scene> {
     throw new ImageError(info.exposure, `needs 3 exposure values, found ${given.length}`);
   }
   const ldrs: Image[] = [];
-  for (const p of info.ldrs) ldrs.push(toRgb(await readImage(p)));
-  let gt = info.gt ? toRgb(await readImage(info.gt)) : null;
+  for (const p of info.ldrs) ldrs.push(toRgb(await readImage(p, decode)));
+  let gt = info.gt ? toRgb(await readImage(info.gt, decode)) : null;
   const shift = Math.pow(2, Math.min(...given));
   if (gt && shift !== 1) gt = { ...gt, data: gt.data.map((v) => v * shift) };
   const ref = ldrs[1];

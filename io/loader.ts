@@ -13,6 +13,7 @@
 import { Rng } from "../ops/rng.ts";
 import { tensor } from "../ops/tensor.ts";
 import type { Tensor } from "../ops/tensor.ts";
+import type { DecodeOptions } from "./codecs.ts";
 import { loadScene, type Scene, type SceneInfo } from "./dataset.ts";
 import { linearise, linearScales } from "./exposure.ts";
 import { type Image, ImageError } from "./image.ts";
@@ -91,6 +92,8 @@ export interface LoaderOptions {
   cacheScenes?: number;
   /** Memory for decoded scenes when `cacheScenes` is 0 (default 4 GiB). */
   cacheBytes?: number;
+  /** Options for the image decoders (a pixel limit). */
+  decode?: DecodeOptions;
   device?: string;
 }
 
@@ -105,6 +108,7 @@ export class CropLoader {
   readonly device?: string;
   readonly #cacheScenes: number;
   readonly #cacheBytes: number;
+  readonly #decode: DecodeOptions;
   /** Decoded scenes kept across epochs, when the whole set fits. */
   #resident: (Scene | undefined)[] = [];
 
@@ -120,10 +124,11 @@ export class CropLoader {
     this.device = o.device;
     this.#cacheScenes = Math.max(0, o.cacheScenes ?? 0);
     this.#cacheBytes = o.cacheBytes ?? 4 * 2 ** 30;
+    this.#decode = o.decode ?? {};
   }
 
   async #load(i: number): Promise<Scene> {
-    const scene = this.#resident[i] ?? await loadScene(this.scenes[i]);
+    const scene = this.#resident[i] ?? await loadScene(this.scenes[i], this.#decode);
     const s = this.size, { width, height } = scene.ldrs[1];
     if (width < s || height < s) {
       throw new ImageError(scene.info.dir, `is ${width}x${height}, smaller than the ${s}px crop`);

@@ -244,3 +244,14 @@ Deno.test("eval: table of metrics with means, --json and --save", async () => {
     assertEquals(bad.err.trim(), `eval: ${tmp}/nowhere: no such folder`);
   });
 });
+
+Deno.test("--max-pixels refuses larger images in one line, before decoding them", async () => {
+  await withScene(async (dir) => {
+    const r = await runTool("infer", ["--config", "tiny", "--scene", dir, "--max-pixels", "1000"]);
+    strictEqual(r.code, 1);
+    const last = r.err.trim().split("\n").pop()!;
+    assert(/^infer: .*frame1\.tif: .*48x40.*1000/.test(last), last);
+    const bad = await runTool("eval", ["--data", dir, "--max-pixels", "-3"]);
+    assertEquals(bad.err.trim(), "eval: --max-pixels must be a positive integer, got -3");
+  });
+});

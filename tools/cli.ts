@@ -2,6 +2,8 @@
 // for @std/cli (JSR is unreachable here); swapping it is a change to this file only.
 
 import { parseArgs } from "node:util";
+import type { DecodeOptions } from "../io/codecs.ts";
+import { DEFAULT_MAX_PIXELS } from "../io/image.ts";
 
 /** One flag: its type, default, the placeholder for its value, and a line of help. */
 export interface Flag {
@@ -86,6 +88,23 @@ export function flags<F extends Flags>(
   } catch (e) {
     fail(tool, `${(e as Error).message.split(". ")[0]}; see --help`);
   }
+}
+
+/** Every tool that reads images takes this; decoders refuse larger images in one line. */
+export const MAX_PIXELS_FLAG = {
+  type: "string",
+  default: String(DEFAULT_MAX_PIXELS),
+  arg: "N",
+  help: "refuse images with more pixels (a guard against decompression bombs)",
+} as const;
+
+/** The decoder options `--max-pixels` asks for. */
+export function decodeOptions(v: { "max-pixels"?: string }): DecodeOptions {
+  const n = Number(v["max-pixels"] ?? DEFAULT_MAX_PIXELS);
+  if (!(Number.isInteger(n) && n > 0)) {
+    throw new Error(`--max-pixels must be a positive integer, got ${v["max-pixels"]}`);
+  }
+  return { maxPixels: n };
 }
 
 /** Prints `tool: message` on stderr and exits 1: the one-line error users see. */

@@ -9,7 +9,7 @@ import { mergeBracket } from "../io/merge.ts";
 import { type HdrMetrics, hdrMetrics } from "../io/metrics.ts";
 import { previewImage } from "../io/tonemap.ts";
 import { fuseBracket } from "../model/fuse.ts";
-import { fail, flags, run } from "./cli.ts";
+import { decodeOptions, fail, flags, run } from "./cli.ts";
 import { chooseModel, MODEL_FLAGS, type ModelChoice, useDevice } from "./model_flags.ts";
 
 interface Row extends HdrMetrics {
@@ -49,6 +49,7 @@ await run("eval", async () => {
     ],
   });
   const say = (s: string) => console.error(`eval: ${s}`);
+  const decode = decodeOptions(values);
   if (!values.data) fail("eval", "--data DIR is required (a dataset root or one scene folder)");
   if (values.method !== "lfdiff" && values.method !== "merge") {
     fail("eval", `--method must be lfdiff or merge, got ${values.method}`);
@@ -75,7 +76,7 @@ await run("eval", async () => {
   const rows: Row[] = [];
   const t0 = performance.now();
   for (const [i, info] of scenes.entries()) {
-    const scene = await loadScene(info);
+    const scene = await loadScene(info, decode);
     const t = performance.now();
     let out: Image;
     if (choice) {

@@ -10,7 +10,7 @@ import { previewImage } from "../io/tonemap.ts";
 import { fuseBracket } from "../model/fuse.ts";
 import { LFDiff } from "../model/lfdiff.ts";
 import type { LFDiffConfig } from "../model/config.ts";
-import { fail, flags, run } from "./cli.ts";
+import { decodeOptions, fail, flags, run } from "./cli.ts";
 import { chooseModel, configNamed, MODEL_FLAGS, useDevice } from "./model_flags.ts";
 
 const SAMPLE = new URL("../samples/bracket/", import.meta.url).pathname;
@@ -69,6 +69,7 @@ await run("infer", async () => {
     ],
   });
   const say = (s: string) => console.error(`infer: ${s}`);
+  const decode = decodeOptions(values);
   if (values.summary) {
     summary(configNamed(values.config), values.json!);
     return;
@@ -81,7 +82,7 @@ await run("infer", async () => {
     if (!info) {
       fail("infer", `${values.scene}: not a scene folder (no exposure.txt or input_exp.txt)`);
     }
-    const scene = await loadScene(info);
+    const scene = await loadScene(info, decode);
     [ldrs, bracketEvs, name, gt, evSource] = [
       scene.ldrs,
       evs ?? scene.evs,
@@ -94,7 +95,7 @@ await run("infer", async () => {
       ? positionals
       : ["ev-2.jpg", "ev0.jpg", "ev+2.jpg"].map((f) => SAMPLE + f);
     if (!positionals.length) say(`no input given: using the sample bracket in ${SAMPLE}`);
-    const b = await loadBracket(files, evs);
+    const b = await loadBracket(files, evs, decode);
     [ldrs, bracketEvs, evSource] = [b.ldrs, b.evs, b.evSource];
     name = files[1].split("/").pop()!.replace(/\.[^.]+$/, "");
   }

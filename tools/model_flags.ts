@@ -5,7 +5,7 @@ import { CONFIGS, type LFDiffConfig, type Variant } from "../model/config.ts";
 import { LFDiff } from "../model/lfdiff.ts";
 import { getBackend, setDefaultDevice } from "../ops/device.ts";
 import { Rng } from "../ops/rng.ts";
-import type { Flags } from "./cli.ts";
+import { type Flags, MAX_PIXELS_FLAG } from "./cli.ts";
 
 export const MODEL_FLAGS = {
   weights: {
@@ -33,6 +33,7 @@ export const MODEL_FLAGS = {
     help: "tile side in pixels, 0 = whole image, auto = 1024 above 2.6 MP",
   },
   device: { type: "string", default: "cpu", arg: "cpu|cuda", help: "where the network runs" },
+  "max-pixels": MAX_PIXELS_FLAG,
 } satisfies Flags;
 
 export interface ModelChoice {

@@ -7,7 +7,7 @@
 
 import { Rng } from "../ops/rng.ts";
 import { type RadianceMap, readMaps, synthesizeScene, writeScene } from "../io/synth.ts";
-import { fail, flags, run } from "./cli.ts";
+import { decodeOptions, fail, flags, MAX_PIXELS_FLAG, run } from "./cli.ts";
 
 await run("synth", async () => {
   const { values } = flags("synth", {
@@ -35,6 +35,7 @@ await run("synth", async () => {
     },
     test: { type: "string", arg: "N", help: "how many of the scenes are Test scenes (a quarter)" },
     json: { type: "boolean", default: false, help: "print the summary as JSON" },
+    "max-pixels": MAX_PIXELS_FLAG,
   }, {
     usage: ["--out DIR [--from MAPS] [--test-from MAPS] [flags]"],
     about:
@@ -76,8 +77,9 @@ await run("synth", async () => {
   const list = (v?: string) => (v ?? "").split(",").filter(Boolean);
   // Maps named by --test-from are held out: dropped from the --from pool (so --from can name
   // the whole folder) and used by the Test scenes alone.
-  const testOnly = values["test-from"] ? await readMaps(list(values["test-from"])) : null;
-  const trainMaps = (await readMaps(list(values.from))).filter((m) =>
+  const decode = decodeOptions(values);
+  const testOnly = values["test-from"] ? await readMaps(list(values["test-from"]), decode) : null;
+  const trainMaps = (await readMaps(list(values.from), decode)).filter((m) =>
     !testOnly?.some((t) => t.name === m.name)
   );
   if (values.from && !trainMaps.length) {

@@ -3,6 +3,7 @@
 // README lists the experiment fields. The run folder (tools/run_folder.ts) is checkpointed
 // every `checkpointEvery` steps, at the end, and on Ctrl-C; `--resume` continues bit for bit.
 
+import type { DecodeOptions } from "../io/codecs.ts";
 import { findScenes, loadScene, type Scene } from "../io/dataset.ts";
 import { type Image, newImage } from "../io/image.ts";
 import { type Batch, CropLoader } from "../io/loader.ts";
@@ -15,7 +16,7 @@ import { LFDiff } from "../model/lfdiff.ts";
 import { type Stage2Mode, teacherFrom, Trainer } from "../model/trainer.ts";
 import { loadVgg19, VGG_EXPORT_HINT } from "../model/vgg.ts";
 import { Rng } from "../ops/rng.ts";
-import { fail, flags, run } from "./cli.ts";
+import { decodeOptions, fail, flags, MAX_PIXELS_FLAG, run } from "./cli.ts";
 import { configNamed, useDevice } from "./model_flags.ts";
 import { RunFolder } from "./run_folder.ts";
 
@@ -116,11 +117,11 @@ function centreCrop(img: Image, size: number): Image {
 }
 
 /** The held-out scenes, centre-cropped to `crop`. */
-async function validationScenes(x: Experiment): Promise<Scene[]> {
+async function validationScenes(x: Experiment, decode: DecodeOptions): Promise<Scene[]> {
   const infos = (await findScenes(x.data, "test")).filter((s) => s.gt).slice(0, x.valScenes);
   const out: Scene[] = [];
   for (const info of infos) {
-    const s = await loadScene(info);
+    const s = await loadScene(info, decode);
     out.push({
       ...s,
       ldrs: s.ldrs.map((l) => centreCrop(l, x.valCrop)),
@@ -163,6 +164,7 @@ await run("train", async () => {
     accumulate: { type: "string", arg: "K", help: "micro-batches per optimiser step" },
     vgg: { type: "string", arg: "FILE", help: "VGG19 weights for the perceptual term" },
     device: { type: "string", default: "cpu", arg: "cpu|cuda", help: "where training runs" },
+    "max-pixels": MAX_PIXELS_FLAG,
     json: { type: "boolean", help: "one JSON summary line on stdout at the end" },
   }, {
     usage: ["--config EXPERIMENT.json [--out DIR] [--resume] [flags]"],
@@ -204,7 +206,8 @@ await run("train", async () => {
   if (!train.length) {
     fail("train", `${x.data}: no training scenes (folders under a Training/ path)`);
   }
-  const val = await validationScenes(x);
+  const decode = decodeOptions(values);
+  const val = await validationScenes(x, decode);
   if (!val.length) say("no test scenes with ground truth: validation is off");
   const loader = new CropLoader(train, {
     size: x.crop,
@@ -214,6 +217,7 @@ await run("train", async () => {
     cacheScenes: x.cacheScenes,
     cacheBytes: x.cacheBytes,
     augment: x.augment,
+    decode,
   });
 
   // Model, teacher, perceptual network

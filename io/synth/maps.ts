@@ -5,7 +5,7 @@
 // Equirectangular panoramas (2:1) are stretched towards the poles, so views are taken from
 // the rows between 20% and 80% of the height; other images are used whole.
 
-import { readImage } from "../codecs.ts";
+import { type DecodeOptions, readImage } from "../codecs.ts";
 import { type Image, ImageError, toRgb } from "../image.ts";
 
 export interface RadianceMap {
@@ -65,7 +65,10 @@ export function toRadianceMap(name: string, img: Image, panorama?: boolean): Rad
 }
 
 /** Maps from files and folders (every .hdr/.exr inside, by name), each read once. */
-export async function readMaps(paths: string[]): Promise<RadianceMap[]> {
+export async function readMaps(
+  paths: string[],
+  decode: DecodeOptions = {},
+): Promise<RadianceMap[]> {
   const files: string[] = [];
   for (const p of paths) {
     let info: Deno.FileInfo;
@@ -89,7 +92,7 @@ export async function readMaps(paths: string[]): Promise<RadianceMap[]> {
   }
   const maps: RadianceMap[] = [];
   for (const f of files) {
-    const img = await readImage(f);
+    const img = await readImage(f, decode);
     if (img.bitDepth !== 32) throw new ImageError(f, "is not an HDR radiance map (.hdr/.exr)");
     maps.push(toRadianceMap(f.split("/").pop()!.replace(/\.[^.]+$/, ""), img));
   }
