@@ -33,9 +33,18 @@ export interface Scene {
   gt: Image | null;
 }
 
-async function entries(dir: string): Promise<Deno.DirEntry[]> {
-  const out: Deno.DirEntry[] = [];
-  for await (const e of Deno.readDir(dir)) out.push(e);
+/** A folder's entries by name, symbolic links resolved (a dangling one is left out). */
+async function entries(
+  dir: string,
+): Promise<{ name: string; isFile: boolean; isDirectory: boolean }[]> {
+  const out: { name: string; isFile: boolean; isDirectory: boolean }[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.isSymlink) out.push(e);
+    else {
+      const st = await Deno.stat(`${dir}/${e.name}`).catch(() => null);
+      if (st) out.push({ name: e.name, isFile: st.isFile, isDirectory: st.isDirectory });
+    }
+  }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 

@@ -145,6 +145,22 @@ Deno.test("Wu et al.'s renamed layout is recognised and loads", async () => {
   });
 });
 
+Deno.test("scene folders and files behind symbolic links are found; dangling links are skipped", async () => {
+  await withDir(async (root) => {
+    await writeScene(`${root}/store/a`, synthesizeScene({ width: 48, height: 40, seed: 3 }));
+    await Deno.mkdir(`${root}/set/Training`, { recursive: true });
+    await Deno.symlink(`${root}/store/a`, `${root}/set/Training/001`);
+    await Deno.symlink(`${root}/nowhere`, `${root}/set/Training/002`);
+    await Deno.mkdir(`${root}/set/Test/001`, { recursive: true });
+    for (const f of ["frame1.tif", "frame2.tif", "frame3.tif", "exposure.txt", "HDRImg.hdr"]) {
+      await Deno.symlink(`${root}/store/a/${f}`, `${root}/set/Test/001/${f}`);
+    }
+    const scenes = await findScenes(`${root}/set`);
+    assertEquals(scenes.map((s) => `${s.split} ${s.name}`), ["test 001", "train 001"]);
+    strictEqual((await loadScene(scenes[1])).ldrs.length, 3);
+  });
+});
+
 Deno.test("broken scenes fail with one line naming the file and the problem", async () => {
   await withDir(async (root) => {
     const s = synthesizeScene({ width: 48, height: 40, seed: 4 });
