@@ -2,11 +2,11 @@
 // SGEMM, with TF32 tensor-core math when asked. cuBLAS is column-major: a row-major
 // C = op(A)·op(B) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ, i.e. the operands swapped.
 
-import { cString, cudaDirs, CudaError } from "./cuda.ts";
-import { openLibrary } from "./library.ts";
+import { cString, CudaError, type CudaLibrary, openCudaLibrary } from "./cuda.ts";
 
 const symbols = {
   cublasCreate_v2: { parameters: ["buffer"], result: "i32" },
+  cublasDestroy_v2: { parameters: ["pointer"], result: "i32" },
   cublasSetStream_v2: { parameters: ["pointer", "pointer"], result: "i32" },
   cublasSetMathMode: { parameters: ["pointer", "i32"], result: "i32" },
   cublasSgemmStridedBatched: {
@@ -35,22 +35,24 @@ const symbols = {
   cublasGetStatusString: { parameters: ["i32"], result: "pointer" },
 } as const;
 
+export const CUBLAS_LIBRARY: CudaLibrary = {
+  what: "cuBLAS",
+  names: ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"],
+  wheels: ["nvidia/cu13/lib", "nvidia/cublas/lib"],
+  companions: /^libcublasLt\.so\.\d+$/, // its dependency, found by soname
+  hint: "install cuBLAS (the CUDA toolkit, or pip install nvidia-cublas), or set CUDA_LIB_DIRS",
+};
+
 const CUBLAS_OP_N = 0, CUBLAS_OP_T = 1;
 const CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3;
 
 export class Cublas {
   readonly #b;
-  readonly #handle: Deno.PointerValue;
+  #handle: Deno.PointerValue;
   readonly path: string;
 
   constructor(stream: Deno.PointerValue, tf32: boolean) {
-    const found = openLibrary(
-      "cuBLAS",
-      ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"],
-      cudaDirs(),
-      symbols,
-      "install cuBLAS, or set CUDA_LIB_DIRS",
-    );
+    const found = openCudaLibrary(CUBLAS_LIBRARY, symbols);
     this.#b = found.lib.symbols;
     this.path = found.path;
     const h = new BigUint64Array(1);
@@ -117,5 +119,13 @@ export class Cublas {
         batch,
       ),
     );
+  }
+
+  /** Destroys the handle; idempotent. */
+  close(): void {
+    if (!this.#handle) return;
+    const h = this.#handle;
+    this.#handle = null;
+    this.#check("cublasDestroy", this.#b.cublasDestroy_v2(h));
   }
 }

@@ -4,7 +4,14 @@
 // Written against cuda.h (CUDA 12/13); the _v2 entry points are what the macros in cuda.h
 // resolve to.
 
-import { envDirs, type Found, openLibrary } from "./library.ts";
+import {
+  envDirs,
+  type Found,
+  LibraryNotFound,
+  openLibrary,
+  sitePackages,
+  wheelDirs,
+} from "./library.ts";
 
 const symbols = {
   cuInit: { parameters: ["u32"], result: "i32" },
@@ -13,6 +20,7 @@ const symbols = {
   cuDeviceGetName: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   cuDeviceGetAttribute: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   cuDevicePrimaryCtxRetain: { parameters: ["buffer", "i32"], result: "i32" },
+  cuDevicePrimaryCtxRelease_v2: { parameters: ["i32"], result: "i32" },
   cuCtxSetCurrent: { parameters: ["pointer"], result: "i32" },
   cuMemAlloc_v2: { parameters: ["buffer", "usize"], result: "i32" },
   cuMemFree_v2: { parameters: ["u64"], result: "i32" },
@@ -21,12 +29,19 @@ const symbols = {
   cuMemcpyDtoHAsync_v2: { parameters: ["buffer", "u64", "usize", "pointer"], result: "i32" },
   cuMemsetD32Async: { parameters: ["u64", "u32", "usize", "pointer"], result: "i32" },
   cuStreamCreate: { parameters: ["buffer", "u32"], result: "i32" },
+  cuStreamDestroy_v2: { parameters: ["pointer"], result: "i32" },
   cuStreamSynchronize: { parameters: ["pointer"], result: "i32" },
   cuEventCreate: { parameters: ["buffer", "u32"], result: "i32" },
   cuEventRecord: { parameters: ["pointer", "pointer"], result: "i32" },
   cuEventSynchronize: { parameters: ["pointer"], result: "i32" },
-  cuEventElapsedTime: { parameters: ["buffer", "pointer", "pointer"], result: "i32" },
+  // What cuEventElapsedTime means since CUDA 12.8; older drivers lack it (then null).
+  cuEventElapsedTime_v2: {
+    parameters: ["buffer", "pointer", "pointer"],
+    result: "i32",
+    optional: true,
+  },
   cuModuleLoadData: { parameters: ["buffer", "buffer"], result: "i32" },
+  cuModuleUnload: { parameters: ["pointer"], result: "i32" },
   cuModuleGetFunction: { parameters: ["buffer", "pointer", "buffer"], result: "i32" },
   cuLaunchKernel: {
     parameters: [
@@ -49,18 +64,59 @@ const symbols = {
 
 export type CudaDriver = Found<typeof symbols>["lib"]["symbols"];
 
-/** Where CUDA libraries are looked for after the loader path (DESIGN/issue 6 order). */
-export function cudaDirs(...extraVars: string[]): string[] {
-  return [
-    ...envDirs("CUDA_LIB_DIRS", ...extraVars),
-    "/usr/local/cuda/lib64",
-    "/usr/local/cuda/targets/x86_64-linux/lib",
-    "/usr/lib/x86_64-linux-gnu",
-    "/usr/local/nvidia/lib64",
-  ];
+/** Toolkit and driver folders searched after the loader path. */
+const SYSTEM_DIRS = [
+  "/usr/local/cuda/lib64",
+  "/usr/local/cuda/targets/x86_64-linux/lib",
+  "/usr/lib/x86_64-linux-gnu",
+  "/usr/local/nvidia/lib64",
+  "/usr/lib/wsl/lib",
+];
+
+export interface CudaLibrary {
+  /** Its name in messages, e.g. "cuDNN". */
+  what: string;
+  names: string[];
+  /** Folders of NVIDIA's pip wheels, relative to site-packages (e.g. "nvidia/cudnn/lib"). */
+  wheels: string[];
+  /** A variable naming an install prefix (CUDNN_PATH): it, its lib and lib64 come first. */
+  prefixVar?: string;
+  companions?: RegExp;
+  hint: string;
+}
+
+/**
+ * Opens a CUDA library: the folders of its prefix variable and CUDA_LIB_DIRS first,
+ * then the loader path, the toolkit folders, and NVIDIA's wheels in every Python
+ * site-packages. The error names every place tried and the site-packages searched.
+ */
+export function openCudaLibrary<S extends Deno.ForeignLibraryInterface>(
+  lib: CudaLibrary,
+  symbols: S,
+): Found<S> {
+  const packages = sitePackages();
+  const prefixes = lib.prefixVar ? envDirs(lib.prefixVar) : [];
+  return openLibrary(
+    lib.what,
+    lib.names,
+    [...SYSTEM_DIRS, ...wheelDirs(lib.wheels, packages)],
+    symbols,
+    `${lib.hint} (Python site-packages searched for ${lib.wheels.join(" or ")}: ${
+      packages.join(", ") || "none found"
+    })`,
+    {
+      first: [
+        ...prefixes.flatMap((d) => [d, `${d}/lib`, `${d}/lib64`]),
+        ...envDirs("CUDA_LIB_DIRS"),
+      ],
+      companions: lib.companions,
+    },
+  );
 }
 
 const CU_DEVICE_ATTRIBUTE = { multiprocessors: 16, ccMajor: 75, ccMinor: 76 } as const;
+/** cuInit's answers that mean this machine has no usable GPU, not a broken install. */
+const NO_GPU = new Map([[100, "CUDA_ERROR_NO_DEVICE"], [34, "CUDA_ERROR_STUB_LIBRARY"]]);
 
 /** Reads a C string at a pointer. */
 export function cString(p: Deno.PointerValue): string {
@@ -74,6 +130,18 @@ export class CudaError extends Error {
   }
 }
 
+/**
+ * This machine has no NVIDIA driver or no device: the one failure that means "no GPU
+ * here". Anything else (a library that will not load, a failing call) is a CudaError or a
+ * library error, a fault to report.
+ */
+export class NoCudaDevice extends CudaError {
+  constructor(message: string) {
+    super(message);
+    this.name = "NoCudaDevice";
+  }
+}
+
 export class Cuda {
   readonly cu: CudaDriver;
   readonly path: string;
@@ -81,21 +149,34 @@ export class Cuda {
   readonly name: string;
   readonly computeCapability: [number, number];
   readonly stream: Deno.PointerValue;
+  #open = true;
 
   constructor() {
-    const found = openLibrary(
-      "the CUDA driver (libcuda.so.1)",
-      ["libcuda.so.1"],
-      cudaDirs(),
-      symbols,
-      "install the NVIDIA driver, or run with --device cpu",
-    );
+    let found: Found<typeof symbols>;
+    try {
+      found = openLibrary(
+        "the CUDA driver (libcuda.so.1)",
+        ["libcuda.so.1"],
+        SYSTEM_DIRS,
+        symbols,
+        "install the NVIDIA driver, or run with --device cpu",
+        { first: envDirs("CUDA_LIB_DIRS") },
+      );
+    } catch (e) {
+      throw e instanceof LibraryNotFound ? new NoCudaDevice(e.message) : e;
+    }
     this.cu = found.lib.symbols;
     this.path = found.path;
-    this.check("cuInit", this.cu.cuInit(0));
+    const init = this.cu.cuInit(0);
+    if (NO_GPU.has(init)) {
+      throw new NoCudaDevice(
+        `cuInit: ${NO_GPU.get(init)} (no NVIDIA GPU usable here, ${this.path})`,
+      );
+    }
+    this.check("cuInit", init);
     const count = new Int32Array(1);
     this.check("cuDeviceGetCount", this.cu.cuDeviceGetCount(count));
-    if (count[0] < 1) throw new CudaError("no CUDA device found (cuDeviceGetCount returned 0)");
+    if (count[0] < 1) throw new NoCudaDevice("no CUDA device found (cuDeviceGetCount returned 0)");
     const dev = new Int32Array(1);
     this.check("cuDeviceGet", this.cu.cuDeviceGet(dev, 0));
     this.device = dev[0];
@@ -182,6 +263,10 @@ export class Cuda {
     return Deno.UnsafePointer.create(m[0]);
   }
 
+  unloadModule(module: Deno.PointerValue): void {
+    this.check("cuModuleUnload", this.cu.cuModuleUnload(module));
+  }
+
   getFunction(module: Deno.PointerValue, name: string): Deno.PointerValue {
     const f = new BigUint64Array(1);
     this.check(
@@ -200,13 +285,9 @@ export class Cuda {
     name: string,
     shared = 0,
   ): void {
-    const ptrs = new BigUint64Array(args.length);
-    args.forEach((
-      a,
-      i,
-    ) => (ptrs[i] = BigInt(
-      Deno.UnsafePointer.value(Deno.UnsafePointer.of(a as unknown as Uint8Array)),
-    )));
+    const ptrs = new BigUint64Array(
+      args.map((a) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a as Uint8Array)))),
+    );
     this.check(
       `cuLaunchKernel(${name})`,
       this.cu.cuLaunchKernel(
@@ -223,5 +304,14 @@ export class Cuda {
         null,
       ),
     );
+  }
+
+  /** Waits for the stream, destroys it and releases the primary context; idempotent. */
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.sync();
+    this.check("cuStreamDestroy", this.cu.cuStreamDestroy_v2(this.stream));
+    this.check("cuDevicePrimaryCtxRelease", this.cu.cuDevicePrimaryCtxRelease_v2(this.device));
   }
 }

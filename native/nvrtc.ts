@@ -3,8 +3,7 @@
 // disk (LFDIFF_CACHE or ~/.cache/lfdiff/nvrtc), keyed by a hash of source, options and
 // architecture, so kernels compile once per machine.
 
-import { cString, cudaDirs, CudaError } from "./cuda.ts";
-import { openLibrary } from "./library.ts";
+import { cString, CudaError, type CudaLibrary, openCudaLibrary } from "./cuda.ts";
 
 const symbols = {
   nvrtcCreateProgram: {
@@ -20,22 +19,26 @@ const symbols = {
   nvrtcGetErrorString: { parameters: ["i32"], result: "pointer" },
 } as const;
 
-const NAMES = ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"];
+export const NVRTC_LIBRARY: CudaLibrary = {
+  what: "NVRTC",
+  names: ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"],
+  wheels: ["nvidia/cu13/lib", "nvidia/cuda_nvrtc/lib"],
+  // libnvrtc opens libnvrtc-builtins.so.X.Y by soname when it compiles and has no RUNPATH:
+  // from a folder off the loader path that fails unless it is already loaded.
+  companions: /^libnvrtc-builtins\.so\.\d+\.\d+$/,
+  hint: "install NVRTC (the CUDA toolkit, or pip install nvidia-cuda-nvrtc), or set CUDA_LIB_DIRS",
+};
 
 export class Nvrtc {
   readonly #n;
   readonly path: string;
+  readonly #companionErrors: string[];
 
   constructor() {
-    const found = openLibrary(
-      "NVRTC",
-      NAMES,
-      cudaDirs(),
-      symbols,
-      "install the CUDA toolkit's NVRTC, or set CUDA_LIB_DIRS",
-    );
+    const found = openCudaLibrary(NVRTC_LIBRARY, symbols);
     this.#n = found.lib.symbols;
     this.path = found.path;
+    this.#companionErrors = found.companionErrors;
   }
 
   #check(call: string, status: number): void {
@@ -85,8 +88,13 @@ export class Nvrtc {
         this.#n.nvrtcGetProgramLogSize(p, size);
         const log = new Uint8Array(Number(size[0]));
         this.#n.nvrtcGetProgramLog(p, log);
+        const end = log.indexOf(0); // the size counts the terminating NUL
+        const text = new TextDecoder().decode(log.subarray(0, end < 0 ? log.length : end));
+        const also = this.#companionErrors.map((e) => `; preloading ${e}`).join("");
         throw new CudaError(
-          `NVRTC could not compile ${name}: ${new TextDecoder().decode(log).trim()}`,
+          `NVRTC (${this.path}) could not compile ${name}: ${
+            cString(this.#n.nvrtcGetErrorString(status))
+          }: ${text.trim().replace(/\s*\n\s*/g, " ")}${also}`,
         );
       }
       const size = new BigUint64Array(1);

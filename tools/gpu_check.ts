@@ -63,30 +63,28 @@ async function tests(
   return { step, ok, result };
 }
 
-/** Runs `deno task bench` with --json and reads two numbers from its report. */
-async function bench(
-  step: string,
-  args: string[],
-  pick: (report: Record<string, Record<string, number> | number | null>) => [number, number?],
-): Promise<Row> {
+/** Runs `deno task bench --device cuda --json` and reads the median seconds of both sides. */
+async function bench(step: string, args: string[]): Promise<Row> {
   const r = await deno(["task", "-q", "bench", "--device", "cuda", "--json", ...args], {});
-  const line = r.stdout.trim().split("\n").pop() ?? "";
-  let report;
+  let rows: { side: string; seconds: number | null }[];
   try {
-    report = JSON.parse(line);
+    rows = JSON.parse(r.stdout.trim().split("\n").pop() ?? "").rows;
   } catch {
     show(step, r.stdout + r.stderr);
     return { step, ok: false, result: `no JSON report (exit ${r.code})` };
   }
-  const [ours, torch] = pick(report);
-  const s = (v?: number) => (typeof v === "number" ? `${v.toFixed(2)} s` : "—");
+  const seconds = (side: string) => rows.find((x) => x.side === side)?.seconds ?? undefined;
+  const ours = seconds("cuda"), torch = seconds("PyTorch");
+  const ok = r.code === 0 && ours !== undefined;
+  if (!ok) show(step, r.stdout + r.stderr);
+  const s = (v?: number) => (v === undefined ? "—" : `${v.toFixed(2)} s`);
   return {
     step,
-    ok: r.code === 0,
-    result: r.code === 0 ? "ok" : `exit ${r.code}`,
+    ok,
+    result: ok ? "ok" : `exit ${r.code}, ours ${ours === undefined ? "missing" : "ran"}`,
     ours: s(ours),
     torch: s(torch),
-    ratio: typeof ours === "number" && typeof torch === "number" ? (ours / torch).toFixed(2) : "—",
+    ratio: ours !== undefined && torch !== undefined ? (ours / torch).toFixed(2) : "—",
   };
 }
 
@@ -125,14 +123,8 @@ await run("gpu-check", async () => {
     await tests("ops on cuda, TF32 off (1e-5)", suite, "on cuda", false),
     await tests("ops on cuda, TF32 on (1e-3)", suite, "on cuda", true),
     await tests("smoke (tests/cuda_test.ts)", ["tests/cuda_test.ts"], null, false),
-    await bench("infer 1500x1000", ["--infer", "1500x1000"], (r) => [
-      (r.ours as Record<string, number>).seconds,
-      (r.torch as Record<string, number> | null)?.seconds,
-    ]),
-    await bench("train step, batch 16 (median)", ["--train-step", "--batch", "16"], (r) => [
-      (r.ours as Record<string, number>).median,
-      (r.torch as Record<string, number> | null)?.median,
-    ]),
+    await bench("infer 1500x1000 (median)", ["--infer", "1500x1000"]),
+    await bench("train step, batch 16 (median)", ["--train-step", "--batch", "16"]),
   ];
   console.log(`gpu-check on ${device}`);
   console.log(table(rows));

@@ -1,7 +1,9 @@
 // Average and max pooling over planes [planes, h, w] → [planes, oh, ow], square kernel k,
 // stride s, no padding (PyTorch's AvgPool2d(k, s) / MaxPool2d(k, s) defaults). Max pooling
 // records the winning input of each output (the first one on ties, as PyTorch does) so
-// the backward routes the gradient there.
+// the backward routes the gradient there. The backend hands us the argmax buffer as float32
+// memory; the indices are written as int32 into that same memory, exact for any plane size
+// (a float holds integers exactly only up to 2^24).
 
 import type { PoolGeometry } from "../backend.ts";
 
@@ -41,13 +43,18 @@ export function avgPool2dBackward(g: PoolGeometry, dy: Float32Array, dx: Float32
   }
 }
 
+/** The int32 view of an argmax buffer. */
+const indices = (argmax: Float32Array) =>
+  new Int32Array(argmax.buffer, argmax.byteOffset, argmax.length);
+
 export function maxPool2d(
   g: PoolGeometry,
   x: Float32Array,
   y: Float32Array,
-  argmax: Float32Array,
+  argmaxBuffer: Float32Array,
 ): void {
   const { planes, h, w, oh, ow, k, stride } = g;
+  const argmax = indices(argmaxBuffer);
   for (let pl = 0; pl < planes; pl++) {
     const xo = pl * h * w, yo = pl * oh * ow;
     for (let oy = 0; oy < oh; oy++) {
@@ -73,10 +80,11 @@ export function maxPool2d(
 export function maxPool2dBackward(
   g: PoolGeometry,
   dy: Float32Array,
-  argmax: Float32Array,
+  argmaxBuffer: Float32Array,
   dx: Float32Array,
 ): void {
   const { planes, h, w, oh, ow } = g;
+  const argmax = indices(argmaxBuffer);
   dx.fill(0);
   for (let pl = 0; pl < planes; pl++) {
     const xo = pl * h * w, yo = pl * oh * ow;

@@ -1,6 +1,9 @@
 // Resizing planes [planes, h, w] → [planes, oh, ow] as PyTorch's interpolate does it:
 // bilinear with align_corners=false (src = (dst+0.5)·in/out − 0.5, clamped at 0) and
-// legacy nearest (src = floor(dst·in/out)).
+// legacy nearest (src = floor(dst·in/out)), which PyTorch computes in float (ATen
+// UpSample.h, nearest_idx): the float scale in/out, then floorf(dst · scale). Rounding each
+// double result to float gives the same bits: the quotient of two integers below 2^24 rounds
+// correctly through double (53 ≥ 2·24 + 2 bits), and dst · scale is exact in double.
 
 import type { ResampleGeometry, ResampleMode } from "../backend.ts";
 
@@ -17,9 +20,10 @@ function taps(mode: ResampleMode, inSize: number, outSize: number): Taps {
     l1: new Float32Array(outSize),
   };
   const scale = inSize / outSize;
+  const scale32 = Math.fround(scale);
   for (let o = 0; o < outSize; o++) {
     if (mode === "nearest") {
-      const i = Math.min(Math.floor(o * scale), inSize - 1);
+      const i = Math.min(Math.floor(Math.fround(o * scale32)), inSize - 1);
       t.i0[o] = i;
       t.i1[o] = i;
       continue;

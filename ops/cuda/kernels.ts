@@ -94,17 +94,86 @@ extern "C" __global__ void binary(int op, Strided s, i64 n, const float* a, cons
   }
 }
 
-// One block per output: threads stride over the reduced elements, then a tree reduction.
-// kept: output axes (shape, input strides); red: reduced axes (shape, input strides).
-extern "C" __global__ void reduce_sum(Strided kept, Strided red, i64 count, const float* x, float* out) {
-  __shared__ double part[256];
-  i64 base, unused; offsets(kept, blockIdx.x, base, unused);
-  double s = 0.0;
-  for (i64 r = threadIdx.x; r < count; r += blockDim.x) { i64 o, u2; offsets(red, r, o, u2); s += x[base + o]; }
-  part[threadIdx.x] = s;
+// Sums over reduced axes. The host merges adjacent axes, so kept and red (shape and
+// input strides of the output and reduced axes) are short. Index math is 32-bit (I = int)
+// whenever the input has fewer than 2^30 elements. Two layouts:
+// - block per output (the innermost input axis is reduced, so a block's threads read
+//   consecutive elements): block b sums part b % parts of output b / parts;
+// - thread per output (the innermost axis is kept, so neighbouring threads read
+//   neighbouring elements): block b covers blockDim outputs from (b % tiles)·blockDim, for
+//   part b / tiles.
+// With parts > 1 each part writes a double partial sum and reduce_finish adds them: two
+// passes, so a full or leading-axis reduction still spreads over the whole device.
+template <typename I> struct Axes { I rank; I shape[${MAX_RANK}]; I stride[${MAX_RANK}]; };
+
+// Loops over all ${MAX_RANK} axes are unrolled with a rank guard so every index is a constant:
+// the axes stay in registers and parameter space, not copied to local memory.
+template <typename I> __device__ __forceinline__ I offset_of(const Axes<I>& a, I i) {
+  I o = 0;
+#pragma unroll
+  for (int d = ${MAX_RANK} - 1; d >= 0; d--) if (d < a.rank) { I c = i % a.shape[d]; i /= a.shape[d]; o += c * a.stride[d]; }
+  return o;
+}
+
+// Sum over the block (blockDim.x a multiple of 32, at most 1024); the result is in thread 0.
+__device__ __forceinline__ double block_sum(double v) {
+  __shared__ double warps[32];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  if ((threadIdx.x & 31) == 0) warps[threadIdx.x >> 5] = v;
   __syncthreads();
-  for (int w = blockDim.x / 2; w > 0; w >>= 1) { if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w]; __syncthreads(); }
-  if (threadIdx.x == 0) out[blockIdx.x] = (float)part[0];
+  if (threadIdx.x < 32) {
+    v = threadIdx.x < (blockDim.x >> 5) ? warps[threadIdx.x] : 0.0;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  }
+  return v;
+}
+
+template <typename I> __device__ void reduce_block(Axes<I> kept, Axes<I> red, I count, I chunk, int parts, const float* x, float* out, double* part) {
+  I o = (I)(blockIdx.x / parts); int s = blockIdx.x % parts;
+  I base = offset_of(kept, o), end = count - s * chunk < chunk ? count : (s + 1) * chunk;
+  double acc = 0.0;
+  for (I r = s * chunk + threadIdx.x; r < end; r += blockDim.x) acc += x[base + offset_of(red, r)];
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) { if (parts > 1) part[(i64)o * parts + s] = acc; else out[o] = (float)acc; }
+}
+
+template <typename I> __device__ void reduce_thread(Axes<I> kept, Axes<I> red, I outputs, I count, I chunk, int tiles, const float* x, float* out, double* part) {
+  int s = blockIdx.x / tiles, parts = gridDim.x / tiles;
+  I o = (I)(blockIdx.x % tiles) * blockDim.x + threadIdx.x;
+  if (o >= outputs) return;
+  I base = offset_of(kept, o), r = s * chunk, end = count - r < chunk ? count : r + chunk;
+  // Walk the reduced axes as an odometer: no division per element.
+  I c[${MAX_RANK}], q = r, at = offset_of(red, r);
+#pragma unroll
+  for (int d = ${MAX_RANK} - 1; d >= 0; d--) if (d < red.rank) { c[d] = q % red.shape[d]; q /= red.shape[d]; }
+  double acc = 0.0;
+  for (; r < end; r++) {
+    acc += x[base + at];
+    bool carry = true;
+#pragma unroll
+    for (int d = ${MAX_RANK} - 1; d >= 0; d--) {
+      if (carry && d < red.rank) {
+        at += red.stride[d];
+        carry = ++c[d] == red.shape[d];
+        if (carry) { at -= red.stride[d] * red.shape[d]; c[d] = 0; }
+      }
+    }
+  }
+  if (parts > 1) part[(i64)s * outputs + o] = acc; else out[o] = (float)acc;
+}
+
+extern "C" __global__ void reduce_block_i32(Axes<int> kept, Axes<int> red, int count, int chunk, int parts, const float* x, float* out, double* part) { reduce_block<int>(kept, red, count, chunk, parts, x, out, part); }
+extern "C" __global__ void reduce_block_i64(Axes<i64> kept, Axes<i64> red, i64 count, i64 chunk, int parts, const float* x, float* out, double* part) { reduce_block<i64>(kept, red, count, chunk, parts, x, out, part); }
+extern "C" __global__ void reduce_thread_i32(Axes<int> kept, Axes<int> red, int outputs, int count, int chunk, int tiles, const float* x, float* out, double* part) { reduce_thread<int>(kept, red, outputs, count, chunk, tiles, x, out, part); }
+extern "C" __global__ void reduce_thread_i64(Axes<i64> kept, Axes<i64> red, i64 outputs, i64 count, i64 chunk, int tiles, const float* x, float* out, double* part) { reduce_thread<i64>(kept, red, outputs, count, chunk, tiles, x, out, part); }
+
+// Second pass: out[o] = Σ_s part[o·so + s·ss] over the parts of each output.
+extern "C" __global__ void reduce_finish(const double* part, float* out, i64 outputs, int parts, i64 so, i64 ss) {
+  i64 o = blockIdx.x * (i64)blockDim.x + threadIdx.x;
+  if (o >= outputs) return;
+  double acc = 0.0;
+  for (int s = 0; s < parts; s++) acc += part[o * so + s * ss];
+  out[o] = (float)acc;
 }
 
 extern "C" __global__ void softmax_rows(const float* x, float* y, int cols) {
@@ -168,19 +237,12 @@ extern "C" __global__ void layer_norm_backward_x(const float* x, const float* w,
   }
 }
 
-// dw (and db) per channel: one block per channel reduces over images and pixels.
-extern "C" __global__ void layer_norm_backward_wb(const float* x, const float* mean, const float* rstd, const float* g, float* dw, float* db, int n, int c, i64 hw) {
-  __shared__ double sw[256], sb[256];
-  int k = blockIdx.x;
-  double aw = 0.0, ab = 0.0;
-  for (i64 i = threadIdx.x; i < n * hw; i += blockDim.x) {
-    i64 img = i / hw, p = i % hw, at = img * c * hw + (i64)k * hw + p;
-    float xh = db ? (x[at] - mean[i]) * rstd[i] : x[at] * rstd[i];
-    aw += g[at] * xh; ab += g[at];
+// dw's terms g·x̂ at every element; dw and db are then sums over images and pixels.
+extern "C" __global__ void layer_norm_wb_terms(const float* x, const float* mean, const float* rstd, const float* g, float* t, int bias, int n, int c, i64 hw) {
+  for (i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x; i < n * c * hw; i += (i64)gridDim.x * blockDim.x) {
+    i64 m = i / (c * hw) * hw + i % hw; // (image, pixel) of element i
+    t[i] = g[i] * (bias ? (x[i] - mean[m]) * rstd[m] : x[i] * rstd[m]);
   }
-  sw[threadIdx.x] = aw; sb[threadIdx.x] = ab; __syncthreads();
-  for (int w = blockDim.x / 2; w > 0; w >>= 1) { if (threadIdx.x < w) { sw[threadIdx.x] += sw[threadIdx.x + w]; sb[threadIdx.x] += sb[threadIdx.x + w]; } __syncthreads(); }
-  if (threadIdx.x == 0) { dw[k] = (float)sw[0]; if (db) db[k] = (float)sb[0]; }
 }
 
 extern "C" __global__ void avg_pool(const float* x, float* y, i64 planes, int h, int w, int oh, int ow, int k, int st) {
@@ -204,7 +266,8 @@ extern "C" __global__ void avg_pool_backward(const float* g, float* dx, i64 plan
   dx[i] = s / (k * k);
 }
 
-extern "C" __global__ void max_pool(const float* x, float* y, float* argmax, i64 planes, int h, int w, int oh, int ow, int k, int st) {
+// argmax holds each output's winning input index within its plane, as int.
+extern "C" __global__ void max_pool(const float* x, float* y, int* argmax, i64 planes, int h, int w, int oh, int ow, int k, int st) {
   i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x;
   if (i >= planes * oh * ow) return;
   i64 pl = i / (oh * ow); int o = i % (oh * ow), oy = o / ow, ox = o % ow;
@@ -214,19 +277,20 @@ extern "C" __global__ void max_pool(const float* x, float* y, float* argmax, i64
     int q = (oy * st + ky) * w + ox * st + kx; float v = xp[q];
     if (first || v > best || v != v) { best = v; at = q; first = false; }
   }
-  y[i] = best; argmax[i] = (float)at;
+  y[i] = best; argmax[i] = at;
 }
 
-extern "C" __global__ void max_pool_backward(const float* g, const float* argmax, float* dx, i64 planes, int h, int w, int oh, int ow) {
+extern "C" __global__ void max_pool_backward(const float* g, const int* argmax, float* dx, i64 planes, int h, int w, int oh, int ow) {
   i64 i = blockIdx.x * (i64)blockDim.x + threadIdx.x;
   if (i >= planes * oh * ow) return;
   i64 pl = i / (oh * ow);
-  atomicAdd(dx + pl * h * w + (i64)argmax[i], g[i]);
+  atomicAdd(dx + pl * h * w + argmax[i], g[i]);
 }
 
+// Nearest is PyTorch's nearest_idx (ATen UpSample.h): the scale and the product in float.
 __device__ __forceinline__ void taps(int nearest, int o, int in, int out, int& i0, int& i1, float& l1) {
   float scale = (float)in / (float)out;
-  if (nearest) { i0 = i1 = min((int)floorf(o * scale), in - 1); l1 = 0.f; return; }
+  if (nearest) { i0 = i1 = min((int)floorf(__fmul_rn((float)o, scale)), in - 1); l1 = 0.f; return; }
   float src = fmaxf((o + 0.5f) * scale - 0.5f, 0.f);
   i0 = min((int)floorf(src), in - 1); i1 = min(i0 + 1, in - 1); l1 = src - i0;
 }
