@@ -52,11 +52,18 @@ Deno.test({
   }
 });
 
-Deno.test({ name: "cuda: a second backend is created and disposed", ignore }, () => {
+Deno.test({ name: "cuda: a second backend checks upload lengths and is disposed", ignore }, () => {
   const b = createCudaBackend();
   const buf = b.alloc(1 << 20);
   b.upload(buf, new Float32Array(1 << 20).fill(2));
   assertEquals(b.download(buf)[12345], 2);
+  let refused = "";
+  try {
+    b.upload(buf, new Float32Array(10));
+  } catch (e) {
+    refused = (e as Error).message;
+  }
+  assertEquals(refused, `cuda upload: 10 values for a buffer of ${1 << 20}`);
   b.free(buf);
   b.dispose();
   b.dispose(); // idempotent
