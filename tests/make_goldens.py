@@ -207,6 +207,9 @@ LATER_CASES = [
     # For 6→74 and 4→82 float differs from exact arithmetic (dst 37 → 2, not 3; dst 41 → 1, not 2).
     ("nearest_float_index", "resize", {"size": [74, 82], "mode": "nearest"}, [([1, 2, 6, 4], N, 1)],
      torch.float32),
+    # An integer factor where the float product still rounds down: 2→82 (×41), dst 41 → 0.
+    ("nearest_integer_factor", "resize", {"size": [82, 82], "mode": "nearest"}, [([1, 2, 2, 2], N, 1)],
+     torch.float32),
 ]
 
 

@@ -386,8 +386,21 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     });
   }
 
+  /**
+   * oneDNN's nearest rounds (dst + ½)·in/out − ½ where PyTorch floors dst·in/out in float; on
+   * integer upsampling both pick floor(dst / k) unless PyTorch's float product rounds down
+   * across an integer (2 → 82: dst 41 gives 0.99999994, so 0), so each axis is checked.
+   */
+  const nearestAgrees = (inSize: number, outSize: number) => {
+    if (outSize % inSize) return false;
+    const k = outSize / inSize, scale = Math.fround(inSize / outSize);
+    for (let o = 0; o < outSize; o++) {
+      if (Math.floor(Math.fround(o * scale)) !== Math.floor(o / k)) return false;
+    }
+    return true;
+  };
   const agrees = (g: ResampleGeometry) =>
-    g.mode === "bilinear" || (g.oh % g.h === 0 && g.ow % g.w === 0);
+    g.mode === "bilinear" || (nearestAgrees(g.h, g.oh) && nearestAgrees(g.w, g.ow));
 
   const backend: Backend = {
     ...base,
