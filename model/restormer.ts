@@ -6,6 +6,7 @@
 // As in Restormer: convs without bias, LayerNorm with bias, temperature initialised to 1.
 
 import { add, mul } from "../ops/arith.ts";
+import { chain } from "../ops/autograd.ts";
 import { chunk, reshape } from "../ops/layout.ts";
 import { matmul } from "../ops/matmul.ts";
 import { l2Normalize } from "../ops/norm.ts";
@@ -38,7 +39,8 @@ export class MDTA extends Module {
   forward(x: Tensor): Tensor {
     const [b, c, h, w] = x.shape;
     const split = (t: Tensor) => reshape(t, [b, this.heads, c / this.heads, h * w]);
-    const [q, k, v] = chunk(this.qkvDw.forward(this.qkv.forward(x)), 3, 1).map(split);
+    const qkv = chain(x, [(t) => this.qkv.forward(t), (t) => this.qkvDw.forward(t)]);
+    const [q, k, v] = chunk(qkv, 3, 1).map(split);
     const attn = softmax(
       mul(matmul(l2Normalize(q), l2Normalize(k), false, true), this.temperature),
     );
@@ -65,7 +67,8 @@ export class GDFN extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const [x1, x2] = chunk(this.dwconv.forward(this.projectIn.forward(x)), 2, 1);
+    const h = chain(x, [(t) => this.projectIn.forward(t), (t) => this.dwconv.forward(t)]);
+    const [x1, x2] = chunk(h, 2, 1);
     return this.projectOut.forward(mul(gelu(x1), x2));
   }
 }
