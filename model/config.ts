@@ -28,6 +28,12 @@ export interface LFDiffConfig {
   /** Diffusion steps T (paper: 200) and DDIM steps S (paper: 10 for training and test). */
   timesteps: number;
   samplingSteps: number;
+  /**
+   * The diffusion model works on z / priorScale (latent diffusion's scale factor): LPENet's
+   * prior is unbounded (tens, where the DM's noise has unit variance), so stage 2 sets this
+   * to the stage-1 prior's standard deviation. The paper is silent; 1 leaves z as it is.
+   */
+  priorScale: number;
   /** β schedule: linear from 1e-4 to 0.02 scaled by 1000/T, as improved DDPM (Nichol &
    * Dhariwal 2021) adapts DDPM's schedule to fewer steps; the paper gives no schedule. */
   betaStart: number;
@@ -87,6 +93,7 @@ export const PAPER: LFDiffConfig = {
   lpeChannels: 60,
   timesteps: 200,
   samplingSteps: 10,
+  priorScale: 1,
   betaStart: 1e-4 * 5,
   betaEnd: 0.02 * 5,
   unetChannels: [42, 84, 84],

@@ -2,9 +2,11 @@
 //   baseline:  Ĥ = DHRNet_FRM-only(AM(X))
 //   s1:        z = LPENet(gt);                  Ĥ = DHRNet(AM(X), z)   (needs the ground truth)
 //   s2-no-dm:  z = LPENet_DM(X);                Ĥ = DHRNet(AM(X), z)
-//   s2:        D = LPENet_DM(X); ẑ = DDIM_S(ε_θ(·, D, t), z_T ~ N(0, I)); Ĥ = DHRNet(AM(X), ẑ)
+//   s2:        D = LPENet_DM(X); ẑ = σ·DDIM_S(ε_θ(·, D, t), z_T ~ N(0, I)); Ĥ = DHRNet(AM(X), ẑ)
+//              (σ = config.priorScale: the DM works on z/σ)
 // Checkpoint names follow the fields: align.*, dhr.*, gtPrior.*, lpeDm.*, denoiser.*.
 
+import { affine } from "../ops/arith.ts";
 import type { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
 import { Alignment } from "./alignment.ts";
@@ -18,7 +20,8 @@ import { Module } from "./nn/module.ts";
 export interface ForwardOptions {
   /** Ground truth [B, 3, H, W], for the s1 variant. */
   gt?: Tensor;
-  /** Starting noise [B, N, H/k, W/k] for s2 (drawn by the caller, so tiles can share it). */
+  /** Starting noise [B, N, H/k, W/k] for s2 (drawn by the caller, so tiles can share it), in
+   * the DM's normalised space (z / priorScale). */
   zT?: Tensor;
   /** DDIM steps S (default config.samplingSteps). */
   steps?: number;
@@ -72,13 +75,13 @@ export class LFDiff extends Module {
         if (!o.zT) throw new Error("the s2 variant samples from noise; pass zT");
         const d = this.lpeDm!.forward(x1, x2, x3);
         const s = this.samplingSteps(o.steps), b = x1.shape[0];
-        const z = this.schedule.sample(
+        const zn = this.schedule.sample(
           o.zT,
           s,
           (zt, t) => this.denoiser!.forward(zt, d, Array(b).fill(t)),
           (i) => o.onProgress?.("prior", i, s),
         );
-        return { z, d };
+        return { z: affine(zn, this.config.priorScale, 0), d };
       }
     }
   }

@@ -111,14 +111,15 @@ export class Trainer {
     const dm = this.s.mode !== "no-dm", n = z.shape[0], T = m.config.timesteps;
     const ts = dm ? Array.from({ length: n }, () => this.rng.int(T)) : [];
     const eps = dm ? randn(z.shape, this.rng, { device: z.device }) : null;
-    // ẑ is sampled from z_T ~ q(z_T | z), as Eq. 15 trains it.
+    // The DM's space is z / priorScale; ẑ is sampled from z_T ~ q(z_T | z), as Eq. 15 trains it.
+    const zn = affine(z, 1 / m.config.priorScale, 0);
     const zT = dm
-      ? m.schedule.diffuse(z, T - 1, randn(z.shape, this.rng, { device: z.device }))
+      ? m.schedule.diffuse(zn, T - 1, randn(z.shape, this.rng, { device: z.device }))
       : undefined;
     const { z: zHat, d } = m.prior(x1, x2, x3, { zT });
     const parts: Tensor[] = [];
     if (eps) {
-      terms.eps = mseLoss(m.denoiser!.forward(m.schedule.diffuse(z, ts, eps), d!, ts), eps);
+      terms.eps = mseLoss(m.denoiser!.forward(m.schedule.diffuse(zn, ts, eps), d!, ts), eps);
       parts.push(terms.eps);
     }
     terms.prior = l1Loss(zHat!, z);
@@ -204,6 +205,21 @@ export class Trainer {
     this.opt.step = Number(meta.adamStep);
     this.rng.state = JSON.parse(meta.rng);
   }
+}
+
+/**
+ * The standard deviation of the teacher's prior z over some ground truths: stage 2's
+ * priorScale, so that the diffusion model sees a prior of unit scale.
+ */
+export function priorStd(teacher: GtPriorNet, gts: Tensor[]): number {
+  let n = 0, s = 0, s2 = 0;
+  for (const gt of gts) {
+    const z = scope(() => noGrad(() => teacher.forward(gt).toArray()));
+    for (const v of z) (s += v), (s2 += v * v);
+    n += z.length;
+  }
+  const mean = s / n;
+  return Math.sqrt(Math.max(s2 / n - mean * mean, 1e-12));
 }
 
 /** A stage-1 checkpoint's LPENet as the frozen stage-2 teacher. */

@@ -13,9 +13,10 @@ import { loadLFDiff } from "../model/checkpoint.ts";
 import { type LFDiffConfig, PAPER, type Variant } from "../model/config.ts";
 import { fuseBracket } from "../model/fuse.ts";
 import { LFDiff } from "../model/lfdiff.ts";
-import { type Stage2Mode, teacherFrom, Trainer } from "../model/trainer.ts";
+import { priorStd, type Stage2Mode, teacherFrom, Trainer } from "../model/trainer.ts";
 import { loadVgg19, VGG_EXPORT_HINT } from "../model/vgg.ts";
 import { Rng } from "../ops/rng.ts";
+import type { Tensor } from "../ops/tensor.ts";
 import { decodeOptions, fail, flags, MAX_PIXELS_FLAG, run } from "./cli.ts";
 import { configNamed, useDevice } from "./model_flags.ts";
 import { RunFolder } from "./run_folder.ts";
@@ -51,6 +52,8 @@ interface Experiment {
   cacheBytes: number;
   /** Random flips and rotations of the crops (the paper is silent; on by default). */
   augment: boolean;
+  /** Stage 2: the DM's prior scale (default: measured, see model/config.ts priorScale). */
+  priorScale?: number;
 }
 
 const DEFAULTS: Omit<Experiment, "name" | "data" | "stage"> = {
@@ -244,8 +247,14 @@ await run("train", async () => {
   } else {
     const s1 = await loadLFDiff(x.stage1!, { variant: "s1" });
     const mode = x.mode ?? "joint";
+    // The DM's scale: the stage-1 prior's deviation over the first batches of epoch 0 (the
+    // same batches on every resume, so the same number).
+    const gts: Tensor[] = [];
+    for await (const b of loader.epoch(0)) if (gts.push(b.gt) >= 4) break;
+    const priorScale = x.priorScale ?? priorStd(teacherFrom(s1), gts);
+    say(`stage 2: the diffusion model works on z / ${priorScale.toPrecision(4)} (priorScale)`);
     model = new LFDiff(
-      { ...s1.config, variant: mode === "no-dm" ? "s2-no-dm" : "s2" },
+      { ...s1.config, variant: mode === "no-dm" ? "s2-no-dm" : "s2", priorScale },
       new Rng(x.seed),
     );
     const carried = s1.namedParameters().filter(([n]) =>
