@@ -8,11 +8,20 @@ import { keep, track } from "./scope.ts";
 import { checkShape, fmt, type Shape, ShapeError, sizeOf } from "./shape.ts";
 import { defaultRng, type Rng } from "./rng.ts";
 
+/** Storage the garbage collector takes without a dispose() still gives its buffer back. */
+const orphans = new FinalizationRegistry<{ backend: Backend; buf: DeviceBuffer }>(
+  ({ backend, buf }) => backend.free(buf),
+);
+
 class Storage {
   refs = 1;
-  constructor(readonly backend: Backend, readonly buf: DeviceBuffer) {}
+  constructor(readonly backend: Backend, readonly buf: DeviceBuffer) {
+    orphans.register(this, { backend, buf }, this);
+  }
   release(): void {
-    if (--this.refs === 0) this.backend.free(this.buf);
+    if (--this.refs > 0) return;
+    orphans.unregister(this);
+    this.backend.free(this.buf);
   }
 }
 

@@ -13,6 +13,7 @@ import {
 } from "@lfdiff/model/mod.ts";
 import { gemmProvider, selectGemm, sgemmTs } from "@lfdiff/ops/cpu/gemm.ts";
 import { createCpuBackend } from "@lfdiff/ops/cpu/backend.ts";
+import { Arena } from "@lfdiff/ops/cpu/arena.ts";
 import { openLibrary } from "@lfdiff/native/library.ts";
 import { assert, assertClose, assertEquals, assertThrows, strictEqual } from "./assert.ts";
 
@@ -322,4 +323,31 @@ Deno.test("safetensors: F16 storage rounds to the nearest half and reads back as
   for (const i of [2, 5]) {
     assert(Math.abs(back.data[i] / data[i] - 1) < 2 ** -11, `${back.data[i]}`);
   }
+});
+
+Deno.test("CPU arena: blocks never overlap, freed space is reused by any size and merged", () => {
+  const arena = new Arena(), rng = new T.Rng(3);
+  const live: Float32Array[] = [];
+  for (let step = 0; step < 4000; step++) {
+    if (live.length && rng.float() < 0.5) {
+      const [b] = live.splice(rng.int(live.length), 1);
+      arena.free(b);
+    } else {
+      const b = arena.alloc(1024 + rng.int(1 << 20));
+      b.fill(step); // a later overlap would show as another step's value
+      live.push(b);
+    }
+    if (step % 500 === 0) {
+      for (const b of live) assert(b.every((v) => v === b[0]), "a block was overwritten");
+    }
+  }
+  const before = arena.reserved;
+  for (const b of live.splice(0)) arena.free(b);
+  // Everything merged back: one more of the largest size needs no new slab.
+  arena.alloc(1 << 20);
+  strictEqual(arena.reserved, before);
+  const b = arena.alloc(5000);
+  arena.free(b);
+  assertThrows(() => arena.free(b), /arena: freeing a block it does not hold/);
+  arena.free(new Float32Array(10)); // small and foreign arrays are the GC's
 });

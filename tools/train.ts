@@ -341,6 +341,8 @@ await run("train", async () => {
       if (trainer.step % x.valEvery === 0) last = validateAndLog();
       if (trainer.step % x.checkpointEvery === 0) await folder.checkpoint(model, trainer);
       if (trainer.step >= maxSteps || stop || performance.now() >= deadline) break outer;
+      // Let signals in: with every scene in memory the loader never waits on I/O.
+      await new Promise((r) => setTimeout(r, 0));
     }
     batchesPerEpoch = seen;
     trainer.batchInEpoch = 0;

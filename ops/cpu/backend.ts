@@ -5,6 +5,7 @@
 
 import type { Backend, DeviceBuffer, GemmOperand } from "../backend.ts";
 import { adam } from "./adam.ts";
+import { Arena } from "./arena.ts";
 import { createDnnlBackend } from "./dnnl_backend.ts";
 import { conv2dBackwardData, conv2dBackwardFilter, conv2dForward } from "./conv.ts";
 import { binary, copy, reduceSum, unary, unaryBackward } from "./elementwise.ts";
@@ -17,33 +18,13 @@ import { softmax, softmaxBackward } from "./softmax.ts";
 const f = (b: DeviceBuffer) => b as Float32Array;
 const fOrNull = (b: DeviceBuffer | null) => b as Float32Array | null;
 
-/**
- * Freed buffers wait in a free-list by length for the next allocation of that size:
- * training steps allocate the same shapes every step, and reusing touched memory avoids
- * the page faults of fresh arrays. Tensors the GC collects without dispose() never return.
- */
-const POOL_MAX_FLOATS = 1 << 28; // 1 GiB
-
 export function createOpenBlasBackend(name = "cpu"): Backend {
   const sgemm = () => gemmProvider().sgemm;
-  const pool = new Map<number, Float32Array[]>();
-  let pooled = 0;
+  const arena = new Arena();
   return {
     name,
-    alloc(n) {
-      const buf = pool.get(n)?.pop();
-      if (!buf) return new Float32Array(n);
-      pooled -= n;
-      return buf;
-    },
-    free(buf) {
-      const a = f(buf);
-      if (pooled + a.length > POOL_MAX_FLOATS || a.length < 1024) return;
-      let list = pool.get(a.length);
-      if (!list) pool.set(a.length, list = []);
-      list.push(a);
-      pooled += a.length;
-    },
+    alloc: (n) => arena.alloc(n),
+    free: (buf) => arena.free(f(buf)),
     upload: (dst, src) => f(dst).set(src),
     download: (src) => f(src).slice(),
     fill: (dst, v) => f(dst).fill(v),
