@@ -32,6 +32,12 @@ export interface TrainSettings {
   stage: 1 | 2;
   /** Stage 2 only. */
   mode?: Stage2Mode;
+  /**
+   * Joint stage 2: steps at the start during which only the diffusion model trains (as in
+   * split), so that the DHRNet first meets a prior near the one it learnt from, not the
+   * untrained DM's (which it otherwise learns to ignore). L_r is still reported.
+   */
+  warmup?: number;
   lr: number;
   /** LR × gamma every `lrStepEpochs` epochs (paper: ×0.1 every 50). */
   lrStepEpochs: number;
@@ -124,15 +130,25 @@ export class Trainer {
     }
     terms.prior = l1Loss(zHat!, z);
     parts.push(terms.prior);
-    if (this.s.mode !== "split") {
+    if (this.#warming()) {
+      noGrad(() => this.#reconstruction(m.reconstruct(x1, x2, x3, zHat!.detach()), b.gt, terms));
+    } else if (this.s.mode !== "split") {
       parts.push(this.#reconstruction(m.reconstruct(x1, x2, x3, zHat), b.gt, terms));
     }
     return { total: parts.reduce((a, t) => add(a, t)), terms };
   }
 
   /** One optimiser step over the micro-batches (their mean loss); returns the loss terms. */
+  #warming(): boolean {
+    return this.s.stage === 2 && this.s.mode === "joint" && this.step < (this.s.warmup ?? 0);
+  }
+
   trainStep(micro: TrainBatch[]): LossTerms {
     this.sched.setEpoch(this.epoch);
+    if (this.s.stage === 2 && this.s.mode === "joint") {
+      this.model.align.setTrainable(!this.#warming());
+      this.model.dhr.setTrainable(!this.#warming());
+    }
     const sums: LossTerms = {};
     for (const b of micro) {
       scope(() => {

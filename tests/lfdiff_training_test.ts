@@ -7,7 +7,7 @@ import { synthesizeScene, writeScene } from "@lfdiff/io/synth.ts";
 import { loadVgg19, Vgg19Features } from "@lfdiff/model/vgg.ts";
 import { LFDiff } from "@lfdiff/model/lfdiff.ts";
 import { TINY } from "@lfdiff/model/config.ts";
-import { Trainer } from "@lfdiff/model/trainer.ts";
+import { teacherFrom, Trainer } from "@lfdiff/model/trainer.ts";
 import { readSafetensors, writeSafetensors } from "@lfdiff/io/safetensors.ts";
 import { loadLFDiff } from "@lfdiff/model/checkpoint.ts";
 import * as T from "@lfdiff/ops/mod.ts";
@@ -306,4 +306,42 @@ Deno.test("gradient accumulation: two half-batches make the same Adam step as th
       assert(Math.abs(u[j] - v[j]) < 1e-6, `parameter ${i} differs after the step`);
     }
   }
+});
+
+Deno.test("joint stage 2 with warmup trains only the diffusion model first, then everything", () => {
+  const rng = new T.Rng(9);
+  const b = {
+    x: [0, 1, 2].map(() => T.tensor(rng.uniform(2 * 6 * 16 * 16), [2, 6, 16, 16])) as [
+      T.Tensor,
+      T.Tensor,
+      T.Tensor,
+    ],
+    gt: T.tensor(rng.uniform(2 * 3 * 16 * 16), [2, 3, 16, 16]),
+  };
+  const s1 = new LFDiff({ ...TINY, variant: "s1" }, new T.Rng(1));
+  const s2 = new LFDiff({ ...TINY, variant: "s2" }, new T.Rng(2));
+  const trainer = new Trainer(
+    s2,
+    {
+      stage: 2,
+      mode: "joint",
+      warmup: 2,
+      lr: 1e-3,
+      lrStepEpochs: 50,
+      lrGamma: 0.1,
+      lambda: 0,
+      seed: 0,
+    },
+    teacherFrom(s1),
+  );
+  const snap = (m: { parameters(): T.Tensor[] }) => m.parameters().map((p) => p.toArray().join());
+  const dhr0 = snap(s2.dhr), dm0 = snap(s2.denoiser!);
+  for (let i = 0; i < 2; i++) {
+    const terms = trainer.trainStep([b]);
+    assert("l1" in terms && "eps" in terms && "prior" in terms, Object.keys(terms).join());
+  }
+  assertEquals(snap(s2.dhr), dhr0); // frozen while warming up
+  assert(snap(s2.denoiser!).some((p, i) => p !== dm0[i]), "the DM trains during the warmup");
+  trainer.trainStep([b]);
+  assert(snap(s2.dhr).some((p, i) => p !== dhr0[i]), "the DHRNet trains after the warmup");
 });

@@ -54,6 +54,8 @@ interface Experiment {
   augment: boolean;
   /** Stage 2: the DM's prior scale (default: measured, see model/config.ts priorScale). */
   priorScale?: number;
+  /** Joint stage 2: steps that train the diffusion model alone first (model/trainer.ts). */
+  warmup?: number;
 }
 
 const DEFAULTS: Omit<Experiment, "name" | "data" | "stage"> = {
