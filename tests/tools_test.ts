@@ -36,6 +36,7 @@ Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview
     let r = await runTool("infer", [
       "--config",
       "tiny",
+      "--untrained",
       "--ldr",
       ...frames,
       "--ev",
@@ -55,6 +56,7 @@ Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview
     r = await runTool("infer", [
       "--config",
       "tiny",
+      "--untrained",
       "--scene",
       dir,
       "--out",
@@ -95,12 +97,17 @@ Deno.test("infer: bad input ends in one clear line and writes nothing", async ()
         /^infer: .*none\.safetensors: cannot read/,
       ],
       [
+        [...frames, "--ev", "-2,0,2", "--weights", ckpt, "--untrained"],
+        /^infer: --weights and --untrained exclude each other$/,
+      ],
+      [
         [frames[0], frames[1], `${tmp}/missing.tif`, "--ev", "-2,0,2"],
         /^infer: .*missing\.tif: no such file$/,
       ],
     ];
     for (const [args, re] of cases) {
-      const r = await runTool("infer", ["--config", "tiny", "--out", out, ...args]);
+      const model = args.includes("--weights") ? [] : ["--config", "tiny", "--untrained"];
+      const r = await runTool("infer", [...model, "--out", out, ...args]);
       strictEqual(r.code, 1, `expected failure for ${args.join(" ")}`);
       const lines = r.err.trim().split("\n").filter((l) => !l.includes("UNTRAINED"));
       strictEqual(lines.length, 1, r.err);
@@ -110,6 +117,7 @@ Deno.test("infer: bad input ends in one clear line and writes nothing", async ()
     const r = await runTool("infer", [
       "--config",
       "tiny",
+      "--untrained",
       "--out",
       `${tmp}/o/x.jpg`,
       ...frames,
@@ -127,7 +135,7 @@ Deno.test({
   name: "--device cuda without a GPU ends in one line saying what is missing",
   ignore: cudaUnavailable() === null,
 }, async () => {
-  const r = await runTool("infer", ["--config", "tiny", "--device", "cuda"]);
+  const r = await runTool("infer", ["--config", "tiny", "--untrained", "--device", "cuda"]);
   strictEqual(r.code, 1);
   const lines = r.err.trim().split("\n").filter((l) => !l.startsWith("infer: no input given"));
   strictEqual(lines.length, 1, r.err);
@@ -190,6 +198,7 @@ Deno.test("infer --steps sets the DDIM steps; a bad count is one line", async ()
     const r = await runTool("infer", [
       "--config",
       "tiny",
+      "--untrained",
       "--scene",
       dir,
       "--steps",
@@ -202,7 +211,15 @@ Deno.test("infer --steps sets the DDIM steps; a bad count is one line", async ()
     strictEqual(JSON.parse(r.out).steps, 2);
     assert(r.err.includes("DDIM step 2/2"), r.err);
     assert(!r.err.includes("DDIM step 3/"), r.err);
-    const bad = await runTool("infer", ["--config", "tiny", "--scene", dir, "--steps", "0"]);
+    const bad = await runTool("infer", [
+      "--config",
+      "tiny",
+      "--untrained",
+      "--scene",
+      dir,
+      "--steps",
+      "0",
+    ]);
     strictEqual(bad.code, 1);
     assert(
       bad.err.trim().endsWith("infer: --steps: DDIM steps must be an integer in 1..20, got 0"),
@@ -237,7 +254,7 @@ Deno.test("eval: table of metrics with means, --json and --save", async () => {
     strictEqual(j.scenes.length, 1);
     assert(j.mean.psnrMu > 15, `merge PSNR-μ ${j.mean.psnrMu}`);
     assertEquals(await listing(`${tmp}/saved`), ["001.hdr", "001.png"]);
-    const lf = await runTool("eval", ["--data", `${tmp}/set`, "--config", "tiny"]);
+    const lf = await runTool("eval", ["--data", `${tmp}/set`, "--config", "tiny", "--untrained"]);
     strictEqual(lf.code, 0, lf.err);
     assert(lf.out.startsWith("method: lfdiff s2 (UNTRAINED)"), lf.out);
     const bad = await runTool("eval", ["--data", `${tmp}/nowhere`]);
@@ -247,7 +264,15 @@ Deno.test("eval: table of metrics with means, --json and --save", async () => {
 
 Deno.test("--max-pixels refuses larger images in one line, before decoding them", async () => {
   await withScene(async (dir) => {
-    const r = await runTool("infer", ["--config", "tiny", "--scene", dir, "--max-pixels", "1000"]);
+    const r = await runTool("infer", [
+      "--config",
+      "tiny",
+      "--untrained",
+      "--scene",
+      dir,
+      "--max-pixels",
+      "1000",
+    ]);
     strictEqual(r.code, 1);
     const last = r.err.trim().split("\n").pop()!;
     assert(/^infer: .*frame1\.tif: .*48x40.*1000/.test(last), last);

@@ -11,13 +11,18 @@ export const MODEL_FLAGS = {
   weights: {
     type: "string",
     arg: "FILE",
-    help: "trained LF-Diff weights (.safetensors; the file carries its configuration)",
+    help:
+      "LF-Diff weights (.safetensors, carrying their configuration; default: the shipped model)",
   },
   config: {
     type: "string",
     default: "paper",
     arg: "NAME",
-    help: `configuration of untrained weights: ${Object.keys(CONFIGS).join(", ")}`,
+    help: `configuration of --untrained weights: ${Object.keys(CONFIGS).join(", ")}`,
+  },
+  untrained: {
+    type: "boolean",
+    help: "random weights instead of a trained model (for timing and tests; not a reconstruction)",
   },
   variant: { type: "string", arg: "V", help: "baseline, s1, s2-no-dm or s2 (Table 3)" },
   steps: {
@@ -35,6 +40,9 @@ export const MODEL_FLAGS = {
   device: { type: "string", default: "cpu", arg: "cpu|cuda", help: "where the network runs" },
   "max-pixels": MAX_PIXELS_FLAG,
 } satisfies Flags;
+
+/** The model `infer` and `eval` use when no --weights are given. */
+export const SHIPPED = new URL("../weights/lfdiff-small.safetensors", import.meta.url).pathname;
 
 export interface ModelChoice {
   model: LFDiff;
@@ -74,20 +82,27 @@ export function tileFor(tile: string, width: number, height: number): number {
 }
 
 export async function chooseModel(
-  v: { [K in keyof typeof MODEL_FLAGS]?: string },
+  v: { [K in keyof typeof MODEL_FLAGS]?: string | boolean },
   warn: (s: string) => void,
 ): Promise<ModelChoice> {
   const base = configNamed(String(v.config));
   const variant = v.variant as Variant | undefined;
   let model: LFDiff;
   let trained = false;
-  if (v.weights) {
-    model = await loadLFDiff(v.weights, variant ? { variant } : undefined);
+  if (v.untrained && v.weights) throw new Error("--weights and --untrained exclude each other");
+  if (!v.untrained) {
+    const path = typeof v.weights === "string" ? v.weights : SHIPPED;
+    if (!v.weights && !(await Deno.stat(path).then(() => true, () => false))) {
+      throw new Error(
+        `the shipped model ${path} is missing; pass --weights FILE (or --untrained for random weights)`,
+      );
+    }
+    model = await loadLFDiff(path, variant ? { variant } : undefined);
     trained = true;
   } else {
     model = new LFDiff({ ...base, ...(variant ? { variant } : {}) }, new Rng(0));
     warn(
-      "no --weights given: the network has UNTRAINED random weights, so its output is not a real HDR reconstruction (train with deno task train, or pass --weights)",
+      "--untrained: the network has UNTRAINED random weights, so its output is not a real HDR reconstruction",
     );
   }
   let steps: number;
