@@ -402,6 +402,22 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
   const agrees = (g: ResampleGeometry) =>
     g.mode === "bilinear" || (nearestAgrees(g.h, g.oh) && nearestAgrees(g.w, g.ow));
 
+  /** Softmax over the rows of `md` ([rows, cols]); also the backward's hint. */
+  const softmaxForward = (md: MemoryDesc) =>
+    d.primitive(
+      "dnnl_softmax_v2_forward_desc_init",
+      SIZES.softmax,
+      (desc) =>
+        s.dnnl_softmax_v2_forward_desc_init(
+          desc,
+          prop.forwardTraining,
+          alg.softmaxAccurate,
+          md,
+          md,
+          1,
+        ),
+    );
+
   const backend: Backend = {
     ...base,
     name,
@@ -525,45 +541,19 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     softmax(x, y, rows, cols) {
       const k = kernel(`softmax ${rows} ${cols}`, () => {
         const md = d.md([rows, cols]);
-        const prim = d.primitive(
-          "dnnl_softmax_v2_forward_desc_init",
-          SIZES.softmax,
-          (desc) =>
-            s.dnnl_softmax_v2_forward_desc_init(
-              desc,
-              prop.forwardTraining,
-              alg.softmaxAccurate,
-              md,
-              md,
-              1,
-            ),
-        );
-        return build(prim, [[arg.src, md], [arg.dst, md]]);
+        return build(softmaxForward(md), [[arg.src, md], [arg.dst, md]]);
       });
       run(k, [f(x), f(y)]);
     },
     softmaxBackward(y, g, dx, rows, cols) {
       const k = kernel(`softmax bwd ${rows} ${cols}`, () => {
         const md = d.md([rows, cols]);
-        const hint = d.primitive(
-          "dnnl_softmax_v2_forward_desc_init",
-          SIZES.softmax,
-          (desc) =>
-            s.dnnl_softmax_v2_forward_desc_init(
-              desc,
-              prop.forwardTraining,
-              alg.softmaxAccurate,
-              md,
-              md,
-              1,
-            ),
-        );
         const prim = d.primitive(
           "dnnl_softmax_v2_backward_desc_init",
           SIZES.softmax,
           (desc) => s.dnnl_softmax_v2_backward_desc_init(desc, alg.softmaxAccurate, md, md, md, 1),
           [],
-          hint,
+          softmaxForward(md),
         );
         return build(prim, [[arg.dst, md], [arg.diffDst, md], [arg.diffSrc, md]]);
       });
