@@ -30,8 +30,9 @@ export interface LFDiffConfig {
   samplingSteps: number;
   /**
    * The diffusion model works on z / priorScale (latent diffusion's scale factor): LPENet's
-   * prior is unbounded (tens, where the DM's noise has unit variance), so stage 2 sets this
-   * to the stage-1 prior's standard deviation. The paper is silent; 1 leaves z as it is.
+   * prior is unbounded (a deviation of about 5 where the DM's noise has unit variance). The
+   * paper is silent; 1 (the default) leaves z as it is, stage 2's "auto" sets it to the
+   * stage-1 prior's deviation.
    */
   priorScale: number;
   /** β schedule: linear from 1e-4 to 0.02 scaled by 1000/T, as improved DDPM (Nichol &
