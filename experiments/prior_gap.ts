@@ -35,7 +35,12 @@ for (const info of scenes) {
       const { width: w, height: h } = scene.ldrs[1];
       const cw = Math.floor(w / m) * m, ch = Math.floor(h / m) * m;
       const crop = (t: T.Tensor) =>
-        T.slice(T.slice(t, 2, (h - ch) >> 1, ((h - ch) >> 1) + ch), 3, (w - cw) >> 1, ((w - cw) >> 1) + cw);
+        T.slice(
+          T.slice(t, 2, (h - ch) >> 1, ((h - ch) >> 1) + ch),
+          3,
+          (w - cw) >> 1,
+          ((w - cw) >> 1) + cw,
+        );
       const [x1, x2, x3] = bracketInputs(scene.ldrs.map((l) => crop(imageToTensor(l))), scene.evs);
       const gt = crop(imageToTensor(scene.gt!));
       const gtImg = tensorToImage(gt);
