@@ -8,7 +8,7 @@ import { LFDiff } from "@lfdiff/model/lfdiff.ts";
 import { bracketInputs } from "@lfdiff/model/inputs.ts";
 import { fuseBracket, type Pixels } from "@lfdiff/model/fuse.ts";
 import { psnr } from "@lfdiff/io/metrics.ts";
-import { assert, assertEquals, assertThrows, strictEqual } from "./assert.ts";
+import { assert, assertEquals, assertThrows } from "./assert.ts";
 
 function bracket(w: number, h: number, seed: number): Pixels[] {
   const rng = new T.Rng(seed);
