@@ -1,52 +1,29 @@
-// The CPU backend on oneDNN (the library PyTorch's CPU path runs on): convolutions with bias
-// and activation fused, eltwise maps and their backwards, broadcasting binary ops, sums,
-// matmul, softmax, layer norm, pooling, resampling and strided copies are oneDNN primitives,
-// threaded on every core. What oneDNN lacks (Restormer's bias-free layer norm, binary ops
-// where the first operand broadcasts, Adam) stays on the TypeScript/OpenBLAS backend.
-// Primitives are built once per shape and cached; their memory objects are re-pointed at
-// our buffers on each call. Scratch memory is ours (one growing buffer), convolutions run
-// in oneDNN's blocked layouts with per-call reorders of the activations (as PyTorch does),
-// and a weight is reordered once per update: the reorder is cached on the weight's buffer
-// until the buffer is written again (adam, upload, fill) or freed — ops never write into
-// an existing tensor otherwise.
+// The CPU backend on oneDNN (the library PyTorch's CPU path runs on): convolutions
+// (dnnl_conv.ts), eltwise maps and their backwards, broadcasting binary ops, sums, matmul,
+// softmax, layer norm, pooling, resampling and strided copies are oneDNN primitives, threaded
+// on every core, built once per shape (dnnl_kernels.ts). What oneDNN lacks (Restormer's
+// bias-free layer norm, binary ops where the first operand broadcasts, Adam) stays on the
+// TypeScript/OpenBLAS backend it is built on.
 
 import {
   alg,
   arg,
   dimsOf,
-  type Dnnl,
   type MemoryDesc,
   normFlags,
-  openDnnl,
-  type Primitive,
   prop,
   query,
   SIZES,
 } from "../../native/dnnl.ts";
-import type {
-  Activation,
-  Backend,
-  Conv2dGeometry,
-  DeviceBuffer,
-  ResampleGeometry,
-  UnaryOp,
-} from "../backend.ts";
-
-const f = (b: DeviceBuffer) => b as Float32Array;
+import type { Backend, ResampleGeometry, UnaryOp } from "../backend.ts";
+import { dnnlConv } from "./dnnl_conv.ts";
+import { dnnlContext, f, type Kernel } from "./dnnl_kernels.ts";
 
 /**
  * oneDNN 2.6.3's jit resampling crashes on some plain-layout shapes (a segfault in plain C
  * too, e.g. 1×12×32×48 upsampled ×4, not every run); its "simple" implementation does not.
  */
 const BROKEN_RESAMPLING = /^jit/;
-
-/** A cached primitive with one memory object per argument, re-pointed on each call. */
-interface Kernel {
-  p: Primitive;
-  args: number[];
-  mems: Deno.PointerValue[];
-  scratch: Deno.PointerValue | null;
-}
 
 /** oneDNN eltwise [algorithm, alpha, beta] for a unary op, forward and backward. */
 function eltwise(
@@ -98,257 +75,10 @@ function denseOnes(dims: readonly number[], strides: readonly number[]): number[
   return st;
 }
 
-const activationPostOp = (act: Activation): [number, number, number] =>
-  act.op === "sigmoid"
-    ? [alg.eltwiseLogistic, 0, 0]
-    : [alg.eltwiseRelu, act.op === "leakyRelu" ? act.slope ?? 0 : 0, 0];
-
 export function createDnnlBackend(name: string, base: Backend): Backend {
-  const d: Dnnl = openDnnl();
-  const s = d.symbols;
-  const kernels = new Map<string, Kernel>();
-  let scratch = new Float32Array(1024);
-
-  function build(p: Primitive, mds: [number, MemoryDesc][]): Kernel {
-    if (p.scratchpadBytes > scratch.byteLength) {
-      scratch = new Float32Array(Math.ceil(p.scratchpadBytes / 4) + 16);
-    }
-    const sp = d.queryMd(p.pd, query.scratchpadMd);
-    return {
-      p,
-      args: mds.map(([a]) => a),
-      mems: mds.map(([, md]) => d.memory(md)),
-      scratch: p.scratchpadBytes ? d.memory(sp!) : null,
-    };
-  }
-
-  function kernel(key: string, make: () => Kernel): Kernel {
-    let k = kernels.get(key);
-    if (!k) kernels.set(key, k = make());
-    return k;
-  }
-
-  const ptr = (buf: Float32Array, off = 0) => {
-    const p = Deno.UnsafePointer.of(buf)!;
-    return off ? Deno.UnsafePointer.offset(p, off * 4) : p;
-  };
-
-  /** Runs k on buffers given in the order of its arguments ([buffer, element offset]). */
-  function run(k: Kernel, bufs: (Float32Array | [Float32Array, number])[]): void {
-    const args: [number, Deno.PointerValue][] = [];
-    bufs.forEach((b, i) => {
-      const [buf, off] = Array.isArray(b) ? b : [b, 0];
-      d.setHandle(k.mems[i], ptr(buf, off));
-      args.push([k.args[i], k.mems[i]]);
-    });
-    if (k.scratch) {
-      d.setHandle(k.scratch, ptr(scratch));
-      args.push([arg.scratchpad, k.scratch]);
-    }
-    d.execute(k.p, args);
-  }
-
-  // Temporary buffers (blocked layouts) come from and return to the base pool.
-  const tmp = (bytes: number) => f(base.alloc(Math.ceil(bytes / 4)));
-  const release = (b: Float32Array) => base.free(b);
-
-  // ---- Weight reorders, cached per buffer until it is written or freed ----
-  const reordered = new WeakMap<Float32Array, Map<string, Float32Array>>();
-  const dirty = (buf: DeviceBuffer) => reordered.delete(f(buf));
-
-  function reorderTo(
-    src: MemoryDesc,
-    dst: MemoryDesc,
-    key: string,
-    from: Float32Array,
-    to: Float32Array,
-  ): void {
-    const k = kernel(
-      `reorder ${key}`,
-      () => build(d.reorder(src, dst), [[arg.src, src], [arg.dst, dst]]),
-    );
-    run(k, [from, to]);
-  }
-
-  function weightsIn(
-    w: Float32Array,
-    plain: MemoryDesc,
-    want: MemoryDesc,
-    key: string,
-  ): Float32Array {
-    if (d.mdEqual(plain, want)) return w;
-    let m = reordered.get(w);
-    if (!m) reordered.set(w, m = new Map());
-    let out = m.get(key);
-    if (!out) {
-      out = new Float32Array(d.mdSize(want) / 4);
-      reorderTo(plain, want, `w ${key}`, w, out);
-      m.set(key, out);
-    }
-    return out;
-  }
-
-  // ---- Convolution ----
-  const convDims = (g: Conv2dGeometry) => {
-    const wDims = g.groups === 1
-      ? [g.cout, g.cin, g.kh, g.kw]
-      : [g.groups, g.cout / g.groups, g.cin / g.groups, g.kh, g.kw];
-    return {
-      x: [g.n, g.cin, g.h, g.w],
-      w: wDims,
-      y: [g.n, g.cout, g.oh, g.ow],
-      strides: dimsOf([g.strideH, g.strideW]),
-      dil: dimsOf([g.dilH - 1, g.dilW - 1]),
-      pad: dimsOf([g.padH, g.padW]),
-    };
-  };
-
-  interface ConvPlan {
-    k: Kernel;
-    /** Layouts the primitive chose for its three tensors (activation, weights, output). */
-    mdA: MemoryDesc;
-    mdW: MemoryDesc;
-    mdB: MemoryDesc;
-    plainA: MemoryDesc;
-    plainW: MemoryDesc;
-    plainB: MemoryDesc;
-  }
-
-  /**
-   * The primitive of one conv pass, layouts left to oneDNN ("any"). Backward passes take the
-   * forward-training descriptor as their hint; `bias` and `act` are the forward's.
-   */
-  function convPrimitive(
-    pass: "fwd" | "bwdData" | "bwdWeights",
-    g: Conv2dGeometry,
-    bias: MemoryDesc | null,
-    act: Activation | null,
-  ): Primitive {
-    const c = convDims(g), x = d.mdAny(c.x), w = d.mdAny(c.w), y = d.mdAny(c.y);
-    const tail = [c.strides, c.dil, c.pad, c.pad] as const;
-    if (pass === "fwd") {
-      return d.primitive(
-        "dnnl_dilated_convolution_forward_desc_init",
-        SIZES.convolution,
-        (desc) =>
-          s.dnnl_dilated_convolution_forward_desc_init(
-            desc,
-            prop.forwardTraining,
-            alg.convolutionDirect,
-            x,
-            w,
-            bias,
-            y,
-            ...tail,
-          ),
-        act ? [{ eltwise: activationPostOp(act) }] : [],
-      );
-    }
-    const hint = kernel(`conv hint ${JSON.stringify(g)}`, () => ({
-      p: convPrimitive("fwd", g, null, null),
-      args: [],
-      mems: [],
-      scratch: null,
-    })).p;
-    return pass === "bwdData"
-      ? d.primitive(
-        "dnnl_dilated_convolution_backward_data_desc_init",
-        SIZES.convolution,
-        (desc) =>
-          s.dnnl_dilated_convolution_backward_data_desc_init(
-            desc,
-            alg.convolutionDirect,
-            x,
-            w,
-            y,
-            ...tail,
-          ),
-        [],
-        hint,
-      )
-      : d.primitive(
-        "dnnl_dilated_convolution_backward_weights_desc_init",
-        SIZES.convolution,
-        (desc) =>
-          s.dnnl_dilated_convolution_backward_weights_desc_init(
-            desc,
-            alg.convolutionDirect,
-            x,
-            w,
-            null,
-            y,
-            ...tail,
-          ),
-        [],
-        hint,
-      );
-  }
-
-  function convPlan(
-    pass: "fwd" | "bwdData" | "bwdWeights",
-    g: Conv2dGeometry,
-    bias: boolean,
-    act: Activation | null,
-  ): ConvPlan {
-    const key = `conv ${pass} ${JSON.stringify(g)} ${bias} ${act ? JSON.stringify(act) : ""}`;
-    let plan = convPlans.get(key);
-    if (plan) return plan;
-    const c = convDims(g);
-    const mdBias = bias ? d.md([g.cout]) : null;
-    const p = convPrimitive(pass, g, mdBias, act);
-    const q = (w: number) => d.queryMd(p.pd, w)!;
-    const [mdA, mdW, mdB] = pass === "fwd"
-      ? [q(query.srcMd), q(query.weightsMd), q(query.dstMd)]
-      : pass === "bwdData"
-      ? [q(query.diffSrcMd), q(query.weightsMd), q(query.diffDstMd)]
-      : [q(query.srcMd), q(query.diffWeightsMd), q(query.diffDstMd)];
-    const argIds = pass === "fwd"
-      ? [arg.src, arg.weights, arg.dst]
-      : pass === "bwdData"
-      ? [arg.diffSrc, arg.weights, arg.diffDst]
-      : [arg.src, arg.diffWeights, arg.diffDst];
-    const mds: [number, MemoryDesc][] = [[argIds[0], mdA], [argIds[1], mdW], [argIds[2], mdB]];
-    if (mdBias) mds.push([arg.bias, mdBias]);
-    plan = {
-      k: build(p, mds),
-      mdA,
-      mdW,
-      mdB,
-      plainA: d.md(c.x),
-      plainW: d.md(c.w),
-      plainB: d.md(c.y),
-    };
-    convPlans.set(key, plan);
-    return plan;
-  }
-  const convPlans = new Map<string, ConvPlan>();
-
-  /** Plain buffer → the layout `want` (a pooled temporary), or the buffer itself. */
-  function toLayout(
-    buf: Float32Array,
-    plainMd: MemoryDesc,
-    want: MemoryDesc,
-    key: string,
-  ): Float32Array {
-    if (d.mdEqual(plainMd, want)) return buf;
-    const t = tmp(d.mdSize(want));
-    reorderTo(plainMd, want, key, buf, t);
-    return t;
-  }
-  function fromLayout(
-    t: Float32Array,
-    buf: Float32Array,
-    have: MemoryDesc,
-    plainMd: MemoryDesc,
-    key: string,
-  ): void {
-    if (t === buf) return;
-    reorderTo(have, plainMd, key, t, buf);
-    release(t);
-  }
-  const outLayout = (buf: Float32Array, plainMd: MemoryDesc, want: MemoryDesc) =>
-    d.mdEqual(plainMd, want) ? buf : tmp(d.mdSize(want));
-
+  const ctx = dnnlContext(base);
+  const { d, s, build, kernel, run, tmp, release, reorderTo } = ctx;
+  const conv = dnnlConv(ctx);
   // ---- Small helpers for one-shot primitives keyed by shape ----
   const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -422,19 +152,19 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     ...base,
     name,
     upload(dst, src) {
-      dirty(dst);
+      conv.dirty(dst);
       base.upload(dst, src);
     },
     fill(dst, v) {
-      dirty(dst);
+      conv.dirty(dst);
       base.fill(dst, v);
     },
     free(buf) {
-      dirty(buf);
+      conv.dirty(buf);
       base.free(buf);
     },
     adam(p, g, m, v, step) {
-      dirty(p);
+      conv.dirty(p);
       base.adam(p, g, m, v, step);
     },
 
@@ -582,37 +312,9 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       release(gt);
     },
 
-    conv2d(geo, x, w, bias, y, act) {
-      const pl = convPlan("fwd", geo, bias !== null, act);
-      const key = JSON.stringify(geo);
-      const xa = toLayout(f(x), pl.plainA, pl.mdA, `fwd x ${key}`);
-      const wa = weightsIn(f(w), pl.plainW, pl.mdW, `fwd ${key}`);
-      const ya = outLayout(f(y), pl.plainB, pl.mdB);
-      run(pl.k, bias ? [xa, wa, ya, f(bias)] : [xa, wa, ya]);
-      if (xa !== f(x)) release(xa);
-      fromLayout(ya, f(y), pl.mdB, pl.plainB, `fwd y ${key}`);
-    },
-    conv2dBackwardData(geo, g, w, dx) {
-      const pl = convPlan("bwdData", geo, false, null);
-      const key = JSON.stringify(geo);
-      const ga = toLayout(f(g), pl.plainB, pl.mdB, `bwdData g ${key}`);
-      const wa = weightsIn(f(w), pl.plainW, pl.mdW, `bwd ${key}`);
-      const dxa = outLayout(f(dx), pl.plainA, pl.mdA);
-      run(pl.k, [dxa, wa, ga]);
-      if (ga !== f(g)) release(ga);
-      fromLayout(dxa, f(dx), pl.mdA, pl.plainA, `bwdData dx ${key}`);
-    },
-    conv2dBackwardFilter(geo, x, g, dw) {
-      const pl = convPlan("bwdWeights", geo, false, null);
-      const key = JSON.stringify(geo);
-      const xa = toLayout(f(x), pl.plainA, pl.mdA, `bwdW x ${key}`);
-      const ga = toLayout(f(g), pl.plainB, pl.mdB, `bwdW g ${key}`);
-      const dwa = outLayout(f(dw), pl.plainW, pl.mdW);
-      run(pl.k, [xa, dwa, ga]);
-      if (xa !== f(x)) release(xa);
-      if (ga !== f(g)) release(ga);
-      fromLayout(dwa, f(dw), pl.mdW, pl.plainW, `bwdW dw ${key}`);
-    },
+    conv2d: conv.conv2d,
+    conv2dBackwardData: conv.conv2dBackwardData,
+    conv2dBackwardFilter: conv.conv2dBackwardFilter,
 
     avgPool2d(geo, x, y) {
       run(poolKernel("avg", geo, false), [f(x), f(y)]);

@@ -1,0 +1,248 @@
+// Convolutions on oneDNN: forward, backward-data and backward-weights (grouped and
+// depthwise too), with bias and activation fused into the forward as a post-op. They run in
+// the blocked layouts oneDNN picks ("any"): activations are reordered in and out per call,
+// as PyTorch does, and each weight once per write: its reorder is cached on the weight's
+// buffer until `dirty` says the buffer changed (Adam, an upload, a free) — ops never write
+// into an existing tensor otherwise.
+
+import {
+  alg,
+  arg,
+  dimsOf,
+  type MemoryDesc,
+  type Primitive,
+  prop,
+  query,
+  SIZES,
+} from "../../native/dnnl.ts";
+import type { Activation, Backend, Conv2dGeometry, DeviceBuffer } from "../backend.ts";
+import { type DnnlContext, f, type Kernel } from "./dnnl_kernels.ts";
+
+const activationPostOp = (act: Activation): [number, number, number] =>
+  act.op === "sigmoid"
+    ? [alg.eltwiseLogistic, 0, 0]
+    : [alg.eltwiseRelu, act.op === "leakyRelu" ? act.slope ?? 0 : 0, 0];
+
+export function dnnlConv(
+  { d, s, build, kernel, run, tmp, release, reorderTo }: DnnlContext,
+): Pick<Backend, "conv2d" | "conv2dBackwardData" | "conv2dBackwardFilter"> & {
+  dirty: (buf: DeviceBuffer) => void;
+} {
+  // ---- Weight reorders, cached per buffer until it is written or freed ----
+  const reordered = new WeakMap<Float32Array, Map<string, Float32Array>>();
+  const dirty = (buf: DeviceBuffer) => reordered.delete(f(buf));
+
+  function weightsIn(
+    w: Float32Array,
+    plain: MemoryDesc,
+    want: MemoryDesc,
+    key: string,
+  ): Float32Array {
+    if (d.mdEqual(plain, want)) return w;
+    let m = reordered.get(w);
+    if (!m) reordered.set(w, m = new Map());
+    let out = m.get(key);
+    if (!out) {
+      out = new Float32Array(d.mdSize(want) / 4);
+      reorderTo(plain, want, `w ${key}`, w, out);
+      m.set(key, out);
+    }
+    return out;
+  }
+
+  // ---- Convolution ----
+  const convDims = (g: Conv2dGeometry) => {
+    const wDims = g.groups === 1
+      ? [g.cout, g.cin, g.kh, g.kw]
+      : [g.groups, g.cout / g.groups, g.cin / g.groups, g.kh, g.kw];
+    return {
+      x: [g.n, g.cin, g.h, g.w],
+      w: wDims,
+      y: [g.n, g.cout, g.oh, g.ow],
+      strides: dimsOf([g.strideH, g.strideW]),
+      dil: dimsOf([g.dilH - 1, g.dilW - 1]),
+      pad: dimsOf([g.padH, g.padW]),
+    };
+  };
+
+  interface ConvPlan {
+    k: Kernel;
+    /** Layouts the primitive chose for its three tensors (activation, weights, output). */
+    mdA: MemoryDesc;
+    mdW: MemoryDesc;
+    mdB: MemoryDesc;
+    plainA: MemoryDesc;
+    plainW: MemoryDesc;
+    plainB: MemoryDesc;
+  }
+
+  /**
+   * The primitive of one conv pass, layouts left to oneDNN ("any"). Backward passes take the
+   * forward-training descriptor as their hint; `bias` and `act` are the forward's.
+   */
+  function convPrimitive(
+    pass: "fwd" | "bwdData" | "bwdWeights",
+    g: Conv2dGeometry,
+    bias: MemoryDesc | null,
+    act: Activation | null,
+  ): Primitive {
+    const c = convDims(g), x = d.mdAny(c.x), w = d.mdAny(c.w), y = d.mdAny(c.y);
+    const tail = [c.strides, c.dil, c.pad, c.pad] as const;
+    if (pass === "fwd") {
+      return d.primitive(
+        "dnnl_dilated_convolution_forward_desc_init",
+        SIZES.convolution,
+        (desc) =>
+          s.dnnl_dilated_convolution_forward_desc_init(
+            desc,
+            prop.forwardTraining,
+            alg.convolutionDirect,
+            x,
+            w,
+            bias,
+            y,
+            ...tail,
+          ),
+        act ? [{ eltwise: activationPostOp(act) }] : [],
+      );
+    }
+    const hint = kernel(`conv hint ${JSON.stringify(g)}`, () => ({
+      p: convPrimitive("fwd", g, null, null),
+      args: [],
+      mems: [],
+      scratch: null,
+    })).p;
+    return pass === "bwdData"
+      ? d.primitive(
+        "dnnl_dilated_convolution_backward_data_desc_init",
+        SIZES.convolution,
+        (desc) =>
+          s.dnnl_dilated_convolution_backward_data_desc_init(
+            desc,
+            alg.convolutionDirect,
+            x,
+            w,
+            y,
+            ...tail,
+          ),
+        [],
+        hint,
+      )
+      : d.primitive(
+        "dnnl_dilated_convolution_backward_weights_desc_init",
+        SIZES.convolution,
+        (desc) =>
+          s.dnnl_dilated_convolution_backward_weights_desc_init(
+            desc,
+            alg.convolutionDirect,
+            x,
+            w,
+            null,
+            y,
+            ...tail,
+          ),
+        [],
+        hint,
+      );
+  }
+
+  function convPlan(
+    pass: "fwd" | "bwdData" | "bwdWeights",
+    g: Conv2dGeometry,
+    bias: boolean,
+    act: Activation | null,
+  ): ConvPlan {
+    const key = `conv ${pass} ${JSON.stringify(g)} ${bias} ${act ? JSON.stringify(act) : ""}`;
+    let plan = convPlans.get(key);
+    if (plan) return plan;
+    const c = convDims(g);
+    const mdBias = bias ? d.md([g.cout]) : null;
+    const p = convPrimitive(pass, g, mdBias, act);
+    const q = (w: number) => d.queryMd(p.pd, w)!;
+    const [mdA, mdW, mdB] = pass === "fwd"
+      ? [q(query.srcMd), q(query.weightsMd), q(query.dstMd)]
+      : pass === "bwdData"
+      ? [q(query.diffSrcMd), q(query.weightsMd), q(query.diffDstMd)]
+      : [q(query.srcMd), q(query.diffWeightsMd), q(query.diffDstMd)];
+    const argIds = pass === "fwd"
+      ? [arg.src, arg.weights, arg.dst]
+      : pass === "bwdData"
+      ? [arg.diffSrc, arg.weights, arg.diffDst]
+      : [arg.src, arg.diffWeights, arg.diffDst];
+    const mds: [number, MemoryDesc][] = [[argIds[0], mdA], [argIds[1], mdW], [argIds[2], mdB]];
+    if (mdBias) mds.push([arg.bias, mdBias]);
+    plan = {
+      k: build(p, mds),
+      mdA,
+      mdW,
+      mdB,
+      plainA: d.md(c.x),
+      plainW: d.md(c.w),
+      plainB: d.md(c.y),
+    };
+    convPlans.set(key, plan);
+    return plan;
+  }
+  const convPlans = new Map<string, ConvPlan>();
+
+  /** Plain buffer → the layout `want` (a pooled temporary), or the buffer itself. */
+  function toLayout(
+    buf: Float32Array,
+    plainMd: MemoryDesc,
+    want: MemoryDesc,
+    key: string,
+  ): Float32Array {
+    if (d.mdEqual(plainMd, want)) return buf;
+    const t = tmp(d.mdSize(want));
+    reorderTo(plainMd, want, key, buf, t);
+    return t;
+  }
+  function fromLayout(
+    t: Float32Array,
+    buf: Float32Array,
+    have: MemoryDesc,
+    plainMd: MemoryDesc,
+    key: string,
+  ): void {
+    if (t === buf) return;
+    reorderTo(have, plainMd, key, t, buf);
+    release(t);
+  }
+  const outLayout = (buf: Float32Array, plainMd: MemoryDesc, want: MemoryDesc) =>
+    d.mdEqual(plainMd, want) ? buf : tmp(d.mdSize(want));
+
+  return {
+    dirty,
+    conv2d(geo, x, w, bias, y, act) {
+      const pl = convPlan("fwd", geo, bias !== null, act);
+      const key = JSON.stringify(geo);
+      const xa = toLayout(f(x), pl.plainA, pl.mdA, `fwd x ${key}`);
+      const wa = weightsIn(f(w), pl.plainW, pl.mdW, `fwd ${key}`);
+      const ya = outLayout(f(y), pl.plainB, pl.mdB);
+      run(pl.k, bias ? [xa, wa, ya, f(bias)] : [xa, wa, ya]);
+      if (xa !== f(x)) release(xa);
+      fromLayout(ya, f(y), pl.mdB, pl.plainB, `fwd y ${key}`);
+    },
+    conv2dBackwardData(geo, g, w, dx) {
+      const pl = convPlan("bwdData", geo, false, null);
+      const key = JSON.stringify(geo);
+      const ga = toLayout(f(g), pl.plainB, pl.mdB, `bwdData g ${key}`);
+      const wa = weightsIn(f(w), pl.plainW, pl.mdW, `bwd ${key}`);
+      const dxa = outLayout(f(dx), pl.plainA, pl.mdA);
+      run(pl.k, [dxa, wa, ga]);
+      if (ga !== f(g)) release(ga);
+      fromLayout(dxa, f(dx), pl.mdA, pl.plainA, `bwdData dx ${key}`);
+    },
+    conv2dBackwardFilter(geo, x, g, dw) {
+      const pl = convPlan("bwdWeights", geo, false, null);
+      const key = JSON.stringify(geo);
+      const xa = toLayout(f(x), pl.plainA, pl.mdA, `bwdW x ${key}`);
+      const ga = toLayout(f(g), pl.plainB, pl.mdB, `bwdW g ${key}`);
+      const dwa = outLayout(f(dw), pl.plainW, pl.mdW);
+      run(pl.k, [xa, dwa, ga]);
+      if (xa !== f(x)) release(xa);
+      if (ga !== f(g)) release(ga);
+      fromLayout(dwa, f(dw), pl.mdW, pl.plainW, `bwdW dw ${key}`);
+    },
+  };
+}
