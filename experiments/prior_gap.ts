@@ -44,12 +44,16 @@ for (const info of scenes) {
       const [x1, x2, x3] = bracketInputs(scene.ldrs.map((l) => crop(imageToTensor(l))), scene.evs);
       const gt = crop(imageToTensor(scene.gt!));
       const gtImg = tensorToImage(gt);
-      const psnr = (out: T.Tensor) => hdrMetrics(tensorToImage(out), gtImg).psnrMu;
       const k = s2.config.unshuffle;
+      const psnr = (out: T.Tensor) => hdrMetrics(tensorToImage(out), gtImg).psnrMu;
       const zT = T.randn([1, s2.config.priorChannels, ch / k, cw / k], new T.Rng(0));
       const { z: zHat, d } = s2.prior(x1, x2, x3, { zT });
       const z = s1.gtPrior!.forward(gt);
       add("stage 1 (its own DHRNet, ground-truth prior)", psnr(s1.forward(x1, x2, x3, { gt })));
+      add(
+        "stage 1 with zeros for its prior",
+        psnr(s1.reconstruct(x1, x2, x3, T.zeros([1, s1.config.priorChannels, ch / k, cw / k]))),
+      );
       add("stage 2 with ẑ (diffusion prior, inference)", psnr(s2.reconstruct(x1, x2, x3, zHat)));
       add("stage 2 with z (teacher's ground-truth prior)", psnr(s2.reconstruct(x1, x2, x3, z)));
       add("stage 2 with D (LPENet_DM's condition)", psnr(s2.reconstruct(x1, x2, x3, d)));
