@@ -4,16 +4,20 @@
 # steps; each stage-2 row adds 450 steps of stage 2 (a stage-2 step costs about two of
 # stage 1); the baseline, which has no second stage, gets 1800. Then every row is scored on
 # the held-out scenes. Usage (from the repository root):
-#   bash experiments/ablation/run.sh DATA_DIR RUNS_DIR
+#   bash experiments/ablation/run.sh DATA_DIR RUNS_DIR [PERCENT]
+# PERCENT (default 100) scales every row's step count alike, for a cheaper equal-compute run.
 # Finished runs are skipped; an interrupted one is resumed.
 set -euo pipefail
-data=$1 runs=$2
+data=$1 runs=$2 percent=${3:-100}
 mkdir -p "$runs"
 train() { # NAME CONFIG
   local out=$runs/$1 resume=()
   [ -f "$out/done" ] && return
   [ -f "$out/state.safetensors" ] && resume=(--resume)
-  sed "s|RUNS/|$runs/|" "$2" > "$runs/$1.json"
+  local steps
+  steps=$(grep -o '"maxSteps": *[0-9]*' "$2" | grep -o '[0-9]*$')
+  sed -e "s|RUNS/|$runs/|" -e "s|\"maxSteps\": *[0-9]*|\"maxSteps\": $((steps * percent / 100))|" \
+    "$2" > "$runs/$1.json"
   deno run --allow-ffi --allow-read --allow-write --allow-env tools/train.ts --config "$runs/$1.json" \
     --data "$data" --out "$out" --json "${resume[@]}" > "$runs/$1.summary.json"
   touch "$out/done"
