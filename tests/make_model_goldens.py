@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes tests/fixtures/model.safetensors: each LF-Diff block as re-implemented in PyTorch in
-tools/torch_lfdiff.py (from the paper and DESIGN.md, independently of the TypeScript),
+tools/torch_lfdiff.py (from the paper, independently of the TypeScript),
 with PyTorch's own random weights, an input, the output, and for DHRNet and the full model
 the gradient of a weighted sum w.r.t. every parameter. Not shipped; run from the repo root:
 /usr/bin/python3 tests/make_model_goldens.py"""

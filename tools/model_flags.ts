@@ -18,7 +18,7 @@ export const MODEL_FLAGS = {
     type: "string",
     default: "paper",
     arg: "NAME",
-    help: `configuration of --untrained weights: ${Object.keys(CONFIGS).join(", ")}`,
+    help: `configuration for --untrained and --summary: ${Object.keys(CONFIGS).join(", ")}`,
   },
   untrained: {
     type: "boolean",

@@ -1,4 +1,4 @@
-"""LF-Diff in PyTorch, written from the paper and DESIGN.md independently of the TypeScript,
+"""LF-Diff in PyTorch, written from the paper independently of the TypeScript,
 with the same parameter names, so one safetensors checkpoint loads into both. Used by
 tests/make_model_goldens.py (golden fixtures) and tools/bench_infer_torch.py (timing).
 Optional: nothing in lfdiff's tests or tools needs Python."""
