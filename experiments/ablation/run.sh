@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Table 3 at small scale (README "Reproducing Table 3"): the four rows (and split training)
 # with the `small` configuration on the same data, for the same compute. Stage 1 is 900
-# steps; each stage-2 row adds 450 steps of stage 2 (a stage-2 step costs about two of
-# stage 1); the baseline, which has no second stage, gets 1800. Then every row is scored on
+# steps; each stage-2 row adds 450 steps of stage 2 (a stage-2 step costs about 1.5 of
+# stage 1, so those rows get a little less compute); the baseline, which has no second
+# stage, gets 1800. Then every row is scored on
 # the held-out scenes. Usage (from the repository root):
 #   bash experiments/ablation/run.sh DATA_DIR RUNS_DIR [PERCENT]
 # PERCENT (default 100) scales every row's step count alike, for a cheaper equal-compute run.
