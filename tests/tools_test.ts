@@ -12,6 +12,7 @@ import { assert, assertEquals, strictEqual } from "./assert.ts";
 import { cudaUnavailable } from "./golden.ts";
 import { runTool } from "./run_tool.ts";
 import { tileFor } from "../tools/model_flags.ts";
+import { loadLFDiff } from "@lfdiff/model/checkpoint.ts";
 
 async function withScene(fn: (dir: string, tmp: string) => Promise<void>): Promise<void> {
   const tmp = await Deno.makeTempDir();
@@ -170,7 +171,7 @@ Deno.test("infer --summary: the paper config is within 5% of every Table 3 count
 });
 
 Deno.test("every tool answers --help with its flags; an unknown flag gets one line", async () => {
-  for (const tool of ["infer", "eval", "train", "bench"]) {
+  for (const tool of ["infer", "eval", "train", "bench", "export"]) {
     const h = await runTool(tool, ["--help"]);
     strictEqual(h.code, 0, h.err);
     assert(h.out.startsWith(`usage: deno task ${tool} `), h.out);
@@ -279,4 +280,38 @@ Deno.test("--max-pixels refuses larger images in one line, before decoding them"
     const bad = await runTool("eval", ["--data", dir, "--max-pixels", "-3"]);
     assertEquals(bad.err.trim(), "eval: --max-pixels must be a positive integer, got -3");
   });
+});
+
+Deno.test("export: float16 weights load back within half precision, half the size", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const model = new LFDiff({ ...TINY, variant: "s2" });
+    await saveLFDiff(`${tmp}/a.safetensors`, model);
+    const r = await runTool("export", [`${tmp}/a.safetensors`, `${tmp}/b.safetensors`, "--json"]);
+    strictEqual(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    const full = (await Deno.stat(`${tmp}/a.safetensors`)).size;
+    assert(j.bytes < 0.6 * full, `${j.bytes} bytes against ${full}`);
+    assert(j.worstRelative > 0 && j.worstRelative < 1e-3, `${j.worstRelative}`);
+    const back = new Map((await loadLFDiff(`${tmp}/b.safetensors`)).namedParameters());
+    strictEqual(back.size, model.namedParameters().length);
+    for (const [name, p] of model.namedParameters()) {
+      const a = p.toArray(), b = back.get(name)!.toArray();
+      a.forEach((v, i) => assert(Math.abs(v - b[i]) <= 1e-3 * Math.abs(v) + 1e-7, name));
+    }
+    const bad = await runTool("export", [
+      `${tmp}/a.safetensors`,
+      `${tmp}/c.safetensors`,
+      "--dtype",
+      "f8",
+    ]);
+    strictEqual(bad.code, 1);
+    assertEquals(bad.err.trim(), "export: --dtype must be f16 or f32, got f8");
+    const missing = await runTool("export", [`${tmp}/none.safetensors`, `${tmp}/d.safetensors`]);
+    strictEqual(missing.code, 1);
+    assert(/^export: .*none\.safetensors: /.test(missing.err), missing.err);
+    assertEquals(await listing(tmp), ["a.safetensors", "b.safetensors"]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
