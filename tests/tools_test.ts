@@ -171,12 +171,14 @@ Deno.test("infer --summary: the paper config is within 5% of every Table 3 count
 });
 
 Deno.test("every tool answers --help with its flags; an unknown flag gets one line", async () => {
-  for (const tool of ["infer", "eval", "train", "bench", "export"]) {
-    const h = await runTool(tool, ["--help"]);
+  const tools = ["infer", "eval", "train", "bench", "export", "synth", "gpu-check"];
+  for (const tool of tools) {
+    const file = tool.replace("-", "_");
+    const h = await runTool(file, ["--help"]);
     strictEqual(h.code, 0, h.err);
     assert(h.out.startsWith(`usage: deno task ${tool} `), h.out);
     assert(/\nflags:\n[\s\S]*--help[\s\S]*\nexamples:\n/.test(h.out), h.out);
-    const bad = await runTool(tool, ["--frobnicate", "3"]);
+    const bad = await runTool(file, ["--frobnicate", "3"]);
     strictEqual(bad.code, 1);
     assertEquals(bad.err.trim(), `${tool}: unknown option --frobnicate; see --help`);
   }
