@@ -19,7 +19,6 @@ export const SIZES = {
   softmax: 2800,
   resampling: 2848,
   matmul: 2800,
-  reduction: 1408,
 } as const;
 
 export const DNNL_MAX_NDIMS = 12;
@@ -59,7 +58,6 @@ export const alg = {
   poolingAvgExcludePadding: 1023,
   resamplingNearest: 196592,
   resamplingLinear: 196593,
-  reductionSum: 196596,
   softmaxAccurate: 196608,
 } as const;
 
@@ -143,7 +141,6 @@ const symbols = {
   dnnl_resampling_forward_desc_init: { parameters: [B, I32, I32, B, B, B], ...S },
   dnnl_resampling_backward_desc_init: { parameters: [B, I32, B, B, B], ...S },
   dnnl_matmul_desc_init: { parameters: [B, B, B, B, B], ...S },
-  dnnl_reduction_desc_init: { parameters: [B, I32, B, B, F, F], ...S },
   dnnl_primitive_desc_create: { parameters: [B, B, P, P, P], ...S },
   dnnl_reorder_primitive_desc_create: { parameters: [B, B, P, B, P, P], ...S },
   dnnl_primitive_desc_iterator_create: { parameters: [B, B, P, P, P], ...S },

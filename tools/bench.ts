@@ -307,6 +307,22 @@ function profiled(device: string): Map<string, number> {
   return times;
 }
 
+/** Each side's first run split by backend primitive (shares of at least 0.5%). */
+function printProfiles(
+  results: Map<string, Record<string, unknown>[]>,
+  sides: string[],
+  what: string,
+): void {
+  for (const d of sides) {
+    const p = results.get(d)![0]?.profile as Record<string, number> | undefined;
+    if (!p) continue;
+    console.log(`${d}: share of ${what} by primitive`);
+    for (const [k, s] of Object.entries(p).sort((a, b) => b[1] - a[1])) {
+      if (s >= 0.005) console.log(`  ${k.padEnd(28)} ${(100 * s).toFixed(1).padStart(5)}%`);
+    }
+  }
+}
+
 async function inferSide(v: Record<string, string | undefined>, device: string): Promise<void> {
   useDevice(device);
   const times = v.profile ? profiled(device) : null;
@@ -326,6 +342,7 @@ async function inferSide(v: Record<string, string | undefined>, device: string):
 
 async function trainSide(v: Record<string, string | undefined>, device: string): Promise<void> {
   useDevice(device);
+  const profile = v.profile ? profiled(device) : null;
   const model = await loadLFDiff(v.weights!);
   const batch = (await readSafetensors(v.crops!)).tensors;
   const tensor = (k: string) => T.tensor(batch.get(k)!.data, batch.get(k)!.shape);
@@ -343,11 +360,20 @@ async function trainSide(v: Record<string, string | undefined>, device: string):
   };
   const times: number[] = [];
   for (let i = 0; i <= Number(v.iters); i++) {
+    if (i === 1) profile?.clear(); // the first step builds primitives and caches
     const t = performance.now();
     trainer.trainStep([b]);
     if (i > 0) times.push((performance.now() - t) / 1000);
   }
-  console.log(JSON.stringify({ seconds: median(times), times, peakMiB: await peakMiB() }));
+  const total = 1000 * times.reduce((a, b) => a + b, 0);
+  console.log(JSON.stringify({
+    seconds: median(times),
+    times,
+    peakMiB: await peakMiB(),
+    profile: profile
+      ? Object.fromEntries([...profile].map(([k, ms]) => [k, ms / total]))
+      : undefined,
+  }));
 }
 
 await run("bench", async () => {
@@ -376,7 +402,10 @@ await run("bench", async () => {
       arg: "R",
       help: "interleaved rounds (--infer, --train-step)",
     },
-    profile: { type: "boolean", help: "with --infer: our time split by backend primitive" },
+    profile: {
+      type: "boolean",
+      help: "our time split by backend primitive (--infer, --train-step)",
+    },
     device: { type: "string", default: "cpu", arg: "cpu|cuda", help: "where the sides run" },
     json: { type: "boolean", help: "machine-readable output" },
     side: { type: "string", arg: "DEVICE", help: "(internal) run one of our sides once" },
@@ -449,20 +478,7 @@ await run("bench", async () => {
         ]],
         values.json,
       );
-      if (values.profile && !values.json) {
-        for (const d of ours) {
-          const p = results.get(d)![0]?.profile as Record<string, number> | undefined;
-          if (!p) continue;
-          console.log(`${d}: share of inference time by primitive`);
-          for (
-            const [k, s] of Object.entries(p).sort((a, b) => b[1] - a[1]).filter(([, s]) =>
-              s >= 0.005
-            )
-          ) {
-            console.log(`  ${k.padEnd(28)} ${(100 * s).toFixed(1).padStart(5)}%`);
-          }
-        }
-      }
+      if (values.profile && !values.json) printProfiles(results, ours, "inference time");
       return;
     }
     const n = Number(values.batch);
@@ -485,7 +501,10 @@ await run("bench", async () => {
       String(iters),
     ];
     const sides: Side[] = [
-      ...ours.map((d) => ({ name: d, run: () => ourWorker([...w, "--side", d]) })),
+      ...ours.map((d) => ({
+        name: d,
+        run: () => ourWorker([...w, "--side", d, ...(values.profile ? ["--profile"] : [])]),
+      })),
       {
         name: "PyTorch",
         run: async () => {
@@ -508,6 +527,7 @@ await run("bench", async () => {
       [["seconds", "step s"], ["peakMiB", "peak MiB"]],
       values.json,
     );
+    if (values.profile && !values.json) printProfiles(results, ours, "training step time");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

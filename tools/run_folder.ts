@@ -121,7 +121,8 @@ export class RunFolder {
     for (const [n, p] of model.namedParameters()) {
       st.tensors.set(`model.${n}`, { shape: [...p.shape], data: p.toArray() });
     }
-    await writeSafetensors(this.statePath, st.tensors, st.meta);
+    // The state is the commit point: everything else is on disk before it.
     await saveLFDiff(this.weightsPath, model, { step: st.meta.step });
+    await writeSafetensors(this.statePath, st.tensors, st.meta);
   }
 }

@@ -222,21 +222,6 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       run(k, [f(p), f(q), f(out)]);
     },
 
-    reduceSum(x, shape, reduce, out) {
-      const n = sizeOf(shape);
-      if (n < 4096 || shape.length === 0) return base.reduceSum(x, shape, reduce, out);
-      const k = kernel(`reduce ${shape} ${reduce}`, () => {
-        const src = d.md(shape), dst = d.md(shape.map((dim, i) => (reduce[i] ? 1 : dim)));
-        const prim = d.primitive(
-          "dnnl_reduction_desc_init",
-          SIZES.reduction,
-          (desc) => s.dnnl_reduction_desc_init(desc, alg.reductionSum, src, dst, 0, 0),
-        );
-        return build(prim, [[arg.src, src], [arg.dst, dst]]);
-      });
-      run(k, [f(x), f(out)]);
-    },
-
     gemm(p) {
       const { transA, transB, m, n, k, batch, alpha, beta, a, b, c } = p;
       if (alpha !== 1 || beta !== 0 || m === 0 || n === 0) return base.gemm(p);
