@@ -138,16 +138,22 @@ export class Trainer {
     return { total: parts.reduce((a, t) => add(a, t)), terms };
   }
 
-  /** One optimiser step over the micro-batches (their mean loss); returns the loss terms. */
+  /** Joint stage 2 still in its warmup (only the diffusion model trains). */
   #warming(): boolean {
-    return this.s.stage === 2 && this.s.mode === "joint" && this.step < (this.s.warmup ?? 0);
+    return this.#joint() && this.step < (this.s.warmup ?? 0);
   }
 
+  #joint(): boolean {
+    return this.s.stage === 2 && this.s.mode === "joint";
+  }
+
+  /** One optimiser step over the micro-batches (their mean loss); returns the loss terms. */
   trainStep(micro: TrainBatch[]): LossTerms {
     this.sched.setEpoch(this.epoch);
-    if (this.s.stage === 2 && this.s.mode === "joint") {
-      this.model.align.setTrainable(!this.#warming());
-      this.model.dhr.setTrainable(!this.#warming());
+    if (this.#joint()) {
+      const trains = !this.#warming();
+      this.model.align.setTrainable(trains);
+      this.model.dhr.setTrainable(trains);
     }
     const sums: LossTerms = {};
     for (const b of micro) {
