@@ -307,6 +307,10 @@ function profiled(device: string): Map<string, number> {
   return times;
 }
 
+/** Each primitive's share of `totalMs`. */
+const shares = (times: Map<string, number>, totalMs: number) =>
+  Object.fromEntries([...times].map(([k, ms]) => [k, ms / totalMs]));
+
 /** Each side's first run split by backend primitive (shares of at least 0.5%). */
 function printProfiles(
   results: Map<string, Record<string, unknown>[]>,
@@ -336,7 +340,7 @@ async function inferSide(v: Record<string, string | undefined>, device: string):
     prior: timings.prior / 1000,
     reconstruction: timings.reconstruction / 1000,
     peakMiB: await peakMiB(),
-    profile: times ? Object.fromEntries([...times].map(([k, ms]) => [k, ms / total])) : undefined,
+    profile: times ? shares(times, total) : undefined,
   }));
 }
 
@@ -370,9 +374,7 @@ async function trainSide(v: Record<string, string | undefined>, device: string):
     seconds: median(times),
     times,
     peakMiB: await peakMiB(),
-    profile: profile
-      ? Object.fromEntries([...profile].map(([k, ms]) => [k, ms / total]))
-      : undefined,
+    profile: profile ? shares(profile, total) : undefined,
   }));
 }
 
