@@ -14,6 +14,9 @@ import { runTool } from "./run_tool.ts";
 import { tileFor } from "../tools/model_flags.ts";
 import { loadLFDiff } from "@lfdiff/model/checkpoint.ts";
 
+/** The tools' random-weights mode, in the tiny configuration: fast, and says it is untrained. */
+const TINY_UNTRAINED = ["--config", "tiny", "--untrained"];
+
 async function withScene(fn: (dir: string, tmp: string) => Promise<void>): Promise<void> {
   const tmp = await Deno.makeTempDir();
   try {
@@ -35,9 +38,7 @@ Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview
   await withScene(async (dir, tmp) => {
     const frames = [1, 2, 3].map((i) => `${dir}/frame${i}.tif`);
     let r = await runTool("infer", [
-      "--config",
-      "tiny",
-      "--untrained",
+      ...TINY_UNTRAINED,
       "--ldr",
       ...frames,
       "--ev",
@@ -55,9 +56,7 @@ Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview
       (await readImage(`${tmp}/a.png`)).height,
     ], [48, 40]);
     r = await runTool("infer", [
-      "--config",
-      "tiny",
-      "--untrained",
+      ...TINY_UNTRAINED,
       "--scene",
       dir,
       "--out",
@@ -107,7 +106,7 @@ Deno.test("infer: bad input ends in one clear line and writes nothing", async ()
       ],
     ];
     for (const [args, re] of cases) {
-      const model = args.includes("--weights") ? [] : ["--config", "tiny", "--untrained"];
+      const model = args.includes("--weights") ? [] : TINY_UNTRAINED;
       const r = await runTool("infer", [...model, "--out", out, ...args]);
       strictEqual(r.code, 1, `expected failure for ${args.join(" ")}`);
       const lines = r.err.trim().split("\n").filter((l) => !l.includes("UNTRAINED"));
@@ -116,9 +115,7 @@ Deno.test("infer: bad input ends in one clear line and writes nothing", async ()
       assertEquals(await listing(`${tmp}/o`), []);
     }
     const r = await runTool("infer", [
-      "--config",
-      "tiny",
-      "--untrained",
+      ...TINY_UNTRAINED,
       "--out",
       `${tmp}/o/x.jpg`,
       ...frames,
@@ -136,7 +133,7 @@ Deno.test({
   name: "--device cuda without a GPU ends in one line saying what is missing",
   ignore: cudaUnavailable() === null,
 }, async () => {
-  const r = await runTool("infer", ["--config", "tiny", "--untrained", "--device", "cuda"]);
+  const r = await runTool("infer", [...TINY_UNTRAINED, "--device", "cuda"]);
   strictEqual(r.code, 1);
   const lines = r.err.trim().split("\n").filter((l) => !l.startsWith("infer: no input given"));
   strictEqual(lines.length, 1, r.err);
@@ -199,9 +196,7 @@ Deno.test("every tool answers --help with its flags; an unknown flag gets one li
 Deno.test("infer --steps sets the DDIM steps; a bad count is one line", async () => {
   await withScene(async (dir, tmp) => {
     const r = await runTool("infer", [
-      "--config",
-      "tiny",
-      "--untrained",
+      ...TINY_UNTRAINED,
       "--scene",
       dir,
       "--steps",
@@ -214,15 +209,7 @@ Deno.test("infer --steps sets the DDIM steps; a bad count is one line", async ()
     strictEqual(JSON.parse(r.out).steps, 2);
     assert(r.err.includes("DDIM step 2/2"), r.err);
     assert(!r.err.includes("DDIM step 3/"), r.err);
-    const bad = await runTool("infer", [
-      "--config",
-      "tiny",
-      "--untrained",
-      "--scene",
-      dir,
-      "--steps",
-      "0",
-    ]);
+    const bad = await runTool("infer", [...TINY_UNTRAINED, "--scene", dir, "--steps", "0"]);
     strictEqual(bad.code, 1);
     assert(
       bad.err.trim().endsWith("infer: --steps: DDIM steps must be an integer in 1..20, got 0"),
@@ -257,7 +244,7 @@ Deno.test("eval: table of metrics with means, --json and --save", async () => {
     strictEqual(j.scenes.length, 1);
     assert(j.mean.psnrMu > 15, `merge PSNR-μ ${j.mean.psnrMu}`);
     assertEquals(await listing(`${tmp}/saved`), ["001.hdr", "001.png"]);
-    const lf = await runTool("eval", ["--data", `${tmp}/set`, "--config", "tiny", "--untrained"]);
+    const lf = await runTool("eval", ["--data", `${tmp}/set`, ...TINY_UNTRAINED]);
     strictEqual(lf.code, 0, lf.err);
     assert(lf.out.startsWith("method: lfdiff s2 (UNTRAINED)"), lf.out);
     const bad = await runTool("eval", ["--data", `${tmp}/nowhere`]);
@@ -268,9 +255,7 @@ Deno.test("eval: table of metrics with means, --json and --save", async () => {
 Deno.test("--max-pixels refuses larger images in one line, before decoding them", async () => {
   await withScene(async (dir) => {
     const r = await runTool("infer", [
-      "--config",
-      "tiny",
-      "--untrained",
+      ...TINY_UNTRAINED,
       "--scene",
       dir,
       "--max-pixels",
