@@ -24,7 +24,7 @@ const activationPostOp = (act: Activation): [number, number, number] =>
     : [alg.eltwiseRelu, act.op === "leakyRelu" ? act.slope ?? 0 : 0, 0];
 
 export function dnnlConv(
-  { d, s, build, kernel, run, tmp, release, reorderTo }: DnnlContext,
+  { d, s, build, run, tmp, release, reorderTo }: DnnlContext,
 ): Pick<Backend, "conv2d" | "conv2dBackwardData" | "conv2dBackwardFilter"> & {
   dirty: (buf: DeviceBuffer) => void;
 } {
@@ -106,12 +106,9 @@ export function dnnlConv(
         act ? [{ eltwise: activationPostOp(act) }] : [],
       );
     }
-    const hint = kernel(`conv hint ${JSON.stringify(g)}`, () => ({
-      p: convPrimitive("fwd", g, null, null),
-      args: [],
-      mems: [],
-      scratch: null,
-    })).p;
+    const hintKey = JSON.stringify(g);
+    let hint = hints.get(hintKey);
+    if (!hint) hints.set(hintKey, hint = convPrimitive("fwd", g, null, null));
     return pass === "bwdData"
       ? d.primitive(
         "dnnl_dilated_convolution_backward_data_desc_init",
@@ -184,6 +181,8 @@ export function dnnlConv(
     return plan;
   }
   const convPlans = new Map<string, ConvPlan>();
+  /** The forward primitive descriptor each backward pass is built against, per geometry. */
+  const hints = new Map<string, Primitive>();
 
   /** Plain buffer → the layout `want` (a pooled temporary), or the buffer itself. */
   function toLayout(
