@@ -225,12 +225,16 @@ export interface Backend {
     act: Activation | null,
   ): void;
   conv2dBackwardData(geo: Conv2dGeometry, g: DeviceBuffer, w: DeviceBuffer, dx: DeviceBuffer): void;
-  /** Overwrites dw with the filter gradient. */
+  /**
+   * Overwrites dw with the filter gradient and, when given, db with the bias gradient (g
+   * summed over n, h, w: one pass over g, as cuDNN and oneDNN compute it beside dw).
+   */
   conv2dBackwardFilter(
     geo: Conv2dGeometry,
     x: DeviceBuffer,
     g: DeviceBuffer,
     dw: DeviceBuffer,
+    db: DeviceBuffer | null,
   ): void;
 
   avgPool2d(geo: PoolGeometry, x: DeviceBuffer, y: DeviceBuffer): void;

@@ -2,7 +2,7 @@
 //   x [n, cin, h, w], weight [cout, cin/groups, kh, kw], bias [cout] → y [n, cout, oh, ow]
 //   oh = floor((h + 2·pad − dil·(kh−1) − 1)/stride) + 1
 // Forward, backward-data and backward-filter are the backend's three conv primitives (the
-// cuDNN split); the bias gradient is a sum over n, h, w. An activation may be fused into
+// cuDNN split); backward-filter also gives the bias gradient, a sum over n, h, w. An activation may be fused into
 // the output (y = act(conv + bias), as oneDNN and cuDNN post-ops): it saves a full-size
 // temporary, and its backward g·act'(·) is computed from y, so nothing else is kept.
 
@@ -87,12 +87,11 @@ export function conv2d(
       dx = empty(x.shape, x);
       backend.conv2dBackwardData(geo, g.buffer, weight.buffer, dx.buffer);
     }
+    if (bias && needs[2]) db = empty(bias.shape, bias);
     if (needs[1]) {
       dw = empty(weight.shape, weight);
-      backend.conv2dBackwardFilter(geo, x.buffer, g.buffer, dw.buffer);
-    }
-    if (bias && needs[2]) {
-      db = empty(bias.shape, bias);
+      backend.conv2dBackwardFilter(geo, x.buffer, g.buffer, dw.buffer, db?.buffer ?? null);
+    } else if (db) {
       backend.reduceSum(g.buffer, g.shape, [true, false, true, true], db.buffer);
     }
     if (g !== gOut) g.dispose();

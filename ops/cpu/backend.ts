@@ -51,7 +51,10 @@ export function createOpenBlasBackend(name = "cpu"): Backend {
       if (act) unary(act.op, f(y), f(y), act.slope ?? 0, 0);
     },
     conv2dBackwardData: (geo, g, w, dx) => conv2dBackwardData(sgemm(), geo, f(g), f(w), f(dx)),
-    conv2dBackwardFilter: (geo, x, g, dw) => conv2dBackwardFilter(sgemm(), geo, f(x), f(g), f(dw)),
+    conv2dBackwardFilter(geo, x, g, dw, db) {
+      conv2dBackwardFilter(sgemm(), geo, f(x), f(g), f(dw));
+      if (db) reduceSum(f(g), [geo.n, geo.cout, geo.oh * geo.ow], [true, false, true], f(db));
+    },
     avgPool2d: (geo, x, y) => avgPool2d(geo, f(x), f(y)),
     avgPool2dBackward: (geo, g, dx) => avgPool2dBackward(geo, f(g), f(dx)),
     maxPool2d: (geo, x, y, argmax) => maxPool2d(geo, f(x), f(y), f(argmax)),

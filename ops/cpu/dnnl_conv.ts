@@ -1,9 +1,13 @@
 // Convolutions on oneDNN: forward, backward-data and backward-weights (grouped and
-// depthwise too), with bias and activation fused into the forward as a post-op. They run in
-// the blocked layouts oneDNN picks ("any"): activations are reordered in and out per call,
-// as PyTorch does, and each weight once per write: its reorder is cached on the weight's
-// buffer until `dirty` says the buffer changed (Adam, an upload, a free) — ops never write
-// into an existing tensor otherwise.
+// depthwise too), with bias and activation fused into the forward as a post-op, and the
+// bias gradient computed by backward-weights in the same pass. Layouts, by measurement
+// (stage-1 training step, paper-literal, 2 threads): 3×3 and depthwise convs run in the
+// blocked layouts oneDNN picks ("any"), 1.9× and 3.4× faster than on plain NCHW even with
+// the activations reordered in and out per call (as PyTorch does); 1×1 convs run on NCHW
+// as they are, a GEMM per image (fwd 260 → 148 ms, bwd-data 238 → 151, bwd-weights
+// 221 → 180 per step) that also saves the blocked copies' memory. Each weight is reordered
+// once per write: its reorder is cached on the weight's buffer until `dirty` says the buffer
+// changed (Adam, an upload, a free) — ops never write into an existing tensor otherwise.
 
 import {
   alg,
@@ -78,7 +82,8 @@ export function dnnlConv(
 
   /**
    * The primitive of one conv pass, layouts left to oneDNN ("any"). Backward passes take the
-   * forward-training descriptor as their hint; `bias` and `act` are the forward's.
+   * forward-training descriptor as their hint; `bias` is the forward's bias or the
+   * backward-weights' bias gradient, `act` the forward's activation.
    */
   function convPrimitive(
     pass: "fwd" | "bwdData" | "bwdWeights",
@@ -86,7 +91,10 @@ export function dnnlConv(
     bias: MemoryDesc | null,
     act: Activation | null,
   ): Primitive {
-    const c = convDims(g), x = d.mdAny(c.x), w = d.mdAny(c.w), y = d.mdAny(c.y);
+    const c = convDims(g), w = d.mdAny(c.w);
+    const pointwise = g.kh === 1 && g.kw === 1 && g.groups === 1 && g.padH === 0 &&
+      g.padW === 0 && g.strideH === 1 && g.strideW === 1;
+    const [x, y] = pointwise ? [d.md(c.x), d.md(c.y)] : [d.mdAny(c.x), d.mdAny(c.y)];
     const tail = [c.strides, c.dil, c.pad, c.pad] as const;
     if (pass === "fwd") {
       return d.primitive(
@@ -106,9 +114,9 @@ export function dnnlConv(
         act ? [{ eltwise: activationPostOp(act) }] : [],
       );
     }
-    const hintKey = JSON.stringify(g);
+    const hintKey = `${JSON.stringify(g)} ${bias !== null}`;
     let hint = hints.get(hintKey);
-    if (!hint) hints.set(hintKey, hint = convPrimitive("fwd", g, null, null));
+    if (!hint) hints.set(hintKey, hint = convPrimitive("fwd", g, bias, null));
     return pass === "bwdData"
       ? d.primitive(
         "dnnl_dilated_convolution_backward_data_desc_init",
@@ -134,7 +142,7 @@ export function dnnlConv(
             alg.convolutionDirect,
             x,
             w,
-            null,
+            bias,
             y,
             ...tail,
           ),
@@ -167,7 +175,7 @@ export function dnnlConv(
       ? [arg.diffSrc, arg.weights, arg.diffDst]
       : [arg.src, arg.diffWeights, arg.diffDst];
     const mds: [number, MemoryDesc][] = [[argIds[0], mdA], [argIds[1], mdW], [argIds[2], mdB]];
-    if (mdBias) mds.push([arg.bias, mdBias]);
+    if (mdBias) mds.push([pass === "fwd" ? arg.bias : arg.diffBias, mdBias]);
     plan = {
       k: build(p, mds),
       mdA,
@@ -232,13 +240,13 @@ export function dnnlConv(
       if (ga !== f(g)) release(ga);
       fromLayout(dxa, f(dx), pl.mdA, pl.plainA, `bwdData dx ${key}`);
     },
-    conv2dBackwardFilter(geo, x, g, dw) {
-      const pl = convPlan("bwdWeights", geo, false, null);
+    conv2dBackwardFilter(geo, x, g, dw, db) {
+      const pl = convPlan("bwdWeights", geo, db !== null, null);
       const key = JSON.stringify(geo);
       const xa = toLayout(f(x), pl.plainA, pl.mdA, `bwdW x ${key}`);
       const ga = toLayout(f(g), pl.plainB, pl.mdB, `bwdW g ${key}`);
       const dwa = outLayout(f(dw), pl.plainW, pl.mdW);
-      run(pl.k, [xa, dwa, ga]);
+      run(pl.k, db ? [xa, dwa, ga, f(db)] : [xa, dwa, ga]);
       if (xa !== f(x)) release(xa);
       if (ga !== f(g)) release(ga);
       fromLayout(dwa, f(dw), pl.mdW, pl.plainW, `bwdW dw ${key}`);

@@ -425,7 +425,8 @@ export function createCudaBackend(): CudaBackend {
       const plan = cudnn.plan(geo, workspaceLimit);
       cudnn.backwardData(plan, at(w), at(g), at(dx), scratch(plan.bwdData.workspace));
     },
-    conv2dBackwardFilter(geo, x, g, dw) {
+    conv2dBackwardFilter(geo, x, g, dw, db) {
+      if (db) reduceSum(g, [geo.n, geo.cout, geo.oh * geo.ow], [true, false, true], db);
       if (dw.length === 0) return;
       if (x.length === 0 || g.length === 0) return zero(dw);
       const plan = cudnn.plan(geo, workspaceLimit);
