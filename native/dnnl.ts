@@ -17,7 +17,6 @@ export const SIZES = {
   pooling: 3288,
   layerNorm: 3496,
   softmax: 2800,
-  resampling: 2848,
   matmul: 2800,
 } as const;
 
@@ -56,8 +55,6 @@ export const alg = {
   binarySub: 131061,
   poolingMax: 511,
   poolingAvgExcludePadding: 1023,
-  resamplingNearest: 196592,
-  resamplingLinear: 196593,
   softmaxAccurate: 196608,
 } as const;
 
@@ -138,15 +135,9 @@ const symbols = {
   dnnl_layer_normalization_backward_desc_init: { parameters: [B, I32, B, B, B, F, U32], ...S },
   dnnl_softmax_v2_forward_desc_init: { parameters: [B, I32, I32, B, B, I32], ...S },
   dnnl_softmax_v2_backward_desc_init: { parameters: [B, I32, B, B, B, I32], ...S },
-  dnnl_resampling_forward_desc_init: { parameters: [B, I32, I32, B, B, B], ...S },
-  dnnl_resampling_backward_desc_init: { parameters: [B, I32, B, B, B], ...S },
   dnnl_matmul_desc_init: { parameters: [B, B, B, B, B], ...S },
   dnnl_primitive_desc_create: { parameters: [B, B, P, P, P], ...S },
   dnnl_reorder_primitive_desc_create: { parameters: [B, B, P, B, P, P], ...S },
-  dnnl_primitive_desc_iterator_create: { parameters: [B, B, P, P, P], ...S },
-  dnnl_primitive_desc_iterator_fetch: { parameters: [P], result: P },
-  dnnl_primitive_desc_iterator_next: { parameters: [P], ...S },
-  dnnl_primitive_desc_iterator_destroy: { parameters: [P], ...S },
   dnnl_primitive_desc_query: { parameters: [P, I32, I32, B], ...S },
   dnnl_primitive_desc_query_md: { parameters: [P, I32, I32], result: P },
   dnnl_primitive_desc_destroy: { parameters: [P], ...S },
@@ -294,9 +285,7 @@ export class Dnnl {
 
   /**
    * Builds a primitive from an operation descriptor `init` fills (its size in SIZES), with
-   * post-ops and, for backward passes, the forward primitive descriptor as the hint. The
-   * library's first choice is taken unless its implementation name matches `avoid`; then the
-   * next one that does not (a way around a broken kernel).
+   * post-ops and, for backward passes, the forward primitive descriptor as the hint.
    */
   primitive(
     what: string,
@@ -304,38 +293,20 @@ export class Dnnl {
     init: (desc: Uint8Array) => number,
     postOps: Parameters<Dnnl["attr"]>[0] = [],
     hint: Primitive | null = null,
-    avoid?: RegExp,
   ): Primitive {
     const desc = new Uint8Array(size);
     this.check(what, init(desc));
     const attr = this.attr(postOps);
     const out = new BigUint64Array(1);
     try {
-      if (!avoid) {
-        this.check(
-          `dnnl_primitive_desc_create (${what})`,
-          this.#s.dnnl_primitive_desc_create(out, desc, attr, this.engine, hint?.pd ?? null),
-        );
-        return this.#finish(Deno.UnsafePointer.create(out[0]));
-      }
       this.check(
-        `dnnl_primitive_desc_iterator_create (${what})`,
-        this.#s.dnnl_primitive_desc_iterator_create(out, desc, attr, this.engine, hint?.pd ?? null),
+        `dnnl_primitive_desc_create (${what})`,
+        this.#s.dnnl_primitive_desc_create(out, desc, attr, this.engine, hint?.pd ?? null),
       );
-      const it = Deno.UnsafePointer.create(out[0]);
-      try {
-        do {
-          const pd = this.#s.dnnl_primitive_desc_iterator_fetch(it);
-          if (pd && !avoid.test(this.#impl(pd))) return this.#finish(pd);
-          if (pd) this.#s.dnnl_primitive_desc_destroy(pd);
-        } while (this.#s.dnnl_primitive_desc_iterator_next(it) === 0);
-      } finally {
-        this.#s.dnnl_primitive_desc_iterator_destroy(it);
-      }
-      throw new DnnlError(`(${what}): every implementation matches ${avoid}`, 3);
     } finally {
       this.#s.dnnl_primitive_attr_destroy(attr);
     }
+    return this.#finish(Deno.UnsafePointer.create(out[0]));
   }
 
   #impl(pd: Deno.PointerValue): string {

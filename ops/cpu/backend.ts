@@ -1,22 +1,42 @@
 // The CPU backends: buffers are Float32Arrays. `createOpenBlasBackend` is the portable one:
 // GEMM-shaped work goes to OpenBLAS (or the TypeScript GEMM), everything else is the
-// TypeScript kernels beside this file. `createCpuBackend` puts oneDNN (dnnl_backend.ts)
-// on top of it when the library loads, which runs nearly everything threaded.
+// TypeScript kernels beside this file, split over every core by threads.ts.
+// `createCpuBackend` puts oneDNN (dnnl_backend.ts) on top of it when the library loads.
 
 import type { Backend, DeviceBuffer, GemmOperand } from "../backend.ts";
-import { adam } from "./adam.ts";
 import { Arena } from "./arena.ts";
 import { createDnnlBackend } from "./dnnl_backend.ts";
 import { conv2dBackwardData, conv2dBackwardFilter, conv2dForward } from "./conv.ts";
-import { binary, copy, reduceSum, unary, unaryBackward } from "./elementwise.ts";
+import { reducePlan, rowsOf } from "./elementwise.ts";
 import { gemmProvider } from "./gemm.ts";
-import { layerNorm, layerNormBackward } from "./layer_norm.ts";
-import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from "./pool.ts";
-import { resample, resampleBackward } from "./resample.ts";
-import { softmax, softmaxBackward } from "./softmax.ts";
+import { parallel } from "./threads.ts";
+import {
+  adamParams,
+  layerNormParams,
+  opIndex,
+  poolParams,
+  resampleParams,
+  walkParams,
+} from "./tasks.ts";
 
 const f = (b: DeviceBuffer) => b as Float32Array;
-const fOrNull = (b: DeviceBuffer | null) => b as Float32Array | null;
+
+/** Sums over flagged axes, split over the outermost kept axis. */
+function reduceSum(
+  x: Float32Array,
+  shape: readonly number[],
+  reduce: readonly boolean[],
+  out: Float32Array,
+) {
+  const p = reducePlan(shape, reduce);
+  parallel(
+    "reduceSum",
+    p.items,
+    [x, out],
+    [p.dims.length, ...p.dims, ...p.red.map(Number)],
+    x.length,
+  );
+}
 
 export function createOpenBlasBackend(name = "cpu"): Backend {
   const sgemm = () => gemmProvider().sgemm;
@@ -27,11 +47,23 @@ export function createOpenBlasBackend(name = "cpu"): Backend {
     free: (buf) => arena.free(f(buf)),
     upload: (dst, src) => f(dst).set(src),
     download: (src) => f(src).slice(),
-    fill: (dst, v) => f(dst).fill(v),
-    copy: (shape, src, so, ss, dst, dO, ds) => copy(shape, f(src), so, ss, f(dst), dO, ds),
-    unary: (op, x, out, a, b) => unary(op, f(x), f(out), a, b),
-    unaryBackward: (op, x, y, g, dx, a, b) => unaryBackward(op, f(x), f(y), f(g), f(dx), a, b),
-    binary: (op, shape, a, as, b, bs, out) => binary(op, shape, f(a), as, f(b), bs, f(out)),
+    fill: (dst, v) => parallel("fill", dst.length, [f(dst)], [v]),
+    copy: (shape, src, so, ss, dst, dO, ds) =>
+      parallel(
+        "copy",
+        rowsOf(shape),
+        [f(src), f(dst)],
+        [so, dO, ...walkParams(shape, ss, ds)],
+        shape.reduce((a, b) => a * b, 1),
+      ),
+    unary: (op, x, out, a, b) => parallel("unary", out.length, [f(x), f(out)], [opIndex(op), a, b]),
+    unaryBackward: (op, x, y, g, dx, a, b) =>
+      parallel("unaryBackward", dx.length, [f(x), f(y), f(g), f(dx)], [opIndex(op), a, b]),
+    binary: (op, shape, a, as, b, bs, out) =>
+      parallel("binary", rowsOf(shape), [f(a), f(b), f(out)], [
+        opIndex(op),
+        ...walkParams(shape, as, bs),
+      ], out.length),
     reduceSum: (x, shape, reduce, out) => reduceSum(f(x), shape, reduce, f(out)),
     gemm({ transA, transB, m, n, k, batch, alpha, beta, a, b, c }) {
       const run = sgemm();
@@ -40,28 +72,53 @@ export function createOpenBlasBackend(name = "cpu"): Backend {
         run(transA, transB, m, n, k, alpha, at(a, i), a.ld, at(b, i), b.ld, beta, at(c, i), c.ld);
       }
     },
-    softmax: (x, y, rows, cols) => softmax(f(x), f(y), rows, cols),
-    softmaxBackward: (y, g, dx, rows, cols) => softmaxBackward(f(y), f(g), f(dx), rows, cols),
-    layerNorm: (geo, x, w, b, y, mean, rstd) =>
-      layerNorm(geo, f(x), f(w), fOrNull(b), f(y), f(mean), f(rstd)),
-    layerNormBackward: (geo, x, w, mean, rstd, g, dx, dw, db) =>
-      layerNormBackward(geo, f(x), f(w), f(mean), f(rstd), f(g), f(dx), f(dw), fOrNull(db)),
+    softmax: (x, y, rows, cols) => parallel("softmax", rows, [f(x), f(y)], [cols], rows * cols),
+    softmaxBackward: (y, g, dx, rows, cols) =>
+      parallel("softmaxBackward", rows, [f(y), f(g), f(dx)], [cols], rows * cols),
+    layerNorm(geo, x, w, b, y, mean, rstd) {
+      const p = [...layerNormParams(geo), b ? 1 : 0], size = geo.n * geo.c * geo.hw;
+      const bufs = [x, w, b ?? w, y, mean, rstd].map(f);
+      parallel("layerNorm", geo.n * geo.hw, bufs, p, size);
+    },
+    layerNormBackward(geo, x, w, mean, rstd, g, dx, dw, db) {
+      const size = geo.n * geo.c * geo.hw;
+      parallel("layerNormBackwardData", geo.n * geo.hw, [x, w, mean, rstd, g, dx].map(f), [
+        ...layerNormParams(geo),
+        db ? 0 : 1,
+      ], size);
+      parallel("layerNormBackwardWeights", geo.c, [x, mean, rstd, g, dw, db ?? dw].map(f), [
+        ...layerNormParams(geo),
+        db ? 1 : 0,
+      ], size);
+    },
     conv2d(geo, x, w, bias, y, act) {
-      conv2dForward(sgemm(), geo, f(x), f(w), fOrNull(bias), f(y));
-      if (act) unary(act.op, f(y), f(y), act.slope ?? 0, 0);
+      conv2dForward(sgemm(), geo, f(x), f(w), bias as Float32Array | null, f(y));
+      if (act) parallel("unary", y.length, [f(y), f(y)], [opIndex(act.op), act.slope ?? 0, 0]);
     },
     conv2dBackwardData: (geo, g, w, dx) => conv2dBackwardData(sgemm(), geo, f(g), f(w), f(dx)),
     conv2dBackwardFilter(geo, x, g, dw, db) {
       conv2dBackwardFilter(sgemm(), geo, f(x), f(g), f(dw));
       if (db) reduceSum(f(g), [geo.n, geo.cout, geo.oh * geo.ow], [true, false, true], f(db));
     },
-    avgPool2d: (geo, x, y) => avgPool2d(geo, f(x), f(y)),
-    avgPool2dBackward: (geo, g, dx) => avgPool2dBackward(geo, f(g), f(dx)),
-    maxPool2d: (geo, x, y, argmax) => maxPool2d(geo, f(x), f(y), f(argmax)),
-    maxPool2dBackward: (geo, g, argmax, dx) => maxPool2dBackward(geo, f(g), f(argmax), f(dx)),
-    resample: (geo, x, y) => resample(geo, f(x), f(y)),
-    resampleBackward: (geo, g, dx) => resampleBackward(geo, f(g), f(dx)),
-    adam: (p, g, m, v, step) => adam(f(p), f(g), f(m), f(v), step),
+    avgPool2d: (geo, x, y) =>
+      parallel("avgPool2d", geo.planes, [f(x), f(y)], poolParams(geo), x.length),
+    avgPool2dBackward: (geo, g, dx) =>
+      parallel("avgPool2dBackward", geo.planes, [f(g), f(dx)], poolParams(geo), dx.length),
+    maxPool2d: (geo, x, y, argmax) =>
+      parallel("maxPool2d", geo.planes, [f(x), f(y), f(argmax)], poolParams(geo), x.length),
+    maxPool2dBackward: (geo, g, argmax, dx) =>
+      parallel(
+        "maxPool2dBackward",
+        geo.planes,
+        [f(g), f(argmax), f(dx)],
+        poolParams(geo),
+        dx.length,
+      ),
+    resample: (geo, x, y) =>
+      parallel("resample", geo.planes * geo.oh, [f(x), f(y)], resampleParams(geo), y.length),
+    resampleBackward: (geo, g, dx) =>
+      parallel("resampleBackward", geo.planes, [f(g), f(dx)], resampleParams(geo), g.length),
+    adam: (p, g, m, v, step) => parallel("adam", p.length, [p, g, m, v].map(f), adamParams(step)),
   };
 }
 

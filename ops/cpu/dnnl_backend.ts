@@ -1,9 +1,13 @@
 // The CPU backend on oneDNN (the library PyTorch's CPU path runs on): convolutions
-// (dnnl_conv.ts), eltwise maps and their backwards, broadcasting binary ops, sums, matmul,
-// softmax, layer norm, pooling, resampling and strided copies are oneDNN primitives, threaded
-// on every core, built once per shape (dnnl_kernels.ts). What oneDNN lacks (Restormer's
-// bias-free layer norm, binary ops where the first operand broadcasts, Adam) stays on the
-// TypeScript/OpenBLAS backend it is built on.
+// (dnnl_conv.ts), eltwise maps and their backwards, broadcasting binary ops, matmul,
+// softmax, layer norm, pooling and strided copies are oneDNN primitives, threaded on every
+// core, built once per shape (dnnl_kernels.ts). The rest runs on the TypeScript/OpenBLAS
+// backend it is built on, threaded by ops/cpu/threads.ts: what oneDNN lacks (Restormer's
+// bias-free layer norm, binary ops where the first operand broadcasts, Adam), and what it
+// does slower here: sums (2.6.3's reduction took 2.4 s of a 12.2 s paper-literal training
+// step, ours 0.36 s) and resampling (its portable kernel took 16 ms for a 4×60×64² → 128²
+// bilinear upsample and 18 ms for the backward, ours 6.5 and 7 on two threads; its jit
+// forward, 2 ms, segfaulted on some shapes on an earlier machine and has no backward).
 
 import {
   alg,
@@ -15,15 +19,9 @@ import {
   query,
   SIZES,
 } from "../../native/dnnl.ts";
-import type { Backend, ResampleGeometry, UnaryOp } from "../backend.ts";
+import type { Backend, UnaryOp } from "../backend.ts";
 import { dnnlConv } from "./dnnl_conv.ts";
 import { dnnlContext, f, type Kernel } from "./dnnl_kernels.ts";
-
-/**
- * oneDNN 2.6.3's jit resampling crashes on some plain-layout shapes (a segfault in plain C
- * too, e.g. 1×12×32×48 upsampled ×4, not every run); its "simple" implementation does not.
- */
-const BROKEN_RESAMPLING = /^jit/;
 
 /** oneDNN eltwise [algorithm, alpha, beta] for a unary op, forward and backward. */
 function eltwise(
@@ -115,22 +113,6 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       ]]);
     });
   }
-
-  /**
-   * oneDNN's nearest rounds (dst + ½)·in/out − ½ where PyTorch floors dst·in/out in float; on
-   * integer upsampling both pick floor(dst / k) unless PyTorch's float product rounds down
-   * across an integer (2 → 82: dst 41 gives 0.99999994, so 0), so each axis is checked.
-   */
-  const nearestAgrees = (inSize: number, outSize: number) => {
-    if (outSize % inSize) return false;
-    const k = outSize / inSize, scale = Math.fround(inSize / outSize);
-    for (let o = 0; o < outSize; o++) {
-      if (Math.floor(Math.fround(o * scale)) !== Math.floor(o / k)) return false;
-    }
-    return true;
-  };
-  const agrees = (g: ResampleGeometry) =>
-    g.mode === "bilinear" || (nearestAgrees(g.h, g.oh) && nearestAgrees(g.w, g.ow));
 
   /** Softmax over the rows of `md` ([rows, cols]); also the backward's hint. */
   const softmaxForward = (md: MemoryDesc) =>
@@ -314,16 +296,6 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     maxPool2dBackward(geo, g, argmax, dx) {
       run(poolKernel("max", geo, true), [f(g), f(argmax), f(dx)]);
     },
-
-    // oneDNN's nearest rounds where PyTorch's floors; they agree on integer upsampling.
-    resample(geo, x, y) {
-      if (!agrees(geo)) return base.resample(geo, x, y);
-      run(resampleKernel(geo, false), [f(x), f(y)]);
-    },
-    resampleBackward(geo, g, dx) {
-      if (!agrees(geo)) return base.resampleBackward(geo, g, dx);
-      run(resampleKernel(geo, true), [f(g), f(dx)]);
-    },
   };
 
   /** [n, c, hw] ↔ [n, hw, c] through pooled temporaries. */
@@ -456,42 +428,6 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
           ? [[arg.diffDst, dst], [arg.workspace, ws], [arg.diffSrc, src]]
           : [[arg.diffDst, dst], [arg.diffSrc, src]],
       );
-    });
-  }
-
-  function resampleKernel(
-    g: {
-      mode: "bilinear" | "nearest";
-      planes: number;
-      h: number;
-      w: number;
-      oh: number;
-      ow: number;
-    },
-    backward: boolean,
-  ): Kernel {
-    return kernel(`resample ${backward} ${JSON.stringify(g)}`, () => {
-      const src = d.md([1, g.planes, g.h, g.w]), dst = d.md([1, g.planes, g.oh, g.ow]);
-      const a = g.mode === "nearest" ? alg.resamplingNearest : alg.resamplingLinear;
-      const fwd = d.primitive(
-        "dnnl_resampling_forward_desc_init",
-        SIZES.resampling,
-        (desc) =>
-          s.dnnl_resampling_forward_desc_init(desc, prop.forwardTraining, a, null, src, dst),
-        [],
-        null,
-        BROKEN_RESAMPLING,
-      );
-      if (!backward) return build(fwd, [[arg.src, src], [arg.dst, dst]]);
-      const p = d.primitive(
-        "dnnl_resampling_backward_desc_init",
-        SIZES.resampling,
-        (desc) => s.dnnl_resampling_backward_desc_init(desc, a, null, src, dst),
-        [],
-        fwd,
-        BROKEN_RESAMPLING,
-      );
-      return build(p, [[arg.diffDst, dst], [arg.diffSrc, src]]);
     });
   }
 

@@ -1,6 +1,8 @@
 // CPU kernels for maps, broadcasting binary ops, strided copies and sums. Loops are written
 // per op with the switch outside the loop so V8 keeps each one monomorphic; N-d walks step
-// an index counter over every axis but the last and run the last axis as a flat loop.
+// an index counter over every axis but the last and run the last axis as a flat loop. Each
+// kernel does a part [lo, hi) of its items (elements for maps, rows for walks, slices of
+// the outermost kept axis for sums), so threads.ts can split it.
 
 import type { BinaryOp, UnaryOp } from "../backend.ts";
 
@@ -26,44 +28,51 @@ export function erf(x: number): number {
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-export function unary(op: UnaryOp, x: Float32Array, y: Float32Array, a: number, b: number): void {
-  const n = y.length;
+export function unary(
+  op: UnaryOp,
+  x: Float32Array,
+  y: Float32Array,
+  a: number,
+  b: number,
+  lo = 0,
+  hi = y.length,
+): void {
   switch (op) {
     case "affine":
-      for (let i = 0; i < n; i++) y[i] = x[i] * a + b;
+      for (let i = lo; i < hi; i++) y[i] = x[i] * a + b;
       break;
     case "exp":
-      for (let i = 0; i < n; i++) y[i] = Math.exp(x[i]);
+      for (let i = lo; i < hi; i++) y[i] = Math.exp(x[i]);
       break;
     case "log":
-      for (let i = 0; i < n; i++) y[i] = Math.log(x[i]);
+      for (let i = lo; i < hi; i++) y[i] = Math.log(x[i]);
       break;
     case "sqrt":
-      for (let i = 0; i < n; i++) y[i] = Math.sqrt(x[i]);
+      for (let i = lo; i < hi; i++) y[i] = Math.sqrt(x[i]);
       break;
     case "abs":
-      for (let i = 0; i < n; i++) y[i] = Math.abs(x[i]);
+      for (let i = lo; i < hi; i++) y[i] = Math.abs(x[i]);
       break;
     case "pow":
-      for (let i = 0; i < n; i++) y[i] = Math.pow(x[i], a);
+      for (let i = lo; i < hi; i++) y[i] = Math.pow(x[i], a);
       break;
     case "clamp":
-      for (let i = 0; i < n; i++) y[i] = Math.min(Math.max(x[i], a), b);
+      for (let i = lo; i < hi; i++) y[i] = Math.min(Math.max(x[i], a), b);
       break;
     case "relu":
-      for (let i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+      for (let i = lo; i < hi; i++) y[i] = x[i] > 0 ? x[i] : 0;
       break;
     case "leakyRelu":
-      for (let i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : x[i] * a;
+      for (let i = lo; i < hi; i++) y[i] = x[i] > 0 ? x[i] : x[i] * a;
       break;
     case "sigmoid":
-      for (let i = 0; i < n; i++) y[i] = 1 / (1 + Math.exp(-x[i]));
+      for (let i = lo; i < hi; i++) y[i] = 1 / (1 + Math.exp(-x[i]));
       break;
     case "tanh":
-      for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]);
+      for (let i = lo; i < hi; i++) y[i] = Math.tanh(x[i]);
       break;
     case "gelu":
-      for (let i = 0; i < n; i++) y[i] = 0.5 * x[i] * (1 + erf(x[i] * SQRT1_2));
+      for (let i = lo; i < hi; i++) y[i] = 0.5 * x[i] * (1 + erf(x[i] * SQRT1_2));
       break;
   }
 }
@@ -76,45 +85,46 @@ export function unaryBackward(
   dx: Float32Array,
   a: number,
   b: number,
+  lo = 0,
+  hi = dx.length,
 ): void {
-  const n = dx.length;
   switch (op) {
     case "affine":
-      for (let i = 0; i < n; i++) dx[i] = g[i] * a;
+      for (let i = lo; i < hi; i++) dx[i] = g[i] * a;
       break;
     case "exp":
-      for (let i = 0; i < n; i++) dx[i] = g[i] * y[i];
+      for (let i = lo; i < hi; i++) dx[i] = g[i] * y[i];
       break;
     case "log":
-      for (let i = 0; i < n; i++) dx[i] = g[i] / x[i];
+      for (let i = lo; i < hi; i++) dx[i] = g[i] / x[i];
       break;
     case "sqrt":
-      for (let i = 0; i < n; i++) dx[i] = g[i] / (2 * y[i]);
+      for (let i = lo; i < hi; i++) dx[i] = g[i] / (2 * y[i]);
       break;
     case "abs":
-      for (let i = 0; i < n; i++) dx[i] = x[i] > 0 ? g[i] : x[i] < 0 ? -g[i] : 0;
+      for (let i = lo; i < hi; i++) dx[i] = x[i] > 0 ? g[i] : x[i] < 0 ? -g[i] : 0;
       break;
     case "pow":
-      if (a === 0) dx.fill(0);
-      else for (let i = 0; i < n; i++) dx[i] = g[i] * a * Math.pow(x[i], a - 1);
+      if (a === 0) dx.fill(0, lo, hi);
+      else for (let i = lo; i < hi; i++) dx[i] = g[i] * a * Math.pow(x[i], a - 1);
       break;
     case "clamp":
-      for (let i = 0; i < n; i++) dx[i] = x[i] >= a && x[i] <= b ? g[i] : 0;
+      for (let i = lo; i < hi; i++) dx[i] = x[i] >= a && x[i] <= b ? g[i] : 0;
       break;
     case "relu":
-      for (let i = 0; i < n; i++) dx[i] = y[i] > 0 ? g[i] : 0;
+      for (let i = lo; i < hi; i++) dx[i] = y[i] > 0 ? g[i] : 0;
       break;
     case "leakyRelu":
-      for (let i = 0; i < n; i++) dx[i] = x[i] > 0 ? g[i] : g[i] * a;
+      for (let i = lo; i < hi; i++) dx[i] = x[i] > 0 ? g[i] : g[i] * a;
       break;
     case "sigmoid":
-      for (let i = 0; i < n; i++) dx[i] = g[i] * y[i] * (1 - y[i]);
+      for (let i = lo; i < hi; i++) dx[i] = g[i] * y[i] * (1 - y[i]);
       break;
     case "tanh":
-      for (let i = 0; i < n; i++) dx[i] = g[i] * (1 - y[i] * y[i]);
+      for (let i = lo; i < hi; i++) dx[i] = g[i] * (1 - y[i] * y[i]);
       break;
     case "gelu":
-      for (let i = 0; i < n; i++) {
+      for (let i = lo; i < hi; i++) {
         const v = x[i];
         dx[i] = g[i] * (0.5 * (1 + erf(v * SQRT1_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
       }
@@ -128,6 +138,22 @@ function sizeOf(shape: readonly number[]): number {
   return n;
 }
 
+/** Rows (runs of the last axis) of an N-d walk over `shape`; 1 for a scalar. */
+export function rowsOf(shape: readonly number[]): number {
+  return shape.length === 0 ? 1 : sizeOf(shape) / shape[shape.length - 1];
+}
+
+/** Index counter and offsets of row `row` (every axis but the last, row-major). */
+function startAt(shape: readonly number[], row: number, strides: (readonly number[])[]) {
+  const r = shape.length, idx = new Int32Array(r), off = strides.map(() => 0);
+  for (let ax = r - 2; ax >= 0 && row > 0; ax--) {
+    idx[ax] = row % shape[ax];
+    row = Math.floor(row / shape[ax]);
+    strides.forEach((st, k) => off[k] += idx[ax] * st[ax]);
+  }
+  return { idx, off };
+}
+
 export function copy(
   shape: readonly number[],
   src: Float32Array,
@@ -136,10 +162,11 @@ export function copy(
   dst: Float32Array,
   dstOff: number,
   dstStrides: readonly number[],
+  lo = 0,
+  hi = rowsOf(shape),
 ): void {
   const r = shape.length;
-  const total = sizeOf(shape);
-  if (total === 0) return;
+  if (sizeOf(shape) === 0 || hi <= lo) return;
   if (r === 0) {
     dst[dstOff] = src[srcOff];
     return;
@@ -147,9 +174,9 @@ export function copy(
   const inner = shape[r - 1], si = srcStrides[r - 1], di = dstStrides[r - 1];
   const memcpy = si === 1 && di === 1 && inner >= 16;
   const broadcastRow = si === 0 && di === 1;
-  const idx = new Int32Array(r);
-  let s = srcOff, d = dstOff;
-  for (let o = total / inner; o > 0; o--) {
+  const { idx, off } = startAt(shape, lo, [srcStrides, dstStrides]);
+  let s = srcOff + off[0], d = dstOff + off[1];
+  for (let o = hi - lo; o > 0; o--) {
     if (memcpy) dst.set(src.subarray(s, s + inner), d);
     else if (broadcastRow) dst.fill(src[s], d, d + inner);
     else for (let j = 0; j < inner; j++) dst[d + j * di] = src[s + j * si];
@@ -217,18 +244,19 @@ export function binary(
   b: Float32Array,
   bStrides: readonly number[],
   out: Float32Array,
+  lo = 0,
+  hi = rowsOf(shape),
 ): void {
   const r = shape.length;
-  const total = sizeOf(shape);
-  if (total === 0) return;
+  if (sizeOf(shape) === 0 || hi <= lo) return;
   if (r === 0) {
     binaryRow(op, 1, a, 0, 1, b, 0, 1, out, 0);
     return;
   }
   const inner = shape[r - 1], sa = aStrides[r - 1], sb = bStrides[r - 1];
-  const idx = new Int32Array(r);
-  let ia = 0, ib = 0;
-  for (let o = 0; o < total; o += inner) {
+  const { idx, off } = startAt(shape, lo, [aStrides, bStrides]);
+  let ia = off[0], ib = off[1];
+  for (let o = lo * inner; o < hi * inner; o += inner) {
     binaryRow(op, inner, a, ia, sa, b, ib, sb, out, o);
     for (let ax = r - 2; ax >= 0; ax--) {
       ia += aStrides[ax];
@@ -241,44 +269,81 @@ export function binary(
   }
 }
 
-/** Sums over flagged axes, accumulating in float64 so long reductions stay exact to f32. */
+/**
+ * A sum over flagged axes of a contiguous tensor, as reduceSum runs it: adjacent axes with
+ * the same flag merged, and the outermost kept axis as the one split between threads
+ * (`items` slices; 1 when nothing is kept). Outputs of different slices are disjoint.
+ */
+export function reducePlan(shape: readonly number[], reduce: readonly boolean[]) {
+  const dims: number[] = [], red: boolean[] = [];
+  shape.forEach((d, ax) => {
+    if (d === 1) return;
+    if (red.length && red[red.length - 1] === reduce[ax]) dims[dims.length - 1] *= d;
+    else {
+      dims.push(d);
+      red.push(reduce[ax]);
+    }
+  });
+  if (dims.length === 0) {
+    dims.push(1);
+    red.push(false);
+  }
+  const split = red.indexOf(false);
+  return { dims, red, split, items: split < 0 ? 1 : dims[split] };
+}
+
+/**
+ * Sums over flagged axes (of a reducePlan's merged shape), slices [lo, hi) of its split
+ * axis, accumulating in float64 so long reductions stay exact to f32.
+ */
 export function reduceSum(
   x: Float32Array,
-  shape: readonly number[],
-  reduce: readonly boolean[],
+  dims: readonly number[],
+  red: readonly boolean[],
   out: Float32Array,
+  lo: number,
+  hi: number,
 ): void {
-  const r = shape.length;
-  const acc = new Float64Array(out.length);
-  const total = sizeOf(shape);
-  if (r === 0) {
-    out[0] = x[0];
-    return;
-  }
-  // Output strides over input axes: 0 on reduced axes.
-  const os = new Array<number>(r).fill(0);
-  let stride = 1;
+  const r = dims.length, split = red.indexOf(false);
+  // Strides of x and of the output (0 on reduced axes).
+  const xs = new Array<number>(r), os = new Array<number>(r).fill(0);
+  let xst = 1, ost = 1;
   for (let ax = r - 1; ax >= 0; ax--) {
-    if (!reduce[ax]) {
-      os[ax] = stride;
-      stride *= shape[ax];
+    xs[ax] = xst;
+    xst *= dims[ax];
+    if (!red[ax]) {
+      os[ax] = ost;
+      ost *= dims[ax];
     }
   }
-  const inner = shape[r - 1], innerReduced = reduce[r - 1];
+  // This part: the split axis cut to [lo, hi).
+  const shape = [...dims];
+  let x0 = 0, o0 = 0;
+  if (split >= 0) {
+    shape[split] = hi - lo;
+    x0 = lo * xs[split];
+    o0 = lo * os[split];
+  }
+  const outN = split >= 0 ? (hi - lo) * os[split] : 1;
+  const acc = new Float64Array(outN);
+  const inner = shape[r - 1], innerReduced = red[r - 1];
   const idx = new Int32Array(r);
-  let o = 0;
-  for (let i = 0; i < total; i += inner) {
+  const rows = sizeOf(shape) / inner;
+  let i = x0, o = 0;
+  for (let row = 0; row < rows; row++) {
     if (innerReduced) {
       let s = 0;
       for (let j = 0; j < inner; j++) s += x[i + j];
       acc[o] += s;
     } else for (let j = 0; j < inner; j++) acc[o + j] += x[i + j];
     for (let ax = r - 2; ax >= 0; ax--) {
+      i += xs[ax];
       o += os[ax];
       if (++idx[ax] < shape[ax]) break;
+      i -= xs[ax] * shape[ax];
       o -= os[ax] * shape[ax];
       idx[ax] = 0;
     }
   }
-  for (let i = 0; i < out.length; i++) out[i] = acc[i];
+  for (let k = 0; k < outN; k++) out[o0 + k] = acc[k];
 }

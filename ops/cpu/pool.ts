@@ -3,14 +3,20 @@
 // records the winning input of each output (the first one on ties, as PyTorch does) so
 // the backward routes the gradient there. The backend hands us the argmax buffer as float32
 // memory; the indices are written as int32 into that same memory, exact for any plane size
-// (a float holds integers exactly only up to 2^24).
+// (a float holds integers exactly only up to 2^24). Each pass does planes [lo, hi).
 
 import type { PoolGeometry } from "../backend.ts";
 
-export function avgPool2d(g: PoolGeometry, x: Float32Array, y: Float32Array): void {
-  const { planes, h, w, oh, ow, k, stride } = g;
+export function avgPool2d(
+  g: PoolGeometry,
+  x: Float32Array,
+  y: Float32Array,
+  lo: number,
+  hi: number,
+): void {
+  const { h, w, oh, ow, k, stride } = g;
   const inv = 1 / (k * k);
-  for (let pl = 0; pl < planes; pl++) {
+  for (let pl = lo; pl < hi; pl++) {
     const xo = pl * h * w, yo = pl * oh * ow;
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
@@ -25,11 +31,17 @@ export function avgPool2d(g: PoolGeometry, x: Float32Array, y: Float32Array): vo
   }
 }
 
-export function avgPool2dBackward(g: PoolGeometry, dy: Float32Array, dx: Float32Array): void {
-  const { planes, h, w, oh, ow, k, stride } = g;
+export function avgPool2dBackward(
+  g: PoolGeometry,
+  dy: Float32Array,
+  dx: Float32Array,
+  lo: number,
+  hi: number,
+): void {
+  const { h, w, oh, ow, k, stride } = g;
   const inv = 1 / (k * k);
-  dx.fill(0);
-  for (let pl = 0; pl < planes; pl++) {
+  dx.fill(0, lo * h * w, hi * h * w);
+  for (let pl = lo; pl < hi; pl++) {
     const xo = pl * h * w, yo = pl * oh * ow;
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
@@ -52,10 +64,12 @@ export function maxPool2d(
   x: Float32Array,
   y: Float32Array,
   argmaxBuffer: Float32Array,
+  lo: number,
+  hi: number,
 ): void {
-  const { planes, h, w, oh, ow, k, stride } = g;
+  const { h, w, oh, ow, k, stride } = g;
   const argmax = indices(argmaxBuffer);
-  for (let pl = 0; pl < planes; pl++) {
+  for (let pl = lo; pl < hi; pl++) {
     const xo = pl * h * w, yo = pl * oh * ow;
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
@@ -82,11 +96,13 @@ export function maxPool2dBackward(
   dy: Float32Array,
   argmaxBuffer: Float32Array,
   dx: Float32Array,
+  lo: number,
+  hi: number,
 ): void {
-  const { planes, h, w, oh, ow } = g;
+  const { h, w, oh, ow } = g;
   const argmax = indices(argmaxBuffer);
-  dx.fill(0);
-  for (let pl = 0; pl < planes; pl++) {
+  dx.fill(0, lo * h * w, hi * h * w);
+  for (let pl = lo; pl < hi; pl++) {
     const xo = pl * h * w, yo = pl * oh * ow;
     for (let i = 0; i < oh * ow; i++) dx[xo + argmax[yo + i]] += dy[yo + i];
   }

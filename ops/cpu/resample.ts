@@ -4,20 +4,23 @@
 // UpSample.h, nearest_idx): the float scale in/out, then floorf(dst · scale). Rounding each
 // double result to float gives the same bits: the quotient of two integers below 2^24 rounds
 // correctly through double (53 ≥ 2·24 + 2 bits), and dst · scale is exact in double.
+// Both passes are separable: rows are resized along x once (in double, so the result is
+// what the two-tap formula gives), then blended along y. The forward splits over output
+// rows, the backward over planes (each plane's gradient is its own).
 
 import type { ResampleGeometry, ResampleMode } from "../backend.ts";
 
 interface Taps {
   i0: Int32Array;
   i1: Int32Array;
-  l1: Float32Array; // weight of i1; i0 gets 1 - l1
+  l1: Float64Array; // weight of i1; i0 gets 1 - l1
 }
 
 function taps(mode: ResampleMode, inSize: number, outSize: number): Taps {
   const t = {
     i0: new Int32Array(outSize),
     i1: new Int32Array(outSize),
-    l1: new Float32Array(outSize),
+    l1: new Float64Array(outSize),
   };
   const scale = inSize / outSize;
   const scale32 = Math.fround(scale);
@@ -32,53 +35,69 @@ function taps(mode: ResampleMode, inSize: number, outSize: number): Taps {
     const i0 = Math.min(Math.floor(src), inSize - 1);
     t.i0[o] = i0;
     t.i1[o] = Math.min(i0 + 1, inSize - 1);
-    t.l1[o] = src - i0;
+    t.l1[o] = Math.fround(src - i0);
   }
   return t;
 }
 
+/** Output rows [lo, hi) of all planes (row r is row r % oh of plane ⌊r / oh⌋). */
 export function resample(
-  { mode, planes, h, w, oh, ow }: ResampleGeometry,
+  { mode, h, w, oh, ow }: ResampleGeometry,
   x: Float32Array,
   y: Float32Array,
+  lo: number,
+  hi: number,
 ): void {
   const ty = taps(mode, h, oh), tx = taps(mode, w, ow);
-  for (let p = 0; p < planes; p++) {
-    const xo = p * h * w, yo = p * oh * ow;
-    for (let oy = 0; oy < oh; oy++) {
-      const r0 = xo + ty.i0[oy] * w, r1 = xo + ty.i1[oy] * w;
-      const ly = ty.l1[oy], hy = 1 - ly;
-      const d = yo + oy * ow;
-      for (let ox = 0; ox < ow; ox++) {
-        const c0 = tx.i0[ox], c1 = tx.i1[ox], lx = tx.l1[ox], hx = 1 - lx;
-        y[d + ox] = hy * (hx * x[r0 + c0] + lx * x[r0 + c1]) +
-          ly * (hx * x[r1 + c0] + lx * x[r1 + c1]);
-      }
+  // The two x-resized source rows of the current output row, cached by input row.
+  const rows = [new Float64Array(ow), new Float64Array(ow)], at = [-1, -1];
+  const resized = (src: number): Float64Array => {
+    const slot = at[0] === src ? 0 : at[1] === src ? 1 : -1;
+    if (slot >= 0) return rows[slot];
+    const k = at[0] === -1 || at[1] !== -1 && at[0] < at[1] ? 0 : 1; // replace the older row
+    const r = rows[k], o = src * w;
+    for (let ox = 0; ox < ow; ox++) {
+      const lx = tx.l1[ox];
+      r[ox] = (1 - lx) * x[o + tx.i0[ox]] + lx * x[o + tx.i1[ox]];
     }
+    at[k] = src;
+    return r;
+  };
+  for (let row = lo; row < hi; row++) {
+    const p = Math.floor(row / oh), oy = row - p * oh, d = row * ow;
+    const r0 = resized(p * h + ty.i0[oy]), r1 = resized(p * h + ty.i1[oy]);
+    const ly = ty.l1[oy], hy = 1 - ly;
+    for (let ox = 0; ox < ow; ox++) y[d + ox] = hy * r0[ox] + ly * r1[ox];
   }
 }
 
+/** The gradient of planes [lo, hi): dx = resampleᵀ(dy). */
 export function resampleBackward(
-  { mode, planes, h, w, oh, ow }: ResampleGeometry,
+  { mode, h, w, oh, ow }: ResampleGeometry,
   dy: Float32Array,
   dx: Float32Array,
+  lo: number,
+  hi: number,
 ): void {
   const ty = taps(mode, h, oh), tx = taps(mode, w, ow);
-  dx.fill(0);
-  for (let p = 0; p < planes; p++) {
-    const xo = p * h * w, yo = p * oh * ow;
+  const acc = new Float64Array(h * w), row = new Float64Array(w);
+  for (let p = lo; p < hi; p++) {
+    acc.fill(0);
     for (let oy = 0; oy < oh; oy++) {
-      const r0 = xo + ty.i0[oy] * w, r1 = xo + ty.i1[oy] * w;
-      const ly = ty.l1[oy], hy = 1 - ly;
-      const d = yo + oy * ow;
+      // Along x into one input-width row, then that row into its two source rows.
+      row.fill(0);
+      const d = (p * oh + oy) * ow;
       for (let ox = 0; ox < ow; ox++) {
-        const c0 = tx.i0[ox], c1 = tx.i1[ox], lx = tx.l1[ox], hx = 1 - lx;
-        const g = dy[d + ox];
-        dx[r0 + c0] += hy * hx * g;
-        dx[r0 + c1] += hy * lx * g;
-        dx[r1 + c0] += ly * hx * g;
-        dx[r1 + c1] += ly * lx * g;
+        const g = dy[d + ox], lx = tx.l1[ox];
+        row[tx.i0[ox]] += (1 - lx) * g;
+        row[tx.i1[ox]] += lx * g;
+      }
+      const ly = ty.l1[oy], hy = 1 - ly, a0 = ty.i0[oy] * w, a1 = ty.i1[oy] * w;
+      for (let ix = 0; ix < w; ix++) {
+        acc[a0 + ix] += hy * row[ix];
+        acc[a1 + ix] += ly * row[ix];
       }
     }
+    dx.set(acc, p * h * w);
   }
 }

@@ -1,7 +1,13 @@
-// Softmax over the last axis: x, y [rows, cols].
+// Softmax over the last axis: x, y [rows, cols]; rows [lo, hi).
 
-export function softmax(x: Float32Array, y: Float32Array, rows: number, cols: number): void {
-  for (let r = 0; r < rows; r++) {
+export function softmax(
+  x: Float32Array,
+  y: Float32Array,
+  cols: number,
+  lo: number,
+  hi: number,
+): void {
+  for (let r = lo; r < hi; r++) {
     const o = r * cols;
     let max = -Infinity;
     for (let j = 0; j < cols; j++) if (x[o + j] > max) max = x[o + j];
@@ -21,10 +27,11 @@ export function softmaxBackward(
   y: Float32Array,
   g: Float32Array,
   dx: Float32Array,
-  rows: number,
   cols: number,
+  lo: number,
+  hi: number,
 ): void {
-  for (let r = 0; r < rows; r++) {
+  for (let r = lo; r < hi; r++) {
     const o = r * cols;
     let dot = 0;
     for (let j = 0; j < cols; j++) dot += g[o + j] * y[o + j];
