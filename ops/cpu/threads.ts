@@ -89,6 +89,12 @@ interface Pool {
 }
 
 let pool: Pool | null | undefined;
+let splits = 0;
+
+/** Threads the pool runs (1 before its first split or without one) and tasks split so far. */
+export function poolInfo(): { threads: number; splits: number } {
+  return { threads: pool ? pool.threads : 1, splits };
+}
 
 /** Threads the CPU kernels use (this one included). */
 export function threadCount(): number {
@@ -159,6 +165,7 @@ export function parallel(
     args[ARG_RANGES + 2 * k] = k < t ? bound(k) : 0;
     args[ARG_RANGES + 2 * k + 1] = k < t ? bound(k + 1) : 0;
   }
+  splits++;
   ctrl[C.Task] = TASKS.indexOf(task);
   ctrl[C.Buffers] = bufs.length;
   ctrl[C.Params] = params.length;
