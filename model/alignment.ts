@@ -2,9 +2,10 @@
 //   F_i = LeakyReLU(conv3×3(X_i))                         (one conv shared by the frames)
 //   A_i = sigmoid(conv(LeakyReLU(conv(cat(F_i, F_2)))))   for i = 1, 3 (2C → 2C → C)
 //   out = conv3×3(cat(F_1·A_1, F_2, F_3·A_3))             (3C → C)
-//   X_i [B, cin, H, W] → out [B, C, H, W], and F_2 (AHDRNet's global skip)
+//   X_i [B, cin, H, W] → out [B, C, H, W], and F_2 (AHDRNet's global skip) when asked for
 
 import { mul } from "../ops/arith.ts";
+import { chain } from "../ops/autograd.ts";
 import { concat } from "../ops/layout.ts";
 import type { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
@@ -56,11 +57,21 @@ export class Alignment extends Module {
     this.fuse = new Conv2d(3 * channels, channels, 3, { padding: 1, rng });
   }
 
-  forward(x1: Tensor, x2: Tensor, x3: Tensor): { aligned: Tensor; reference: Tensor } {
-    const [f1, f2, f3] = [x1, x2, x3].map((x) => this.conv.forward(x));
-    const aligned = this.fuse.forward(
-      concat([this.att1.forward(f1, f2), f2, this.att3.forward(f3, f2)], 1),
-    );
-    return { aligned, reference: f2 };
+  forward(
+    x1: Tensor,
+    x2: Tensor,
+    x3: Tensor,
+    withReference = false,
+  ): { aligned: Tensor; reference: Tensor | null } {
+    const f = (x: Tensor) => this.conv.forward(x);
+    const f2 = f(x2);
+    // As chains, so that in inference F_1, F_3, the gated features and their concat are each
+    // freed once used, not held until the module returns.
+    const gated = (x: Tensor, att: AttentionGate) => chain(x, [f, (fi) => att.forward(fi, f2)]);
+    const aligned = chain(f2, [
+      (ref) => concat([gated(x1, this.att1), ref, gated(x3, this.att3)], 1),
+      (t) => this.fuse.forward(t),
+    ]);
+    return { aligned, reference: withReference ? f2 : null };
   }
 }

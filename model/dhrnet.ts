@@ -28,7 +28,11 @@ export class ReconstructionBlock extends Module {
   }
 
   forward(x: Tensor, z: Tensor): Tensor {
-    return add(chain(this.pim.forward(x, z), this.frms.map((m) => (y) => m.forward(y))), x);
+    const steps = [
+      (y: Tensor) => this.pim.forward(y, z),
+      ...this.frms.map((m) => (y: Tensor) => m.forward(y)),
+    ];
+    return add(chain(x, steps), x);
   }
 }
 

@@ -3,8 +3,13 @@
 //   y = CA(conv1×1(cat(RB(F_high), Up(low(F_low)))));  out = y + x
 // `low` is self-attention (a Restormer block) in FRM, and the Eq. 9 cross-attention with
 // the prior z in PIM (model/pim.ts).   x [B, C, H, W] → [B, C, H, W], H and W divisible by k
+// The branches are chains, so in inference each temporary (Up(F_low), F_high, the concat)
+// is freed once used: the module holds what PyTorch's reference counting would, not all of
+// its intermediates until it returns. The low branch runs first, before the full-size high
+// branch exists.
 
 import { add, sub } from "../ops/arith.ts";
+import { chain } from "../ops/autograd.ts";
 import { concat } from "../ops/layout.ts";
 import { avgPool2d } from "../ops/pool.ts";
 import { upsample } from "../ops/resample.ts";
@@ -36,9 +41,14 @@ export abstract class FrequencySplit extends Module {
     const up = (t: Tensor) => upsample(t, this.pool, this.c.upsample);
     const f = this.rb.forward(x);
     const fLow = avgPool2d(f, this.pool);
-    const fHigh = sub(f, up(fLow));
-    const both = concat([this.rbHigh.forward(fHigh), up(low(fLow))], 1);
-    return add(this.ca.forward(this.fuse.forward(both)), x);
+    const lo = chain(fLow, [low, up]);
+    const hi = chain(f, [(t) => sub(t, up(fLow)), (t) => this.rbHigh.forward(t)]);
+    return chain(hi, [
+      (t) => concat([t, lo], 1),
+      (t) => this.fuse.forward(t),
+      (t) => this.ca.forward(t),
+      (t) => add(t, x),
+    ]);
   }
 }
 

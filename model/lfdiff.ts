@@ -94,9 +94,13 @@ export class LFDiff extends Module {
     z: Tensor | null,
     onBlock?: (done: number, total: number) => void,
   ): Tensor {
-    const { aligned, reference } = this.align.forward(x1, x2, x3);
-    const skip = this.config.globalSkip === "reference" ? reference : aligned;
-    return this.dhr.forward(aligned, z, skip, onBlock);
+    const { aligned, reference } = this.align.forward(
+      x1,
+      x2,
+      x3,
+      this.config.globalSkip === "reference",
+    );
+    return this.dhr.forward(aligned, z, reference ?? aligned, onBlock);
   }
 
   /** Ĥ [B, 3, H, W] from X_i = cat(L_i, H_i) [B, 6, H, W]. */

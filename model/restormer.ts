@@ -88,7 +88,7 @@ export class TransformerBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const y = add(x, this.attn.forward(this.norm1.forward(x)));
-    return add(y, this.ffn.forward(this.norm2.forward(y)));
+    const y = add(x, chain(x, [(t) => this.norm1.forward(t), (t) => this.attn.forward(t)]));
+    return add(y, chain(y, [(t) => this.norm2.forward(t), (t) => this.ffn.forward(t)]));
   }
 }

@@ -34,13 +34,15 @@ export function inferenceScope<T>(f: () => T): T {
 }
 
 /**
- * Applies fs in order: a sequential trunk. In inference each intermediate is freed as soon
- * as the next step has consumed it, so a trunk of n blocks holds two activations, not n.
+ * Applies fs in order: a sequential trunk, or a dataflow path through a module. In
+ * inference each step runs in its own scope (what it makes and does not return dies with
+ * it) and each intermediate is freed as soon as the next step has consumed it, so a trunk
+ * of n blocks holds two activations, not n.
  */
 export function chain(x: Tensor, fs: readonly ((y: Tensor) => Tensor)[]): Tensor {
   let y = x;
   for (const f of fs) {
-    const next = f(y);
+    const next = inferenceScope(() => f(y));
     if (!gradEnabled && y !== x && next !== y) y.dispose();
     y = next;
   }

@@ -13,7 +13,7 @@ import {
 } from "@lfdiff/model/mod.ts";
 import { gemmProvider, selectGemm, sgemmTs } from "@lfdiff/ops/cpu/gemm.ts";
 import { createCpuBackend } from "@lfdiff/ops/cpu/backend.ts";
-import { Arena } from "@lfdiff/ops/cpu/arena.ts";
+import { Arena, CHUNK, type Memory } from "@lfdiff/ops/cpu/arena.ts";
 import { openLibrary } from "@lfdiff/native/library.ts";
 import { assert, assertClose, assertEquals, assertThrows, strictEqual } from "./assert.ts";
 
@@ -325,8 +325,22 @@ Deno.test("safetensors: F16 storage rounds to the nearest half and reads back as
   }
 });
 
+/** Plain-array regions of `chunks` residency chunks whose release zero-fills, as madvise. */
+function fakeMemory(chunks: number) {
+  const released: [Float32Array, number, number][] = [];
+  const memory: Memory = {
+    regionFloats: chunks * CHUNK,
+    reserve: (n) => new Float32Array(n),
+    release: (r, start, end) => {
+      r.fill(0, start, end);
+      released.push([r, start, end]);
+    },
+  };
+  return { memory, released };
+}
+
 Deno.test("CPU arena: blocks never overlap, freed space is reused by any size and merged", () => {
-  const arena = new Arena(), rng = new T.Rng(3);
+  const arena = new Arena(fakeMemory(64).memory, 0), rng = new T.Rng(3);
   const live: Float32Array[] = [];
   for (let step = 0; step < 4000; step++) {
     if (live.length && rng.float() < 0.5) {
@@ -334,20 +348,67 @@ Deno.test("CPU arena: blocks never overlap, freed space is reused by any size an
       arena.free(b);
     } else {
       const b = arena.alloc(1024 + rng.int(1 << 20));
-      b.fill(step); // a later overlap would show as another step's value
+      b.fill(step + 1); // a later overlap, or a page given back under it, would show
       live.push(b);
     }
     if (step % 500 === 0) {
-      for (const b of live) assert(b.every((v) => v === b[0]), "a block was overwritten");
+      for (const b of live) assert(b.every((v) => v === b[0] && v > 0), "a block was overwritten");
     }
   }
   const before = arena.reserved;
   for (const b of live.splice(0)) arena.free(b);
-  // Everything merged back: one more of the largest size needs no new slab.
-  arena.alloc(1 << 20);
+  // Everything merged back: a block the size of a whole region needs no new region.
+  arena.alloc(64 * CHUNK);
   strictEqual(arena.reserved, before);
   const b = arena.alloc(5000);
   arena.free(b);
   assertThrows(() => arena.free(b), /arena: freeing a block it does not hold/);
   arena.free(new Float32Array(10)); // small and foreign arrays are the GC's
+});
+
+Deno.test("CPU arena: resident memory stays near the live peak, and repeated steps reuse it", () => {
+  // Shapes grow from module to module (an inference) and long-lived blocks pin the address
+  // space apart: without giving pages back, resident memory follows the highest address.
+  const slack = 4 * CHUNK;
+  const run = (release: boolean) => {
+    const { memory, released } = fakeMemory(4096);
+    const arena = new Arena(memory, release ? slack : Infinity);
+    const rng = new T.Rng(5), pinned: Float32Array[] = [];
+    let peak = 0, maxBlocks = 0;
+    for (let module = 0; module < 300; module++) {
+      const n = Math.floor((0.5 + module / 30) * CHUNK);
+      const blocks = Array.from({ length: 6 }, () => arena.alloc(n));
+      maxBlocks = Math.max(maxBlocks, pinned.length + blocks.length);
+      peak = Math.max(peak, arena.resident);
+      pinned.push(blocks.pop()!);
+      for (const b of blocks) arena.free(b);
+      if (pinned.length > 8) arena.free(pinned.splice(rng.int(pinned.length), 1)[0]);
+    }
+    return { peak, maxBlocks, stats: arena.stats, released };
+  };
+  const kept = run(false), given = run(true);
+  const s = given.stats;
+  assert(s.touched > 3 * given.peak, `touched ${s.touched} floats for a peak of ${given.peak}`);
+  assert(given.released.length > 0);
+  // Within the slack, but for chunks a live block shares with free space (two per block).
+  const bound = s.livePeak + slack + 2 * given.maxBlocks * CHUNK;
+  assert(given.peak <= bound, `resident ${given.peak} > ${bound}`);
+  assert(given.peak < 0.8 * kept.peak, `resident ${given.peak}, ${kept.peak} without giving back`);
+  for (const [r, start, end] of given.released) {
+    strictEqual(start % CHUNK, 0);
+    strictEqual(end - start, CHUNK);
+    assert(r.length >= end);
+  }
+
+  // The same allocations every step (training): after the first step nothing new is touched.
+  const steps = new Arena(fakeMemory(1024).memory, slack);
+  const rng = new T.Rng(6);
+  const sizes = Array.from({ length: 40 }, () => Math.floor((0.2 + 4 * rng.float()) * CHUNK));
+  const touched: number[] = [];
+  for (let step = 0; step < 4; step++) {
+    const held = sizes.map((n) => steps.alloc(n));
+    for (const b of held.reverse()) steps.free(b);
+    touched.push(steps.stats.touched);
+  }
+  assertEquals(touched.slice(1), [touched[0], touched[0], touched[0]]);
 });

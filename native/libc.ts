@@ -1,0 +1,43 @@
+// The C library's virtual-memory calls (mmap, madvise) through Deno.dlopen, for the CPU
+// arena: address space reserved in one call, memory only where pages are touched, and
+// pages given back on request (they read as zeros when touched again).
+
+import { type Found, openLibrary } from "./library.ts";
+
+const symbols = {
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+} as const;
+
+const PROT_READ_WRITE = 0x3, MAP_PRIVATE = 0x2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
+const MADV_DONTNEED = 4, MADV_HUGEPAGE = 14;
+const MAP_FAILED = 0xffffffffffffffffn;
+
+export class VirtualMemory {
+  readonly #s: Found<typeof symbols>["lib"]["symbols"];
+
+  constructor() {
+    this.#s = openLibrary("the C library", ["libc.so.6"], [], symbols, "").lib.symbols;
+  }
+
+  /**
+   * `bytes` of zero-filled address space as floats, or null when the system refuses it.
+   * Transparent huge pages are asked for, so a fault maps 2 MiB where the kernel allows.
+   */
+  reserve(bytes: number): Float32Array | null {
+    const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    const p = this.#s.mmap(null, BigInt(bytes), PROT_READ_WRITE, flags, -1, 0n);
+    if (p === null || BigInt(Deno.UnsafePointer.value(p)) === MAP_FAILED) return null;
+    this.#s.madvise(p, BigInt(bytes), MADV_HUGEPAGE); // advisory: refused is fine
+    return new Float32Array(Deno.UnsafePointerView.getArrayBuffer(p, bytes));
+  }
+
+  /** Gives back the pages of floats [start, end) of a region reserve() returned. */
+  release(region: Float32Array, start: number, end: number): void {
+    const p = Deno.UnsafePointer.of(region.subarray(start, end));
+    const status = this.#s.madvise(p, BigInt(4 * (end - start)), MADV_DONTNEED);
+    if (status !== 0) {
+      throw new Error(`madvise(MADV_DONTNEED) failed on ${4 * (end - start)} bytes`);
+    }
+  }
+}
