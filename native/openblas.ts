@@ -33,8 +33,16 @@ export const CblasRowMajor = 101;
 export const CblasNoTrans = 111;
 export const CblasTrans = 112;
 
-/** Opens OpenBLAS; throws LibraryNotFound naming every path tried. */
+/**
+ * Opens OpenBLAS; throws LibraryNotFound naming every path tried. Its threads are told to
+ * sleep as soon as a GEMM ends (OPENBLAS_THREAD_TIMEOUT=4, unless the environment says
+ * otherwise): by default they spin for ~2^28 cycles, taking a core from the TypeScript
+ * kernels' worker threads between GEMMs (a training step on this path ran 10% slower).
+ */
 export function openOpenBlas(): OpenBlas {
+  try {
+    if (!Deno.env.get("OPENBLAS_THREAD_TIMEOUT")) Deno.env.set("OPENBLAS_THREAD_TIMEOUT", "4");
+  } catch { /* no --allow-env: OpenBLAS's default */ }
   return openLibrary(
     "OpenBLAS",
     ["libopenblas.so.0", "libopenblas.so"],

@@ -12,7 +12,7 @@ import {
   resampleParams,
   walkParams,
 } from "@lfdiff/ops/cpu/tasks.ts";
-import { reducePlan, rowsOf } from "@lfdiff/ops/cpu/elementwise.ts";
+import { reducePlan } from "@lfdiff/ops/cpu/elementwise.ts";
 import { Rng } from "@lfdiff/ops/rng.ts";
 import { assert, assertEquals } from "./assert.ts";
 
@@ -55,14 +55,21 @@ const cases: Case[] = [
   },
   {
     task: "binary", // a broadcast second operand: a per-channel vector shorter than the staging limit
-    items: rowsOf(bshape),
+    items: size(bshape),
     bufs: () => [rand(size(bshape)), rand(37), rand(size(bshape))],
     out: [2],
     params: [opIndex("mul"), ...walkParams(bshape, contiguous(bshape), [0, 1, 0, 0])],
   },
   {
+    task: "binary", // one long row: the parts split it
+    items: P * H * W,
+    bufs: () => [rand(P * H * W), rand(P * H * W), rand(P * H * W)],
+    out: [2],
+    params: [opIndex("add"), ...walkParams([P * H * W], [1], [1])],
+  },
+  {
     task: "copy", // a transpose of the last two axes at offsets
-    items: rowsOf([3, 37, W, H]),
+    items: size(bshape),
     bufs: () => [rand(size(bshape) + 5), rand(size(bshape) + 7)],
     out: [1],
     params: [

@@ -4,10 +4,11 @@
 // `createCpuBackend` puts oneDNN (dnnl_backend.ts) on top of it when the library loads.
 
 import type { Backend, DeviceBuffer, GemmOperand } from "../backend.ts";
+import { sizeOf } from "../shape.ts";
 import { Arena } from "./arena.ts";
 import { createDnnlBackend } from "./dnnl_backend.ts";
 import { conv2dBackwardData, conv2dBackwardFilter, conv2dForward } from "./conv.ts";
-import { reducePlan, rowsOf } from "./elementwise.ts";
+import { reducePlan } from "./elementwise.ts";
 import { gemmProvider } from "./gemm.ts";
 import { parallel } from "./threads.ts";
 import {
@@ -49,21 +50,15 @@ export function createOpenBlasBackend(name = "cpu"): Backend {
     download: (src) => f(src).slice(),
     fill: (dst, v) => parallel("fill", dst.length, [f(dst)], [v]),
     copy: (shape, src, so, ss, dst, dO, ds) =>
-      parallel(
-        "copy",
-        rowsOf(shape),
-        [f(src), f(dst)],
-        [so, dO, ...walkParams(shape, ss, ds)],
-        shape.reduce((a, b) => a * b, 1),
-      ),
+      parallel("copy", sizeOf(shape), [f(src), f(dst)], [so, dO, ...walkParams(shape, ss, ds)]),
     unary: (op, x, out, a, b) => parallel("unary", out.length, [f(x), f(out)], [opIndex(op), a, b]),
     unaryBackward: (op, x, y, g, dx, a, b) =>
       parallel("unaryBackward", dx.length, [f(x), f(y), f(g), f(dx)], [opIndex(op), a, b]),
     binary: (op, shape, a, as, b, bs, out) =>
-      parallel("binary", rowsOf(shape), [f(a), f(b), f(out)], [
+      parallel("binary", sizeOf(shape), [f(a), f(b), f(out)], [
         opIndex(op),
         ...walkParams(shape, as, bs),
-      ], out.length),
+      ]),
     reduceSum: (x, shape, reduce, out) => reduceSum(f(x), shape, reduce, f(out)),
     gemm({ transA, transB, m, n, k, batch, alpha, beta, a, b, c }) {
       const run = sgemm();

@@ -218,9 +218,23 @@ export function dnnlConv(
   const outLayout = (buf: Float32Array, plainMd: MemoryDesc, want: MemoryDesc) =>
     d.mdEqual(plainMd, want) ? buf : tmp(d.mdSize(want));
 
+  // The gradient's reorder made for backward-data, kept for the backward-filter call that
+  // follows it on the same gradient (ops/conv.ts makes the two in a row): one reorder
+  // instead of two. Any other conv call, or a write or free of the gradient, drops it.
+  let kept: { g: Float32Array; md: MemoryDesc; ga: Float32Array } | null = null;
+  const dropKept = () => {
+    if (kept) release(kept.ga);
+    kept = null;
+  };
+  const dirtyOrKept = (buf: DeviceBuffer) => {
+    if (kept?.g === f(buf)) dropKept();
+    dirty(buf);
+  };
+
   return {
-    dirty,
+    dirty: dirtyOrKept,
     conv2d(geo, x, w, bias, y, act) {
+      dropKept();
       const pl = convPlan("fwd", geo, bias !== null, act);
       const key = JSON.stringify(geo);
       const xa = toLayout(f(x), pl.plainA, pl.mdA, `fwd x ${key}`);
@@ -231,20 +245,24 @@ export function dnnlConv(
       fromLayout(ya, f(y), pl.mdB, pl.plainB, `fwd y ${key}`);
     },
     conv2dBackwardData(geo, g, w, dx) {
+      dropKept();
       const pl = convPlan("bwdData", geo, false, null);
       const key = JSON.stringify(geo);
       const ga = toLayout(f(g), pl.plainB, pl.mdB, `bwdData g ${key}`);
       const wa = weightsIn(f(w), pl.plainW, pl.mdW, `bwd ${key}`);
       const dxa = outLayout(f(dx), pl.plainA, pl.mdA);
       run(pl.k, [dxa, wa, ga]);
-      if (ga !== f(g)) release(ga);
+      if (ga !== f(g)) kept = { g: f(g), md: pl.mdB, ga };
       fromLayout(dxa, f(dx), pl.mdA, pl.plainA, `bwdData dx ${key}`);
     },
     conv2dBackwardFilter(geo, x, g, dw, db) {
       const pl = convPlan("bwdWeights", geo, db !== null, null);
       const key = JSON.stringify(geo);
       const xa = toLayout(f(x), pl.plainA, pl.mdA, `bwdW x ${key}`);
-      const ga = toLayout(f(g), pl.plainB, pl.mdB, `bwdW g ${key}`);
+      const reuse = kept?.g === f(g) && d.mdEqual(kept.md, pl.mdB) ? kept.ga : null;
+      if (!reuse) dropKept();
+      kept = null;
+      const ga = reuse ?? toLayout(f(g), pl.plainB, pl.mdB, `bwdW g ${key}`);
       const dwa = outLayout(f(dw), pl.plainW, pl.mdW);
       run(pl.k, db ? [xa, dwa, ga, f(db)] : [xa, dwa, ga]);
       if (xa !== f(x)) release(xa);

@@ -1,8 +1,8 @@
 // CPU kernels for maps, broadcasting binary ops, strided copies and sums. Loops are written
 // per op with the switch outside the loop so V8 keeps each one monomorphic; N-d walks step
 // an index counter over every axis but the last and run the last axis as a flat loop. Each
-// kernel does a part [lo, hi) of its items (elements for maps, rows for walks, slices of
-// the outermost kept axis for sums), so threads.ts can split it.
+// kernel does a part [lo, hi) of its items (elements for maps and walks, slices of the
+// outermost kept axis for sums), so threads.ts can split it.
 
 import type { BinaryOp, UnaryOp } from "../backend.ts";
 
@@ -138,20 +138,37 @@ function sizeOf(shape: readonly number[]): number {
   return n;
 }
 
-/** Rows (runs of the last axis) of an N-d walk over `shape`; 1 for a scalar. */
-export function rowsOf(shape: readonly number[]): number {
-  return shape.length === 0 ? 1 : sizeOf(shape) / shape[shape.length - 1];
-}
-
-/** Index counter and offsets of row `row` (every axis but the last, row-major). */
-function startAt(shape: readonly number[], row: number, strides: (readonly number[])[]) {
-  const r = shape.length, idx = new Int32Array(r), off = strides.map(() => 0);
+/**
+ * Walks elements [lo, hi) of `shape` in row-major order, a run of the last axis at a time
+ * (the first and last runs may be partial): run(j0, n, offsets) covers last-axis indices
+ * [j0, j0 + n) of the row whose first element sits at `offsets` (one per stride list).
+ */
+function walkRuns(
+  shape: readonly number[],
+  strides: (readonly number[])[],
+  lo: number,
+  hi: number,
+  run: (j0: number, n: number, at: number, off: number[]) => void,
+): void {
+  const r = shape.length, inner = shape[r - 1];
+  const idx = new Int32Array(r), off = strides.map(() => 0);
+  let row = Math.floor(lo / inner);
   for (let ax = r - 2; ax >= 0 && row > 0; ax--) {
     idx[ax] = row % shape[ax];
     row = Math.floor(row / shape[ax]);
     strides.forEach((st, k) => off[k] += idx[ax] * st[ax]);
   }
-  return { idx, off };
+  for (let at = lo; at < hi;) {
+    const j0 = at % inner, n = Math.min(inner - j0, hi - at);
+    run(j0, n, at, off);
+    at += n;
+    for (let ax = r - 2; ax >= 0; ax--) {
+      strides.forEach((st, k) => off[k] += st[ax]);
+      if (++idx[ax] < shape[ax]) break;
+      strides.forEach((st, k) => off[k] -= st[ax] * shape[ax]);
+      idx[ax] = 0;
+    }
+  }
 }
 
 export function copy(
@@ -163,32 +180,21 @@ export function copy(
   dstOff: number,
   dstStrides: readonly number[],
   lo = 0,
-  hi = rowsOf(shape),
+  hi = sizeOf(shape),
 ): void {
   const r = shape.length;
-  if (sizeOf(shape) === 0 || hi <= lo) return;
+  if (hi <= lo) return;
   if (r === 0) {
     dst[dstOff] = src[srcOff];
     return;
   }
-  const inner = shape[r - 1], si = srcStrides[r - 1], di = dstStrides[r - 1];
-  const memcpy = si === 1 && di === 1 && inner >= 16;
-  const broadcastRow = si === 0 && di === 1;
-  const { idx, off } = startAt(shape, lo, [srcStrides, dstStrides]);
-  let s = srcOff + off[0], d = dstOff + off[1];
-  for (let o = hi - lo; o > 0; o--) {
-    if (memcpy) dst.set(src.subarray(s, s + inner), d);
-    else if (broadcastRow) dst.fill(src[s], d, d + inner);
-    else for (let j = 0; j < inner; j++) dst[d + j * di] = src[s + j * si];
-    for (let ax = r - 2; ax >= 0; ax--) {
-      s += srcStrides[ax];
-      d += dstStrides[ax];
-      if (++idx[ax] < shape[ax]) break;
-      s -= srcStrides[ax] * shape[ax];
-      d -= dstStrides[ax] * shape[ax];
-      idx[ax] = 0;
-    }
-  }
+  const si = srcStrides[r - 1], di = dstStrides[r - 1];
+  walkRuns(shape, [srcStrides, dstStrides], lo, hi, (j0, n, _, [os, od]) => {
+    const s = srcOff + os + j0 * si, d = dstOff + od + j0 * di;
+    if (si === 1 && di === 1 && n >= 16) dst.set(src.subarray(s, s + n), d);
+    else if (si === 0 && di === 1) dst.fill(src[s], d, d + n);
+    else for (let j = 0; j < n; j++) dst[d + j * di] = src[s + j * si];
+  });
 }
 
 /** One row of a binary op: out[o..o+n) = a[ia + j*sa] op b[ib + j*sb]. */
@@ -245,28 +251,18 @@ export function binary(
   bStrides: readonly number[],
   out: Float32Array,
   lo = 0,
-  hi = rowsOf(shape),
+  hi = sizeOf(shape),
 ): void {
   const r = shape.length;
-  if (sizeOf(shape) === 0 || hi <= lo) return;
+  if (hi <= lo) return;
   if (r === 0) {
     binaryRow(op, 1, a, 0, 1, b, 0, 1, out, 0);
     return;
   }
-  const inner = shape[r - 1], sa = aStrides[r - 1], sb = bStrides[r - 1];
-  const { idx, off } = startAt(shape, lo, [aStrides, bStrides]);
-  let ia = off[0], ib = off[1];
-  for (let o = lo * inner; o < hi * inner; o += inner) {
-    binaryRow(op, inner, a, ia, sa, b, ib, sb, out, o);
-    for (let ax = r - 2; ax >= 0; ax--) {
-      ia += aStrides[ax];
-      ib += bStrides[ax];
-      if (++idx[ax] < shape[ax]) break;
-      ia -= aStrides[ax] * shape[ax];
-      ib -= bStrides[ax] * shape[ax];
-      idx[ax] = 0;
-    }
-  }
+  const sa = aStrides[r - 1], sb = bStrides[r - 1];
+  walkRuns(shape, [aStrides, bStrides], lo, hi, (j0, n, at, [ia, ib]) => {
+    binaryRow(op, n, a, ia + j0 * sa, sa, b, ib + j0 * sb, sb, out, at);
+  });
 }
 
 /**
