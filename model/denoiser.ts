@@ -4,17 +4,15 @@
 // nearest ×2 + conv up with skip concatenation, and a norm/SiLU/conv tail.
 //   z_t, D [B, N, h, w] (h, w divisible by 2^(levels−1)), t → ε̂ [B, N, h, w]
 
-import { add, mul } from "../ops/arith.ts";
+import { add } from "../ops/arith.ts";
 import { concat, reshape } from "../ops/layout.ts";
 import { upsample } from "../ops/resample.ts";
 import type { Rng } from "../ops/rng.ts";
 import { type Tensor, tensor } from "../ops/tensor.ts";
-import { sigmoid } from "../ops/unary.ts";
+import { silu } from "../ops/unary.ts";
 import type { LFDiffConfig } from "./config.ts";
 import { Conv2d, LayerNorm2d, Linear } from "./nn/layers.ts";
 import { Module } from "./nn/module.ts";
-
-export const silu = (x: Tensor) => mul(x, sigmoid(x));
 
 /** DDPM's sinusoidal embedding of integer steps: [B] → [B, dim]. */
 export function timestepEmbedding(ts: number[], dim: number, device?: string): Tensor {

@@ -25,6 +25,7 @@ export const UNARY_OPS = [
   "sigmoid",
   "tanh",
   "gelu", // erf form
+  "silu", // x·sigmoid(x)
 ] as const;
 export type UnaryOp = typeof UNARY_OPS[number];
 

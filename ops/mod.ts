@@ -18,7 +18,20 @@ export { keep, scope } from "./scope.ts";
 export { defaultRng, manualSeed, Rng } from "./rng.ts";
 export { fmt, type Shape, ShapeError, sizeOf } from "./shape.ts";
 export { add, affine, div, mul, neg, sub, sumTo } from "./arith.ts";
-export { abs, clamp, exp, gelu, leakyRelu, log, pow, relu, sigmoid, sqrt, tanh } from "./unary.ts";
+export {
+  abs,
+  clamp,
+  exp,
+  gelu,
+  leakyRelu,
+  log,
+  pow,
+  relu,
+  sigmoid,
+  silu,
+  sqrt,
+  tanh,
+} from "./unary.ts";
 export { mean, sum } from "./reduce.ts";
 export { softmax } from "./softmax.ts";
 export { matmul } from "./matmul.ts";

@@ -31,3 +31,5 @@ export const sigmoid = (x: Tensor) => map("sigmoid", x);
 export const tanh = (x: Tensor) => map("tanh", x);
 /** GELU in its exact erf form (PyTorch's default, approximate='none'). */
 export const gelu = (x: Tensor) => map("gelu", x);
+/** SiLU (swish): x·sigmoid(x), one kernel and no sigmoid temporary. */
+export const silu = (x: Tensor) => map("silu", x);

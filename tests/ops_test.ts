@@ -53,6 +53,7 @@ const OPS: Record<string, (x: Tensor[], p: Params) => Tensor> = {
   sigmoid: ([a]) => T.sigmoid(a),
   tanh: ([a]) => T.tanh(a),
   gelu: ([a]) => T.gelu(a),
+  silu: ([a]) => T.silu(a),
   sum: ([a], p) => T.sum(a, p.axes, p.keep),
   mean: ([a], p) => T.mean(a, p.axes, p.keep),
   softmax: ([a]) => T.softmax(a),

@@ -58,6 +58,8 @@ function eltwise(
       return [alg.eltwiseTanh, 0, 0, "src"];
     case "gelu":
       return [alg.eltwiseGeluErf, 0, 0, "src"];
+    case "silu":
+      return [alg.eltwiseSwish, 1, 0, "src"];
   }
 }
 

@@ -74,6 +74,9 @@ export function unary(
     case "gelu":
       for (let i = lo; i < hi; i++) y[i] = 0.5 * x[i] * (1 + erf(x[i] * SQRT1_2));
       break;
+    case "silu":
+      for (let i = lo; i < hi; i++) y[i] = x[i] / (1 + Math.exp(-x[i]));
+      break;
   }
 }
 
@@ -127,6 +130,12 @@ export function unaryBackward(
       for (let i = lo; i < hi; i++) {
         const v = x[i];
         dx[i] = g[i] * (0.5 * (1 + erf(v * SQRT1_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+      }
+      break;
+    case "silu":
+      for (let i = lo; i < hi; i++) {
+        const s = 1 / (1 + Math.exp(-x[i]));
+        dx[i] = g[i] * s * (1 + x[i] * (1 - s));
       }
       break;
   }

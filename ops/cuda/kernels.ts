@@ -20,6 +20,7 @@ const FORWARD: Record<UnaryOp, string> = {
   sigmoid: "1.f / (1.f + expf(-x))",
   tanh: "tanhf(x)",
   gelu: "0.5f * x * (1.f + erff(x * 0.70710678118654752f))",
+  silu: "x / (1.f + expf(-x))",
 };
 
 /** dx = g · f'(x), given x and y = f(x) */
@@ -37,6 +38,7 @@ const BACKWARD: Record<UnaryOp, string> = {
   tanh: "g * (1.f - y * y)",
   gelu:
     "g * (0.5f * (1.f + erff(x * 0.70710678118654752f)) + x * 0.3989422804014327f * expf(-0.5f * x * x))",
+  silu: "g * (1.f / (1.f + expf(-x))) * (1.f + x * (1.f - 1.f / (1.f + expf(-x))))",
 };
 
 const cases = (body: Record<UnaryOp, string>) =>
