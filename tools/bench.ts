@@ -157,7 +157,10 @@ function ourOps(device: string): Record<Op, () => void> {
   return {
     conv3x3_fwd_bwd: () =>
       T.scope(() => {
-        for (const t of [x, w, b]) t.grad = null;
+        for (const t of [x, w, b]) {
+          t.grad?.dispose(); // as PyTorch frees a dropped gradient at once
+          t.grad = null;
+        }
         T.conv2d(x, w, b, { padding: 1 }).backward(g);
       }),
     conv3x3_fwd: () => T.scope(() => void T.noGrad(() => T.conv2d(x, w, b, { padding: 1 }))),
