@@ -13,8 +13,24 @@
 // their sizes were tuned on a 2-core EPYC with OpenBLAS 0.3.21.
 
 import type { Conv2dGeometry } from "../backend.ts";
-import { copy } from "./elementwise.ts";
+import { sizeOf } from "../shape.ts";
 import type { Sgemm } from "./gemm.ts";
+import { walkParams } from "./tasks.ts";
+import { parallel } from "./threads.ts";
+
+/** A strided copy split over the threads (the padding and cropping copies around GEMMs). */
+function copy(
+  shape: readonly number[],
+  src: Float32Array,
+  srcOff: number,
+  srcStrides: readonly number[],
+  dst: Float32Array,
+  dstOff: number,
+  dstStrides: readonly number[],
+): void {
+  const params = [srcOff, dstOff, ...walkParams(shape, srcStrides, dstStrides)];
+  parallel("copy", sizeOf(shape), [src, dst], params);
+}
 
 /** Target column-tile size in floats: big enough for GEMM efficiency, small enough for cache. */
 const TILE_FLOATS = 1 << 20;
