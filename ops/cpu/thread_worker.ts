@@ -2,7 +2,7 @@
 // runs its part on views of the caller's buffers (by address), reports, and waits again.
 
 import { workerData } from "node:worker_threads";
-import { finishPart, readTask, SEQ, sharedViews } from "./threads.ts";
+import { finishPart, readTask, SEQ, sharedViews, workerReady } from "./threads.ts";
 import { runTask } from "./tasks.ts";
 
 const { sab, index } = workerData as { sab: SharedArrayBuffer; index: number };
@@ -13,6 +13,7 @@ const view = (ptr: number, n: number) =>
   );
 
 let seen = 0;
+workerReady(shared);
 for (;;) {
   // Spin a little (tasks come in bursts), then sleep until the generation changes.
   for (let spin = 0; Atomics.load(shared.ctrl, SEQ) === seen && spin < 20000; spin++);

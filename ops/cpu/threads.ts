@@ -22,7 +22,10 @@ const MAX_BUFFERS = 8, MAX_PARAMS = 32, MAX_THREADS = 64;
  * typed arrays that V8 keeps on its heap, where a collection on this thread could move them.
  */
 const STAGE_BELOW = 1024;
-/** Int32 control words: generation, workers still running, task, buffer and parameter counts, error. */
+/**
+ * Int32 control words: generation, workers still running, task, buffer and parameter counts,
+ * error, workers started.
+ */
 const enum C {
   Seq,
   Pending,
@@ -30,6 +33,7 @@ const enum C {
   Buffers,
   Params,
   Error,
+  Ready,
   Words,
 }
 /** Float64 argument slots: [pointer, length] per buffer, the parameters, then [lo, hi] per thread. */
@@ -82,6 +86,15 @@ export function finishPart(s: Shared, err: unknown): void {
 
 export const SEQ = C.Seq;
 
+/** A worker's first act: counted as started, so the pool knows every worker will answer. */
+export function workerReady(s: Shared): void {
+  Atomics.add(s.ctrl, C.Ready, 1);
+  Atomics.notify(s.ctrl, C.Ready);
+}
+
+/** How long the pool waits for its workers to start before running on this thread alone. */
+const START_MS = 20_000;
+
 interface Pool {
   shared: Shared;
   threads: number;
@@ -106,21 +119,40 @@ export function threadCount(): number {
   return Math.max(1, Math.min(MAX_THREADS, Number.isInteger(n) && n > 0 ? n : cores));
 }
 
+/**
+ * Starts the workers and waits until every one has started, so that each answers every
+ * task; without the permissions they need (ffi for their views, read for their module), or
+ * if one does not start, the kernels run on this thread.
+ */
 function startPool(): Pool | null {
   const threads = threadCount();
   if (threads < 2) return null;
+  const module = new URL("./thread_worker.ts", import.meta.url);
   try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+    const granted = (d: Deno.PermissionDescriptor) =>
+      Deno.permissions.querySync(d).state === "granted";
+    if (!granted({ name: "ffi" }) || !granted({ name: "read", path: module })) return null;
   } catch {
     return null;
   }
   const sab = new SharedArrayBuffer(SHARED_BYTES);
   const shared = sharedViews(sab);
-  for (let i = 1; i < threads; i++) {
-    const w = new Worker(new URL("./thread_worker.ts", import.meta.url), {
-      workerData: { sab, index: i },
-    });
-    w.unref();
+  try {
+    for (let i = 1; i < threads; i++) {
+      new Worker(module, { workerData: { sab, index: i } }).unref();
+    }
+  } catch (e) {
+    console.error(`lfdiff: worker threads failed to start (${(e as Error).message}); one thread`);
+    return null;
+  }
+  const deadline = performance.now() + START_MS;
+  for (let n; (n = Atomics.load(shared.ctrl, C.Ready)) < threads - 1;) {
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      console.error("lfdiff: worker threads did not start; the CPU kernels run on one thread");
+      return null;
+    }
+    Atomics.wait(shared.ctrl, C.Ready, n, left);
   }
   return { shared, threads, stage: new Float32Array(MAX_BUFFERS * STAGE_BELOW) };
 }
