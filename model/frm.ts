@@ -3,10 +3,9 @@
 //   y = CA(conv1×1(cat(RB(F_high), Up(low(F_low)))));  out = y + x
 // `low` is self-attention (a Restormer block) in FRM, and the Eq. 9 cross-attention with
 // the prior z in PIM (model/pim.ts).   x [B, C, H, W] → [B, C, H, W], H and W divisible by k
-// The branches are chains, so in inference each temporary (Up(F_low), F_high, the concat)
-// is freed once used: the module holds what PyTorch's reference counting would, not all of
-// its intermediates until it returns. The low branch runs first, before the full-size high
-// branch exists.
+// In inference the branches run as chains, so Up(F_low), F_high, RB(F_high), the concat and
+// the outputs after it are each freed once used; F, F_low and the low branch stay until the
+// module returns. The low branch runs first, before the full-size high branch exists.
 
 import { add, sub } from "../ops/arith.ts";
 import { chain } from "../ops/autograd.ts";
@@ -42,8 +41,9 @@ export abstract class FrequencySplit extends Module {
     const f = this.rb.forward(x);
     const fLow = avgPool2d(f, this.pool);
     const lo = chain(fLow, [low, up]);
-    const hi = chain(f, [(t) => sub(t, up(fLow)), (t) => this.rbHigh.forward(t)]);
-    return chain(hi, [
+    return chain(f, [
+      (t) => sub(t, up(fLow)),
+      (t) => this.rbHigh.forward(t),
       (t) => concat([t, lo], 1),
       (t) => this.fuse.forward(t),
       (t) => this.ca.forward(t),

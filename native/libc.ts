@@ -11,6 +11,7 @@ const symbols = {
 
 const PROT_READ_WRITE = 0x3, MAP_PRIVATE = 0x2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
 const MADV_DONTNEED = 4, MADV_HUGEPAGE = 14;
+const HUGE = 2 << 20;
 const MAP_FAILED = 0xffffffffffffffffn;
 
 export class VirtualMemory {
@@ -21,15 +22,18 @@ export class VirtualMemory {
   }
 
   /**
-   * `bytes` of zero-filled address space as floats, or null when the system refuses it.
-   * Transparent huge pages are asked for, so a fault maps 2 MiB where the kernel allows.
+   * `bytes` of zero-filled address space as floats, starting on a 2 MiB boundary, or null
+   * when the system refuses it. Transparent huge pages are asked for, so a fault maps 2 MiB
+   * where the kernel allows, and 2 MiB-aligned ranges given back are whole huge pages.
    */
   reserve(bytes: number): Float32Array | null {
     const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-    const p = this.#s.mmap(null, BigInt(bytes), PROT_READ_WRITE, flags, -1, 0n);
+    const p = this.#s.mmap(null, BigInt(bytes + HUGE), PROT_READ_WRITE, flags, -1, 0n);
     if (p === null || BigInt(Deno.UnsafePointer.value(p)) === MAP_FAILED) return null;
-    this.#s.madvise(p, BigInt(bytes), MADV_HUGEPAGE); // advisory: refused is fine
-    return new Float32Array(Deno.UnsafePointerView.getArrayBuffer(p, bytes));
+    const skip = (HUGE - Number(BigInt(Deno.UnsafePointer.value(p)) % BigInt(HUGE))) % HUGE;
+    const start = Deno.UnsafePointer.offset(p, skip)!;
+    this.#s.madvise(start, BigInt(bytes), MADV_HUGEPAGE); // advisory: refused is fine
+    return new Float32Array(Deno.UnsafePointerView.getArrayBuffer(start, bytes));
   }
 
   /** Gives back the pages of floats [start, end) of a region reserve() returned. */

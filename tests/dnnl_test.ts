@@ -7,6 +7,7 @@ import { alg, arg, f32, formatAny, normFlags, prop, query, SIZES } from "@lfdiff
 import { assertEquals } from "./assert.ts";
 
 const HEADER = "/usr/include/dnnl.h";
+const VERSION_HEADER = "/usr/include/oneapi/dnnl/dnnl_version.h";
 
 const sizes: Record<keyof typeof SIZES, string> = {
   memoryDesc: "dnnl_memory_desc_t",
@@ -92,8 +93,15 @@ async function compiler(): Promise<string | null> {
 }
 
 const cc = await compiler();
-const header = await Deno.stat(HEADER).then(() => true, () => false);
-const why = !cc ? "no C compiler" : !header ? `no ${HEADER} (apt-get install libdnnl-dev)` : "";
+const version = await Deno.readTextFile(VERSION_HEADER).catch(() => "");
+const major = /#define DNNL_VERSION_MAJOR (\d+)/.exec(version)?.[1];
+const why = !cc
+  ? "no C compiler"
+  : !major
+  ? `no ${HEADER} (apt-get install libdnnl-dev)`
+  : major !== "2"
+  ? `the installed header is oneDNN ${major}.x; the bindings are for 2.x`
+  : "";
 if (why) console.error(`dnnl_test: skipped, ${why}`);
 
 Deno.test({

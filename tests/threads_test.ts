@@ -236,7 +236,30 @@ for (const c of cases) {
   });
 }
 
-Deno.test("threads: OMP_NUM_THREADS or every core", () => {
-  const env = Number(Deno.env.get("OMP_NUM_THREADS"));
-  assertEquals(threadCount(), env > 0 ? env : navigator.hardwareConcurrency);
+Deno.test("threads: OMP_NUM_THREADS or every core, at most the cores", () => {
+  const env = Number(Deno.env.get("OMP_NUM_THREADS")), cores = navigator.hardwareConcurrency;
+  assertEquals(threadCount(), env > 0 ? Math.min(env, cores) : cores);
+});
+
+Deno.test("a small buffer passed twice stays one buffer through the split", () => {
+  // A bias-free layer norm's backward passes dw for db too: the result must survive.
+  const ln = { n: 3, c: 37, hw: 45 * 53, eps: 1e-5 }, size = ln.n * ln.c * ln.hw;
+  const x = rand(size), g = rand(size), mean = rand(ln.n * ln.hw);
+  const rstd = rand(ln.n * ln.hw, 0.5, 2), dw = rand(37);
+  const whole = dw.slice();
+  const p = [...layerNormParams(ln), 0];
+  runTask(TASKS.indexOf("layerNormBackwardWeights"), [x, mean, rstd, g, whole, whole], p, 0, 37);
+  parallel("layerNormBackwardWeights", 37, [x, mean, rstd, g, dw, dw], p, size);
+  assertEquals(dw, whole);
+});
+
+Deno.test("a task with more parameters than the pool carries runs whole", () => {
+  const shape = Array(12).fill(2).concat([64, 64]), n = size(shape);
+  const src = rand(n), dst = new Float32Array(n);
+  parallel("copy", n, [src, dst], [
+    0,
+    0,
+    ...walkParams(shape, contiguous(shape), contiguous(shape)),
+  ]);
+  assertEquals(dst, src);
 });

@@ -90,12 +90,12 @@ const table = {
   unary: ([x, y], [op, a, b], lo, hi) => unary(UNARY_OPS[op], x, y, a, b, lo, hi),
   unaryBackward: ([x, y, g, dx], [op, a, b], lo, hi) =>
     unaryBackward(UNARY_OPS[op], x, y, g, dx, a, b, lo, hi),
-  /** [op, walkParams(shape, aStrides, bStrides)] over rows */
+  /** [op, walkParams(shape, aStrides, bStrides)] over elements */
   binary: ([a, b, out], p, lo, hi) => {
     const { shape, strides: [as, bs] } = walk(p, 1, 2);
     binary(BINARY[p[0]], shape, a, as, b, bs, out, lo, hi);
   },
-  /** [srcOff, dstOff, walkParams(shape, srcStrides, dstStrides)] over rows */
+  /** [srcOff, dstOff, walkParams(shape, srcStrides, dstStrides)] over elements */
   copy: ([src, dst], p, lo, hi) => {
     const { shape, strides: [ss, ds] } = walk(p, 2, 2);
     copy(shape, src, p[0], ss, dst, p[1], ds, lo, hi);

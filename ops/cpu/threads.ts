@@ -59,7 +59,8 @@ export function sharedViews(sab: SharedArrayBuffer): Shared {
   };
 }
 
-const smallInt = (v: number) => (Number.isInteger(v) && Math.abs(v) < 2 ** 30 ? v | 0 : v);
+const smallInt = (v: number) =>
+  Number.isInteger(v) && Math.abs(v) < 2 ** 30 && !Object.is(v, -0) ? v | 0 : v;
 
 /** What a worker reads for its part of the current task. */
 export function readTask(s: Shared, index: number, view: (ptr: number, n: number) => Float32Array) {
@@ -115,8 +116,9 @@ export function threadCount(): number {
   try {
     n = Number(Deno.env.get("OMP_NUM_THREADS"));
   } catch { /* no --allow-env */ }
+  // Never more than the cores: a worker without one of its own delays every split.
   const cores = navigator.hardwareConcurrency || 1;
-  return Math.max(1, Math.min(MAX_THREADS, Number.isInteger(n) && n > 0 ? n : cores));
+  return Math.max(1, Math.min(MAX_THREADS, cores, Number.isInteger(n) && n > 0 ? n : cores));
 }
 
 /**
@@ -173,17 +175,23 @@ export function parallel(
   if (n <= 0) return;
   if (pool === undefined) pool = work >= MIN_SPLIT_WORK && n > 1 ? startPool() : undefined;
   const t = pool ? Math.min(pool.threads, n) : 1;
-  if (!pool || t < 2 || work < MIN_SPLIT_WORK || bufs.some((b) => b.length === 0)) {
+  if (
+    !pool || t < 2 || work < MIN_SPLIT_WORK || bufs.some((b) => b.length === 0) ||
+    bufs.length > MAX_BUFFERS || params.length > MAX_PARAMS
+  ) {
     return runTask(TASKS.indexOf(task), bufs, params, 0, n);
   }
-  if (bufs.length > MAX_BUFFERS || params.length > MAX_PARAMS) {
-    throw new Error(`parallel ${task}: too many buffers or parameters`);
-  }
   const { ctrl, args, error } = pool.shared;
+  // One staging copy per distinct small buffer: a buffer passed twice (a bias-free layer
+  // norm's dw standing in for db) must stay one buffer.
+  const stagedOf = new Map<Float32Array, Float32Array>();
   const staged = bufs.map((b, i) => {
     if (b.length >= STAGE_BELOW) return b;
-    const s = pool!.stage.subarray(i * STAGE_BELOW, i * STAGE_BELOW + b.length);
-    s.set(b);
+    let s = stagedOf.get(b);
+    if (!s) {
+      stagedOf.set(b, s = pool!.stage.subarray(i * STAGE_BELOW, i * STAGE_BELOW + b.length));
+      s.set(b);
+    }
     return s;
   });
   staged.forEach((b, i) => {
@@ -217,7 +225,7 @@ export function parallel(
       if (left !== 0) Atomics.wait(ctrl, C.Pending, left, 1000);
     }
   }
-  staged.forEach((s, i) => s !== bufs[i] && bufs[i].set(s));
+  for (const [b, s] of stagedOf) b.set(s);
   if (mine) throw mine;
   if (ctrl[C.Error]) {
     const end = error.indexOf(0);
