@@ -28,11 +28,11 @@ export class ReconstructionBlock extends Module {
   }
 
   forward(x: Tensor, z: Tensor): Tensor {
-    const steps = [
-      (y: Tensor) => this.pim.forward(y, z),
+    return chain(x, [
+      (y) => this.pim.forward(y, z),
       ...this.frms.map((m) => (y: Tensor) => m.forward(y)),
-    ];
-    return add(chain(x, steps), x);
+      (y) => add(y, x),
+    ]);
   }
 }
 
@@ -46,7 +46,7 @@ export class BaselineBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return add(chain(x, this.frms.map((m) => (y) => m.forward(y))), x);
+    return chain(x, [...this.frms.map((m) => (y: Tensor) => m.forward(y)), (y) => add(y, x)]);
   }
 }
 

@@ -88,7 +88,11 @@ export class TransformerBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const y = add(x, chain(x, [(t) => this.norm1.forward(t), (t) => this.attn.forward(t)]));
-    return add(y, chain(y, [(t) => this.norm2.forward(t), (t) => this.ffn.forward(t)]));
+    const y = chain(x, [
+      (t) => this.norm1.forward(t),
+      (t) => this.attn.forward(t),
+      (t) => add(x, t),
+    ]);
+    return chain(y, [(t) => this.norm2.forward(t), (t) => this.ffn.forward(t), (t) => add(y, t)]);
   }
 }
