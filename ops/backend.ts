@@ -39,7 +39,9 @@ export interface Activation {
   slope?: number;
 }
 
-export type BinaryOp = "add" | "sub" | "mul" | "div";
+/** Binary ops, in the order backends index them (CUDA's kernel switch, the CPU's tasks). */
+export const BINARY_OPS = ["add", "sub", "mul", "div"] as const;
+export type BinaryOp = typeof BINARY_OPS[number];
 
 export interface Conv2dGeometry {
   n: number;

@@ -2,9 +2,10 @@
 //   x [n, cin, h, w], weight [cout, cin/groups, kh, kw], bias [cout] → y [n, cout, oh, ow]
 //   oh = floor((h + 2·pad − dil·(kh−1) − 1)/stride) + 1
 // Forward, backward-data and backward-filter are the backend's three conv primitives (the
-// cuDNN split); backward-filter also gives the bias gradient, a sum over n, h, w. An activation may be fused into
-// the output (y = act(conv + bias), as oneDNN and cuDNN post-ops): it saves a full-size
-// temporary, and its backward g·act'(·) is computed from y, so nothing else is kept.
+// cuDNN split); backward-filter also gives the bias gradient, a sum over n, h, w. An
+// activation may be fused into the output (y = act(conv + bias), as oneDNN and cuDNN
+// post-ops): it saves a full-size temporary, and its backward g·act'(·) is computed from y,
+// so nothing else is kept.
 
 import type { Activation, Conv2dGeometry } from "./backend.ts";
 import { record } from "./autograd.ts";

@@ -68,7 +68,6 @@ export class Arena {
   #liveHwm = 0;
   #residentChunks = 0;
   #touched = 0;
-  #released = 0;
 
   constructor(readonly memory: Memory = systemMemory(), readonly slack = SLACK) {}
 
@@ -84,15 +83,10 @@ export class Arena {
 
   /**
    * Floats handed out now and at most so far, and (where pages can be given back) floats
-   * made resident so far (each a page fault and a zero fill) and given back.
+   * made resident so far: each a page fault and a zero fill.
    */
-  get stats(): { live: number; livePeak: number; touched: number; released: number } {
-    return {
-      live: this.#live,
-      livePeak: this.#liveHwm,
-      touched: this.#touched * CHUNK,
-      released: this.#released * CHUNK,
-    };
+  get stats(): { live: number; livePeak: number; touched: number } {
+    return { live: this.#live, livePeak: this.#liveHwm, touched: this.#touched * CHUNK };
   }
 
   alloc(n: number): Float32Array {
@@ -193,7 +187,6 @@ export class Arena {
       this.memory.release!(r.data, c * CHUNK, (c + 1) * CHUNK);
       r.resident[c] = 0;
       this.#residentChunks--;
-      this.#released++;
     }
   }
 }

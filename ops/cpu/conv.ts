@@ -67,7 +67,7 @@ function bandRows(k: number, oh: number, ow: number): number {
   return Math.max(1, Math.min(oh, Math.floor(TILE_FLOATS / (k * ow))));
 }
 
-function isPointwise(g: Conv2dGeometry): boolean {
+export function isPointwise(g: Conv2dGeometry): boolean {
   return g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 &&
     g.padW === 0;
 }

@@ -20,6 +20,7 @@ import {
   SIZES,
 } from "../../native/dnnl.ts";
 import type { Activation, Backend, Conv2dGeometry, DeviceBuffer } from "../backend.ts";
+import { isPointwise } from "./conv.ts";
 import { type DnnlContext, f, type Kernel } from "./dnnl_kernels.ts";
 
 const activationPostOp = (act: Activation): [number, number, number] =>
@@ -92,9 +93,8 @@ export function dnnlConv(
     act: Activation | null,
   ): Primitive {
     const c = convDims(g), w = d.mdAny(c.w);
-    const pointwise = g.kh === 1 && g.kw === 1 && g.groups === 1 && g.padH === 0 &&
-      g.padW === 0 && g.strideH === 1 && g.strideW === 1;
-    const [x, y] = pointwise ? [d.md(c.x), d.md(c.y)] : [d.mdAny(c.x), d.mdAny(c.y)];
+    const plain = isPointwise(g) && g.groups === 1;
+    const [x, y] = plain ? [d.md(c.x), d.md(c.y)] : [d.mdAny(c.x), d.mdAny(c.y)];
     const tail = [c.strides, c.dil, c.pad, c.pad] as const;
     if (pass === "fwd") {
       return d.primitive(

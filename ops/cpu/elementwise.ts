@@ -294,7 +294,7 @@ export function reducePlan(shape: readonly number[], reduce: readonly boolean[])
     red.push(false);
   }
   const split = red.indexOf(false);
-  return { dims, red, split, items: split < 0 ? 1 : dims[split] };
+  return { dims, red, items: split < 0 ? 1 : dims[split] };
 }
 
 /**

@@ -4,11 +4,13 @@
 
 import {
   type AdamStep,
+  BINARY_OPS,
   type BinaryOp,
   type LayerNormGeometry,
   type PoolGeometry,
   type ResampleGeometry,
   UNARY_OPS,
+  type UnaryOp,
 } from "../backend.ts";
 import { adam } from "./adam.ts";
 import { binary, copy, reduceSum, unary, unaryBackward } from "./elementwise.ts";
@@ -18,8 +20,6 @@ import { resample, resampleBackward } from "./resample.ts";
 import { softmax, softmaxBackward } from "./softmax.ts";
 
 type Task = (b: Float32Array[], p: readonly number[], lo: number, hi: number) => void;
-
-const BINARY: BinaryOp[] = ["add", "sub", "mul", "div"];
 
 /** [rank, ...shape, ...strides of each operand] */
 export const walkParams = (shape: readonly number[], ...strides: (readonly number[])[]) => [
@@ -79,10 +79,11 @@ export const adamParams = (s: AdamStep) => [
   s.bias2,
 ];
 
-export const opIndex = (op: string) =>
-  op in { add: 1, sub: 1, mul: 1, div: 1 }
-    ? BINARY.indexOf(op as BinaryOp)
-    : UNARY_OPS.indexOf(op as typeof UNARY_OPS[number]);
+/** A unary or binary op as the number the tasks carry. */
+export const opIndex = (op: UnaryOp | BinaryOp) =>
+  (BINARY_OPS as readonly string[]).includes(op)
+    ? BINARY_OPS.indexOf(op as BinaryOp)
+    : UNARY_OPS.indexOf(op as UnaryOp);
 
 const table = {
   fill: ([d], [v], lo, hi) => void d.fill(v, lo, hi),
@@ -93,7 +94,7 @@ const table = {
   /** [op, walkParams(shape, aStrides, bStrides)] over elements */
   binary: ([a, b, out], p, lo, hi) => {
     const { shape, strides: [as, bs] } = walk(p, 1, 2);
-    binary(BINARY[p[0]], shape, a, as, b, bs, out, lo, hi);
+    binary(BINARY_OPS[p[0]], shape, a, as, b, bs, out, lo, hi);
   },
   /** [srcOff, dstOff, walkParams(shape, srcStrides, dstStrides)] over elements */
   copy: ([src, dst], p, lo, hi) => {

@@ -105,9 +105,9 @@ interface Pool {
 let pool: Pool | null | undefined;
 let splits = 0;
 
-/** Threads the pool runs (1 before its first split or without one) and tasks split so far. */
-export function poolInfo(): { threads: number; splits: number } {
-  return { threads: pool ? pool.threads : 1, splits };
+/** Tasks split over the threads so far. */
+export function poolInfo(): { splits: number } {
+  return { splits };
 }
 
 /** Threads the CPU kernels use (this one included). */

@@ -3,12 +3,18 @@
 // caching allocator (freed buffers wait by size, so steady-state steps call no cuMemAlloc);
 // the host waits only when a value is read. LFDIFF_TF32=1 lets cuBLAS and cuDNN use TF32.
 
-import { type Backend, type DeviceBuffer, type ResampleGeometry, UNARY_OPS } from "../backend.ts";
+import {
+  type Backend,
+  BINARY_OPS,
+  type DeviceBuffer,
+  type ResampleGeometry,
+  UNARY_OPS,
+} from "../backend.ts";
 import { Cuda } from "../../native/cuda.ts";
 import { Cublas } from "../../native/cublas.ts";
 import { Cudnn } from "../../native/cudnn.ts";
 import { Nvrtc } from "../../native/nvrtc.ts";
-import { BINARY, KERNELS, MAX_RANK } from "./kernels.ts";
+import { KERNELS, MAX_RANK } from "./kernels.ts";
 
 class CudaBuffer implements DeviceBuffer {
   constructor(readonly ptr: bigint, readonly length: number, readonly bytes: number) {}
@@ -317,7 +323,7 @@ export function createCudaBackend(): CudaBackend {
     binary(op, shape, a, as, b, bs, out) {
       const n = shape.reduce((x, y) => x * y, 1);
       launch("binary", gridStride(n), [
-        i32(BINARY.indexOf(op)),
+        i32(BINARY_OPS.indexOf(op)),
         strided(shape, as, bs),
         i64(n),
         ptrArg(a),

@@ -4,7 +4,7 @@
 // in ops/cuda/backend.ts. A unary op's code is its index in UNARY_OPS (ops/backend.ts); the
 // switch cases below are generated from these records, so every op has both directions.
 
-import { type BinaryOp, UNARY_OPS, type UnaryOp } from "../backend.ts";
+import { UNARY_OPS, type UnaryOp } from "../backend.ts";
 
 /** y = f(x; a, b) */
 const FORWARD: Record<UnaryOp, string> = {
@@ -44,7 +44,6 @@ const BACKWARD: Record<UnaryOp, string> = {
 const cases = (body: Record<UnaryOp, string>) =>
   UNARY_OPS.map((op, i) => `    case ${i}: return ${body[op]};`).join("\n");
 
-export const BINARY: readonly BinaryOp[] = ["add", "sub", "mul", "div"];
 export const MAX_RANK = 8;
 
 export const KERNELS = /* cuda */ `
