@@ -22,9 +22,15 @@ export {
 } from "./io/image.ts";
 export { decodeImage, encodeImage, readImage, writeImage } from "./io/codecs.ts";
 export { type Bracket, loadBracket } from "./io/bracket.ts";
-export { findScenes, ldrToLinear, loadScene, type Scene, type SceneInfo } from "./io/dataset.ts";
-export { CropLoader, cropPositions } from "./io/loader.ts";
-export { mergeBracket } from "./io/merge.ts";
-export { type HdrMetrics, hdrMetrics, psnr, ssim } from "./io/metrics.ts";
-export { muLaw, previewImage } from "./io/tonemap.ts";
-export { synthesizeScene, writeScene } from "./io/synth.ts";
+export {
+  findScenes,
+  ldrToLinear,
+  loadScene,
+  type Scene,
+  type SceneInfo,
+} from "./datasets/dataset.ts";
+export { CropLoader, cropPositions } from "./datasets/loader.ts";
+export { mergeBracket } from "./imaging/merge.ts";
+export { type HdrMetrics, hdrMetrics, psnr, ssim } from "./imaging/metrics.ts";
+export { muLaw, previewImage } from "./imaging/tonemap.ts";
+export { synthesizeScene, writeScene } from "./datasets/synth.ts";

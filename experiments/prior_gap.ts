@@ -5,9 +5,9 @@
 // and the statistics of z and ẑ.
 //   deno run -A experiments/prior_gap.ts STAGE1.safetensors STAGE2.safetensors DATA [N]
 
-import { findScenes, loadScene } from "../io/dataset.ts";
+import { findScenes, loadScene } from "../datasets/dataset.ts";
 import { imageToTensor, tensorToImage } from "../io/image.ts";
-import { hdrMetrics } from "../io/metrics.ts";
+import { hdrMetrics } from "../imaging/metrics.ts";
 import { loadLFDiff } from "../model/checkpoint.ts";
 import { sizeMultiple } from "../model/config.ts";
 import { bracketInputs } from "../model/inputs.ts";

@@ -1,10 +1,10 @@
 // Network inputs from a bracket (§4.1, after Kalantari & Ramamoorthi):
 //   H_i = L_i^γ / 2^EV_i (γ = 2.2),  X_i = cat(L_i, H_i)      L_i [B, 3, H, W] → X_i [B, 6, H, W]
 // The single place H_i is formed for the network. EVs are normalised to the shortest frame
-// here (io/exposure.ts), so −2,0,2 and 0,2,4 give identical inputs and the output is in
+// here (imaging/exposure.ts), so −2,0,2 and 0,2,4 give identical inputs and the output is in
 // shortest-exposure units whatever the caller passed.
 
-import { GAMMA, linearScales } from "../io/exposure.ts";
+import { GAMMA, linearScales } from "../imaging/exposure.ts";
 import { affine } from "../ops/arith.ts";
 import { concat } from "../ops/layout.ts";
 import type { Tensor } from "../ops/tensor.ts";

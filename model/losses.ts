@@ -6,7 +6,7 @@ import { add, affine } from "../ops/arith.ts";
 import { l1Loss } from "../ops/loss.ts";
 import type { Tensor } from "../ops/tensor.ts";
 import { log } from "../ops/unary.ts";
-import { MU } from "../io/tonemap.ts";
+import { MU } from "../imaging/tonemap.ts";
 import type { Vgg19Features } from "./vgg.ts";
 
 export function muLawTensor(x: Tensor): Tensor {

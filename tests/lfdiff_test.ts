@@ -7,7 +7,7 @@ import { TINY, withVariant } from "@lfdiff/model/config.ts";
 import { LFDiff } from "@lfdiff/model/lfdiff.ts";
 import { bracketInputs } from "@lfdiff/model/inputs.ts";
 import { fuseBracket, type Pixels } from "@lfdiff/model/fuse.ts";
-import { psnr } from "@lfdiff/io/metrics.ts";
+import { psnr } from "@lfdiff/imaging/metrics.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 
 function bracket(w: number, h: number, seed: number): Pixels[] {

@@ -3,7 +3,7 @@
 // the uninterrupted run's losses exactly; Ctrl-C saves and exits cleanly; the VGG19 loader
 // reads torchvision-named weights.
 
-import { synthesizeScene, writeScene } from "@lfdiff/io/synth.ts";
+import { synthesizeScene, writeScene } from "@lfdiff/datasets/synth.ts";
 import { loadVgg19, Vgg19Features } from "@lfdiff/model/vgg.ts";
 import { LFDiff } from "@lfdiff/model/lfdiff.ts";
 import { TINY } from "@lfdiff/model/config.ts";

@@ -1,8 +1,8 @@
 // PSNR-L/-μ and SSIM-L/-μ against scikit-image and the OpenCV formulation HDR code uses
 // (tests/make_metric_goldens.py), plus the tone curves.
 
-import { hdrMetrics, psnr, ssim } from "@lfdiff/io/metrics.ts";
-import { muLaw, previewImage, srgbEncode } from "@lfdiff/io/tonemap.ts";
+import { hdrMetrics, psnr, ssim } from "@lfdiff/imaging/metrics.ts";
+import { muLaw, previewImage, srgbEncode } from "@lfdiff/imaging/tonemap.ts";
 import { type Image, newImage } from "@lfdiff/io/image.ts";
 import { assert, assertThrows, strictEqual } from "./assert.ts";
 import { fixture, get } from "./golden.ts";

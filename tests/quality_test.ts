@@ -6,9 +6,9 @@
 // paths alike. The test asks for 3 dB of that 3.67, so float noise cannot flip it and a model
 // that lost a fifth of its lead fails.
 
-import { findScenes, loadScene } from "@lfdiff/io/dataset.ts";
-import { mergeBracket } from "@lfdiff/io/merge.ts";
-import { hdrMetrics } from "@lfdiff/io/metrics.ts";
+import { findScenes, loadScene } from "@lfdiff/datasets/dataset.ts";
+import { mergeBracket } from "@lfdiff/imaging/merge.ts";
+import { hdrMetrics } from "@lfdiff/imaging/metrics.ts";
 import { loadLFDiff } from "@lfdiff/model/checkpoint.ts";
 import { fuseBracket } from "@lfdiff/model/fuse.ts";
 import { assert } from "./assert.ts";

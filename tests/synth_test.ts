@@ -3,10 +3,15 @@
 // EVs are written from the shortest frame, in the ±2 and ±3 sets; views come from the middle
 // latitudes of panoramas; held-out maps never reach a Training scene; a scene renders fast.
 
-import { EV_SETS, type RadianceMap, synthesizeScene, toRadianceMap } from "@lfdiff/io/synth.ts";
+import {
+  EV_SETS,
+  type RadianceMap,
+  synthesizeScene,
+  toRadianceMap,
+} from "@lfdiff/datasets/synth.ts";
 import { newImage } from "@lfdiff/io/image.ts";
 import { encodeRadiance } from "@lfdiff/io/radiance.ts";
-import { findScenes, loadScene } from "@lfdiff/io/dataset.ts";
+import { findScenes, loadScene } from "@lfdiff/datasets/dataset.ts";
 import { Rng } from "@lfdiff/ops/rng.ts";
 import { assert, assertEquals, strictEqual } from "./assert.ts";
 import { runTool } from "./run_tool.ts";

@@ -7,7 +7,7 @@ import { LFDiff } from "@lfdiff/model/lfdiff.ts";
 import { readImage } from "@lfdiff/io/codecs.ts";
 import { encodeTiff } from "@lfdiff/io/tiff.ts";
 import { newImage } from "@lfdiff/io/image.ts";
-import { synthesizeScene, writeScene } from "@lfdiff/io/synth.ts";
+import { synthesizeScene, writeScene } from "@lfdiff/datasets/synth.ts";
 import { assert, assertEquals, strictEqual } from "./assert.ts";
 import { cudaUnavailable } from "./golden.ts";
 import { runTool } from "./run_tool.ts";

@@ -8,9 +8,9 @@
 // run on the GPU (LFDIFF_TF32=1 allows TF32 on both). `--help` lists the flags.
 
 import * as T from "../ops/mod.ts";
-import { findScenes, loadScene } from "../io/dataset.ts";
+import { findScenes, loadScene } from "../datasets/dataset.ts";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.ts";
-import { synthesizeScene, writeScene } from "../io/synth.ts";
+import { synthesizeScene, writeScene } from "../datasets/synth.ts";
 import { loadLFDiff, saveLFDiff } from "../model/checkpoint.ts";
 import { fuseBracket } from "../model/fuse.ts";
 import { LFDiff } from "../model/lfdiff.ts";

@@ -3,11 +3,11 @@
 
 import { writeImage } from "../io/codecs.ts";
 import { writeFileAtomic } from "../io/files.ts";
-import { findScenes, loadScene } from "../io/dataset.ts";
+import { findScenes, loadScene } from "../datasets/dataset.ts";
 import type { Image } from "../io/image.ts";
-import { mergeBracket } from "../io/merge.ts";
-import { type HdrMetrics, hdrMetrics } from "../io/metrics.ts";
-import { previewImage } from "../io/tonemap.ts";
+import { mergeBracket } from "../imaging/merge.ts";
+import { type HdrMetrics, hdrMetrics } from "../imaging/metrics.ts";
+import { previewImage } from "../imaging/tonemap.ts";
 import { fuseBracket } from "../model/fuse.ts";
 import { decodeOptions, fail, flags, run } from "./cli.ts";
 import { chooseModel, MODEL_FLAGS, type ModelChoice, useDevice } from "./model_flags.ts";

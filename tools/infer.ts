@@ -3,10 +3,10 @@
 
 import { loadBracket } from "../io/bracket.ts";
 import { writeImage } from "../io/codecs.ts";
-import { describeScene, loadScene } from "../io/dataset.ts";
-import { normaliseEvs } from "../io/exposure.ts";
+import { describeScene, loadScene } from "../datasets/dataset.ts";
+import { normaliseEvs } from "../imaging/exposure.ts";
 import type { Image } from "../io/image.ts";
-import { previewImage } from "../io/tonemap.ts";
+import { previewImage } from "../imaging/tonemap.ts";
 import { fuseBracket } from "../model/fuse.ts";
 import { LFDiff } from "../model/lfdiff.ts";
 import type { LFDiffConfig } from "../model/config.ts";

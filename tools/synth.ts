@@ -6,7 +6,7 @@
 // texture, and no Test scene uses anything else.
 
 import { Rng } from "../ops/rng.ts";
-import { type RadianceMap, readMaps, synthesizeScene, writeScene } from "../io/synth.ts";
+import { type RadianceMap, readMaps, synthesizeScene, writeScene } from "../datasets/synth.ts";
 import { decodeOptions, fail, flags, MAX_PIXELS_FLAG, run } from "./cli.ts";
 
 await run("synth", async () => {

@@ -4,11 +4,11 @@
 // every `checkpointEvery` steps, at the end, and on Ctrl-C; `--resume` continues bit for bit.
 
 import type { DecodeOptions } from "../io/codecs.ts";
-import { findScenes, loadScene, type Scene } from "../io/dataset.ts";
+import { findScenes, loadScene, type Scene } from "../datasets/dataset.ts";
 import { type Image, newImage } from "../io/image.ts";
-import { type Batch, CropLoader } from "../io/loader.ts";
-import { hdrMetrics } from "../io/metrics.ts";
-import { muLaw } from "../io/tonemap.ts";
+import { type Batch, CropLoader } from "../datasets/loader.ts";
+import { hdrMetrics } from "../imaging/metrics.ts";
+import { muLaw } from "../imaging/tonemap.ts";
 import { loadLFDiff } from "../model/checkpoint.ts";
 import { type LFDiffConfig, PAPER, type Variant } from "../model/config.ts";
 import { fuseBracket } from "../model/fuse.ts";

@@ -3,13 +3,13 @@
 // scene was made of) and preview.png: the three frames and their naive, unaligned merge side
 // by side, where moving objects show as ghosts. Every file is written atomically.
 
-import { writeImage } from "../codecs.ts";
-import { linearise, linearScales } from "../exposure.ts";
-import { writeFileAtomic, writeTextAtomic } from "../files.ts";
-import { type Image, newImage } from "../image.ts";
-import { encodeRadiance } from "../radiance.ts";
-import { encodeTiff } from "../tiff.ts";
-import { previewImage } from "../tonemap.ts";
+import { writeImage } from "../../io/codecs.ts";
+import { linearise, linearScales } from "../../imaging/exposure.ts";
+import { writeFileAtomic, writeTextAtomic } from "../../io/files.ts";
+import { type Image, newImage } from "../../io/image.ts";
+import { encodeRadiance } from "../../io/radiance.ts";
+import { encodeTiff } from "../../io/tiff.ts";
+import { previewImage } from "../../imaging/tonemap.ts";
 import type { SynthScene } from "./scene.ts";
 
 export async function writeScene(dir: string, scene: SynthScene): Promise<void> {

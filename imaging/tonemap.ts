@@ -4,7 +4,7 @@
 // log-average luminance (Reinhard's key 0.18, plus a user offset in stops), Reinhard's
 // extended global curve with the 99.5th-percentile luminance as white, then sRGB encoding.
 
-import { type Image, newImage } from "./image.ts";
+import { type Image, newImage } from "../io/image.ts";
 
 export const MU = 5000;
 

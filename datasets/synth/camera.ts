@@ -7,7 +7,7 @@
 // γ = 2.2 as it must for users' files, sees the spread of responses real cameras have.
 
 import type { Rng } from "../../ops/rng.ts";
-import { type Image, newImage } from "../image.ts";
+import { type Image, newImage } from "../../io/image.ts";
 
 export interface Sensor {
   gamma: number;

@@ -8,7 +8,7 @@
 // clipped everywhere takes the short frame's value, the most the bracket can tell.
 
 import { linearise, linearScales } from "./exposure.ts";
-import { type Image, newImage } from "./image.ts";
+import { type Image, newImage } from "../io/image.ts";
 
 const hat = (v: number) => Math.max(1e-4, 1 - Math.pow(2 * v - 1, 12));
 const CLIPPED = 0.99, BLACK = 0.01;

@@ -1,5 +1,5 @@
 // Synthetic handheld brackets with ground truth, for training, tests and demos: the parts
-// live in io/synth/ (maps, procedural scene, resampling, moving objects, camera, scene,
+// live in datasets/synth/ (maps, procedural scene, resampling, moving objects, camera, scene,
 // writing); this is their public face.
 
 export { type RadianceMap, readMaps, toRadianceMap } from "./synth/maps.ts";

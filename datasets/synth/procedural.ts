@@ -3,7 +3,7 @@
 // buildings with lit windows: over 10^5 of dynamic range.
 
 import type { Rng } from "../../ops/rng.ts";
-import { newImage } from "../image.ts";
+import { newImage } from "../../io/image.ts";
 import { type RadianceMap, toRadianceMap } from "./maps.ts";
 
 /** Smooth value noise in [0, 1] with 4 octaves, from a per-scene hash. */

@@ -5,8 +5,8 @@
 // Equirectangular panoramas (2:1) are stretched towards the poles, so views are taken from
 // the rows between 20% and 80% of the height; other images are used whole.
 
-import { type DecodeOptions, readImage } from "../codecs.ts";
-import { type Image, ImageError, toRgb } from "../image.ts";
+import { type DecodeOptions, readImage } from "../../io/codecs.ts";
+import { type Image, ImageError, toRgb } from "../../io/image.ts";
 
 export interface RadianceMap {
   name: string;

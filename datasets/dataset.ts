@@ -5,13 +5,13 @@
 // A scene without ground truth (the user's own bracket) loads with gt = null. Any folder
 // below the root that holds an exposure file is a scene; "Training"/"Test" in its path
 // gives its split.
-// Scenes load in the exposure convention of io/exposure.ts: EVs normalised to the shortest
+// Scenes load in the exposure convention of imaging/exposure.ts: EVs normalised to the shortest
 // frame, and a ground truth that was stored in the units of the file's EVs (−2,0,2 with
 // 1.0 = what saturates the reference) scaled by 2^min(EV) into shortest-exposure units.
 
-import { type DecodeOptions, readImage } from "./codecs.ts";
-import { linearise, normaliseEvs } from "./exposure.ts";
-import { type Image, ImageError, toRgb } from "./image.ts";
+import { type DecodeOptions, readImage } from "../io/codecs.ts";
+import { linearise, normaliseEvs } from "../imaging/exposure.ts";
+import { type Image, ImageError, toRgb } from "../io/image.ts";
 
 export interface SceneInfo {
   dir: string;

@@ -6,13 +6,13 @@
 // reference, has none), 2×2 supersampled. The scene is scaled so the reference frame's
 // median sits at a random level (the photographer's exposure choice), then the camera
 // (./camera.ts) makes the LDR frames.
-// Units and EVs follow io/exposure.ts: EVs relative to the shortest frame, radiance in
+// Units and EVs follow imaging/exposure.ts: EVs relative to the shortest frame, radiance in
 // shortest-exposure units. The ground truth is Kalantari's: the reference frame's noise-
 // free radiance, clipped at 1 where the shortest exposure clips.
 
 import { Rng } from "../../ops/rng.ts";
-import { normaliseEvs } from "../exposure.ts";
-import { type Image, newImage } from "../image.ts";
+import { normaliseEvs } from "../../imaging/exposure.ts";
+import { type Image, newImage } from "../../io/image.ts";
 import { expose, sampleSensor, type Sensor } from "./camera.ts";
 import { luminance, type RadianceMap, usableRows } from "./maps.ts";
 import { drawObject, type MovingObject, type Pose, sampleObject } from "./objects.ts";

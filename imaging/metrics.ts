@@ -7,7 +7,7 @@
 // data_range=255) and the OpenCV-based calculate_ssim in BasicSR-derived HDR code.
 // -L metrics take linear values; -μ metrics take μ-law tone-mapped values T(x).
 
-import { type Image, ImageError } from "./image.ts";
+import { type Image, ImageError } from "../io/image.ts";
 import { muLaw } from "./tonemap.ts";
 
 export interface HdrMetrics {

@@ -13,10 +13,10 @@
 import { Rng } from "../ops/rng.ts";
 import { tensor } from "../ops/tensor.ts";
 import type { Tensor } from "../ops/tensor.ts";
-import type { DecodeOptions } from "./codecs.ts";
+import type { DecodeOptions } from "../io/codecs.ts";
 import { loadScene, type Scene, type SceneInfo } from "./dataset.ts";
-import { linearise, linearScales } from "./exposure.ts";
-import { type Image, ImageError } from "./image.ts";
+import { linearise, linearScales } from "../imaging/exposure.ts";
+import { type Image, ImageError } from "../io/image.ts";
 
 export interface Batch {
   x: [Tensor, Tensor, Tensor];
