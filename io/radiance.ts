@@ -2,6 +2,10 @@
 // then scanlines that are new-style run-length encoded, flat, or old-style RLE. Pixels are
 // m·2^(e−136) as OpenCV and Greg Ward's rgbe.c decode them; EXPOSURE lines are ignored, as
 // those readers do. Writing: "-Y H +X W" with run-length encoded scanlines.
+// Radiance's own tools read the header as a whole, so the "#?RADIANCE" line need not come
+// first: files from the wild (Debevec's memorial.hdr) open with a VIEW= line. A few such
+// text lines are accepted before it; a file whose header lines end in CR LF has been through
+// a text-mode conversion that also inserted 0x0D bytes into its binary pixels, and is refused.
 
 import {
   checkHolds,
@@ -13,9 +17,26 @@ import {
 } from "./image.ts";
 
 const MAX_HEADER = 1 << 16;
+/** Header-like lines accepted before the magic line, and the longest such line. */
+const MAX_LEAD_LINES = 16, MAX_LEAD_LINE = 1024;
 
-export function isRadiance(bytes: Uint8Array): boolean {
-  return bytes[0] === 0x23 && bytes[1] === 0x3f; // "#?"
+/**
+ * "#?" at the start, or "#?" and a letter (#?RADIANCE, #?RGBE) after at most MAX_LEAD_LINES
+ * non-empty lines of printable ASCII: bounded, and no binary format's magic is such a line.
+ */
+export function isRadiance(b: Uint8Array): boolean {
+  let pos = 0;
+  for (let n = 0; n <= MAX_LEAD_LINES; n++) {
+    if (b[pos] === 0x23 && b[pos + 1] === 0x3f) {
+      return pos === 0 || /[A-Za-z]/.test(String.fromCharCode(b[pos + 2] ?? 0));
+    }
+    let p = pos;
+    while (p - pos < MAX_LEAD_LINE && ((b[p] >= 0x20 && b[p] < 0x7f) || b[p] === 0x09)) p++;
+    const lf = b[p] === 0x0d ? p + 1 : p; // CR LF, for the damaged files refused later
+    if (p === pos || b[lf] !== 0x0a) return false;
+    pos = lf + 1;
+  }
+  return false;
 }
 
 export function decodeRadiance(bytes: Uint8Array, file: string, o: DecodeOptions = {}): Image {
@@ -31,9 +52,14 @@ export function decodeRadiance(bytes: Uint8Array, file: string, o: DecodeOptions
     pos = end + 1;
     return s;
   };
-  line();
   for (;;) {
     const l = line();
+    if (l.endsWith("\r")) {
+      fail(
+        "looks CRLF-converted (damaged in transfer): its header lines end in CR LF, and the " +
+          "same conversion inserts 0x0D bytes into the binary pixel data",
+      );
+    }
     if (l.trim() === "") break;
     const m = /^FORMAT=(.*)$/.exec(l.trim());
     if (m && m[1] !== "32-bit_rle_rgbe") {

@@ -72,3 +72,21 @@ export function assertClose(
     );
   }
 }
+
+/**
+ * The error `p` must reject with: a `type` whose message matches `re` and is one line (what
+ * users see for bad input). Returns it for further checks.
+ */
+export async function assertRejectsOneLine(
+  p: Promise<unknown>,
+  // deno-lint-ignore no-explicit-any
+  type: new (...args: any[]) => Error,
+  re: RegExp,
+): Promise<Error> {
+  const err = await p.then(() => undefined, (e) => e);
+  if (!(err instanceof type)) throw new Error(`expected a ${type.name} matching ${re}, got ${err}`);
+  if (!re.test(err.message) || /[\n\r]/.test(err.message)) {
+    throw new Error(`message ${JSON.stringify(err.message)} is not one line matching ${re}`);
+  }
+  return err;
+}
