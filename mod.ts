@@ -11,6 +11,13 @@ export { type ForwardOptions, LFDiff, type Prior } from "./model/lfdiff.ts";
 export { loadLFDiff, saveLFDiff } from "./model/checkpoint.ts";
 export { bracketInputs } from "./model/inputs.ts";
 export { fuseBracket, type FuseOptions, type FuseTimings, type Pixels } from "./model/fuse.ts";
+export {
+  fuseFiles,
+  fusePrepared,
+  type FusionResult,
+  type PipelineOptions,
+  readBracket,
+} from "./model/pipeline.ts";
 
 export {
   type Image,
@@ -21,7 +28,9 @@ export {
   toRgb,
 } from "./io/image.ts";
 export { decodeImage, encodeImage, readImage, writeImage } from "./io/codecs.ts";
-export { type Bracket, loadBracket } from "./io/bracket.ts";
+export { type Bracket, loadBracket, loadBracketFolder } from "./io/bracket.ts";
+export { chooseFrames, type FrameChoice } from "./imaging/frames.ts";
+export { prepareBracket, type PreparedBracket, type PrepareOptions } from "./imaging/prepare.ts";
 export {
   findScenes,
   ldrToLinear,

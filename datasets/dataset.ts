@@ -9,6 +9,7 @@
 // frame, and a ground truth that was stored in the units of the file's EVs (−2,0,2 with
 // 1.0 = what saturates the reference) scaled by 2^min(EV) into shortest-exposure units.
 
+import { readExposures } from "../io/bracket.ts";
 import { type DecodeOptions, readImage } from "../io/codecs.ts";
 import { linearise, normaliseEvs } from "../imaging/exposure.ts";
 import { type Image, ImageError, toRgb } from "../io/image.ts";
@@ -101,20 +102,6 @@ export async function findScenes(root: string, split?: "train" | "test"): Promis
     throw e;
   }
   return split ? out.filter((s) => s.split === split) : out;
-}
-
-export async function readExposures(path: string): Promise<number[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch {
-    throw new ImageError(path, "missing exposure file");
-  }
-  const evs = text.split(/\s+/).filter((t) => t.length).map(Number);
-  if (evs.some((v) => !Number.isFinite(v))) {
-    throw new ImageError(path, "exposure values must be numbers (EV in stops)");
-  }
-  return evs;
 }
 
 /** Decodes a scene's files; `decode` (e.g. a pixel limit) goes to every decoder. */

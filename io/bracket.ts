@@ -1,16 +1,27 @@
-// A bracket from files: three LDR images and their exposures in stops. EVs come from the
-// caller, or else from the files' EXIF exposure times, relative to the middle (reference)
-// frame: EV_i = log2(t_i / t_ref).
+// A bracket from files: 2–9 LDR images and their exposures in stops. EVs come from the
+// caller, or else from the files' EXIF exposure times (EV_i = log2(t_i / t_first)), or, for a
+// folder, from its exposure.txt. Frames keep the caller's order; the pipeline sorts by EV.
 
 import { decodeImage, type DecodeOptions } from "./codecs.ts";
 import { exposureTime } from "./exif.ts";
 import { type Image, ImageError, toRgb } from "./image.ts";
 
+/** Brackets hold this many frames at most (a 9-shot bracket is the largest cameras offer). */
+export const MAX_FRAMES = 9;
+
 export interface Bracket {
   files: string[];
   ldrs: Image[];
   evs: number[];
-  evSource: "given" | "exif";
+  evSource: "given" | "exif" | "exposure.txt";
+}
+
+async function readFile(f: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(f);
+  } catch {
+    throw new ImageError(f, "no such file");
+  }
 }
 
 export async function loadBracket(
@@ -18,30 +29,28 @@ export async function loadBracket(
   evs?: number[],
   decode: DecodeOptions = {},
 ): Promise<Bracket> {
-  if (files.length !== 3) {
-    throw new ImageError("bracket", `needs 3 LDR frames, got ${files.length}`);
+  if (files.length < 2 || files.length > MAX_FRAMES) {
+    throw new ImageError("bracket", `needs 2 to ${MAX_FRAMES} LDR frames, got ${files.length}`);
   }
-  if (evs && (evs.length !== 3 || evs.some((e) => !Number.isFinite(e)))) {
-    throw new ImageError("bracket", `needs 3 exposure values, got ${evs.join(",")}`);
+  if (evs && (evs.length !== files.length || evs.some((e) => !Number.isFinite(e)))) {
+    throw new ImageError(
+      "bracket",
+      `needs ${files.length} exposure values (one per frame), got ${evs.join(",")}`,
+    );
   }
   const ldrs: Image[] = [];
   const times: (number | undefined)[] = [];
   for (const f of files) {
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(f);
-    } catch {
-      throw new ImageError(f, "no such file");
-    }
+    const bytes = await readFile(f);
     times.push(exposureTime(bytes));
     ldrs.push(toRgb(await decodeImage(bytes, f, decode)));
   }
-  const ref = ldrs[1];
+  const first = ldrs[0];
   ldrs.forEach((img, i) => {
-    if (img.width !== ref.width || img.height !== ref.height) {
+    if (img.width !== first.width || img.height !== first.height) {
       throw new ImageError(
         files[i],
-        `is ${img.width}x${img.height}, the reference ${files[1]} is ${ref.width}x${ref.height}`,
+        `is ${img.width}x${img.height}, ${files[0]} is ${first.width}x${first.height}`,
       );
     }
     if (img.bitDepth > 16) {
@@ -53,8 +62,57 @@ export async function loadBracket(
   if (missing >= 0) {
     throw new ImageError(
       files[missing],
-      "has no EXIF exposure time; give the exposures with --ev, e.g. --ev -2,0,2",
+      `has no EXIF exposure time; give the exposures with --ev, e.g. --ev ${
+        files.map((_, i) => 2 * i - 2 * Math.floor((files.length - 1) / 2)).join(",")
+      }`,
     );
   }
-  return { files, ldrs, evs: times.map((t) => Math.log2(t! / times[1]!)), evSource: "exif" };
+  return { files, ldrs, evs: times.map((t) => Math.log2(t! / times[0]!)), evSource: "exif" };
+}
+
+const IMAGE_FILE = /\.(jpe?g|png|tiff?)$/i, TIFF_FILE = /\.tiff?$/i;
+
+/** EVs listed in a text file (exposure.txt), one per frame, in stops. */
+export async function readExposures(path: string): Promise<number[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    throw new ImageError(path, "missing exposure file");
+  }
+  const evs = text.split(/\s+/).filter((t) => t.length).map(Number);
+  if (evs.some((v) => !Number.isFinite(v))) {
+    throw new ImageError(path, "exposure values must be numbers (EV in stops)");
+  }
+  return evs;
+}
+
+/**
+ * A folder holding one bracket: its image files in name order (only the TIFFs where there
+ * are any, as in the Kalantari layout, whose folders also hold previews), with the EVs given,
+ * or else those of its exposure.txt (one per frame, any origin), or else EXIF's.
+ */
+export async function loadBracketFolder(
+  dir: string,
+  evs?: number[],
+  decode: DecodeOptions = {},
+): Promise<Bracket> {
+  let names: string[] = [];
+  let hasList = false;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.name === "exposure.txt") hasList = true;
+      else if (IMAGE_FILE.test(e.name) && !e.isDirectory) names.push(e.name);
+    }
+  } catch {
+    throw new ImageError(dir, "no such folder");
+  }
+  if (names.some((n) => TIFF_FILE.test(n))) names = names.filter((n) => TIFF_FILE.test(n));
+  const files = names.sort().map((n) => `${dir}/${n}`);
+  if (evs || !hasList) return loadBracket(files, evs, decode);
+  const list = `${dir}/exposure.txt`, listed = await readExposures(list);
+  if (listed.length !== files.length) {
+    throw new ImageError(list, `lists ${listed.length} exposures for ${files.length} image files`);
+  }
+  return { ...(await loadBracket(files, listed, decode)), evSource: "exposure.txt" };
 }

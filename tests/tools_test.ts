@@ -70,6 +70,33 @@ Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview
   });
 });
 
+Deno.test("infer: a folder of five frames with exposure.txt; the network sees 1, 3 and 5", async () => {
+  await withScene(async (dir, tmp) => {
+    const b = `${tmp}/five`;
+    await Deno.mkdir(b);
+    for (const [i, f] of [1, 1, 2, 3, 3].entries()) {
+      await Deno.copyFile(`${dir}/frame${f}.tif`, `${b}/0${i + 1}.tif`);
+    }
+    await Deno.writeTextFile(`${b}/exposure.txt`, "0\n1\n2\n3\n4\n");
+    const r = await runTool("infer", [...TINY_UNTRAINED, b, "--out", `${tmp}/f.hdr`, "--json"]);
+    strictEqual(r.code, 0, r.err);
+    const report = JSON.parse(r.out);
+    assertEquals(
+      report.frames.map((f: { file: string; ev: number; role: string }) => [
+        f.file.split("/").pop(),
+        f.ev,
+        f.role,
+      ]),
+      [["01.tif", 0, "short"], ["03.tif", 2, "reference"], ["05.tif", 4, "long"]],
+    );
+    assertEquals(report.evSource, "exposure.txt");
+    assert(
+      r.err.includes("01 (EV 0.00, short), 03 (EV 2.00, reference), 05 (EV 4.00, long)"),
+      r.err,
+    );
+  });
+});
+
 Deno.test("infer: bad input ends in one clear line and writes nothing", async () => {
   await withScene(async (dir, tmp) => {
     const frames = [1, 2, 3].map((i) => `${dir}/frame${i}.tif`);
@@ -79,10 +106,18 @@ Deno.test("infer: bad input ends in one clear line and writes nothing", async ()
     await Deno.mkdir(`${tmp}/o`);
     const out = `${tmp}/o/x.hdr`;
     const cases: [string[], RegExp][] = [
-      [[frames[0], frames[1], "--ev", "-2,0"], /^infer: bracket: needs 3 LDR frames, got 2$/],
+      [[frames[0], "--ev", "0"], /^infer: bracket: needs 2 to 9 LDR frames, got 1$/],
+      [
+        [frames[0], frames[1], "--ev", "-2,0,2"],
+        /^infer: bracket: needs 2 exposure values \(one per frame\), got -2,0,2$/,
+      ],
       [
         [frames[0], frames[1], `${tmp}/small.tif`, "--ev", "-2,0,2"],
-        /^infer: .*small\.tif: is 30x40, the reference .*frame2\.tif is 48x40$/,
+        /^infer: .*small\.tif: is 30x40, .*frame1\.tif is 48x40$/,
+      ],
+      [
+        [...frames, "--ev", "-2,0,2", "--ref", "4"],
+        /^infer: --ref must be auto or a frame from 1 to 3, got 4$/,
       ],
       [
         frames,
@@ -140,11 +175,26 @@ Deno.test({
   assert(/^infer: --device cuda: .+ not found \(tried .+\); /.test(lines[0]), lines[0]);
 });
 
+Deno.test("infer --summary describes the model infer would use: the shipped one by default", async () => {
+  const r = await runTool("infer", ["--summary", "--json"]);
+  strictEqual(r.code, 0, r.err);
+  const { model } = JSON.parse(r.out);
+  const shipped = await loadLFDiff(
+    new URL("../weights/lfdiff-small.safetensors", import.meta.url).pathname,
+  );
+  assertEquals(
+    [model.config, model.variant, model.params, model.trained],
+    ["small", shipped.config.variant, shipped.numParameters(), true],
+  );
+});
+
 Deno.test("infer --summary: the paper config is within 5% of every Table 3 count", async () => {
   const counts = async (config: string) => {
-    const r = await runTool("infer", ["--summary", "--json", "--config", config]);
+    const r = await runTool("infer", ["--summary", "--json", "--untrained", "--config", config]);
     strictEqual(r.code, 0, r.err);
-    return JSON.parse(r.out).map((x: { variant: string; params: number; paper: number }) => [
+    return JSON.parse(r.out).variants.map((
+      x: { variant: string; params: number; paper: number },
+    ) => [
       x.variant,
       x.params,
       x.paper,
@@ -186,7 +236,7 @@ Deno.test("every tool answers --help with its flags; an unknown flag gets one li
       "--steps S",
       "--tile N|auto",
       "(default auto)",
-      "--ev E1,E2,E3",
+      "--ev E1,E2,...",
     ]
   ) {
     assert(h.out.includes(flag), `infer --help lacks ${flag}`);

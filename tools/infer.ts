@@ -1,18 +1,21 @@
 // `deno task infer`: one bracket → an HDR file (.hdr or .exr, by --out's extension) and a
 // tone-mapped PNG preview beside it. `--help` lists the flags.
 
-import { loadBracket } from "../io/bracket.ts";
+import type { Bracket } from "../io/bracket.ts";
 import { writeImage } from "../io/codecs.ts";
 import { describeScene, loadScene } from "../datasets/dataset.ts";
-import { normaliseEvs } from "../imaging/exposure.ts";
+import { chooseFrames } from "../imaging/frames.ts";
+import { prepareBracket } from "../imaging/prepare.ts";
 import type { Image } from "../io/image.ts";
 import { previewImage } from "../imaging/tonemap.ts";
-import { fuseBracket } from "../model/fuse.ts";
+import { fusePrepared, readBracket } from "../model/pipeline.ts";
 import { LFDiff } from "../model/lfdiff.ts";
-import type { LFDiffConfig } from "../model/config.ts";
+import { CONFIGS } from "../model/config.ts";
+import { BRACKET_FLAGS, bracketOptions } from "./bracket_flags.ts";
 import { decodeOptions, fail, flags, run } from "./cli.ts";
-import { chooseModel, configNamed, MODEL_FLAGS, useDevice } from "./model_flags.ts";
+import { chooseModel, MODEL_FLAGS, type ModelChoice, SHIPPED, useDevice } from "./model_flags.ts";
 
+const baseName = (f: string) => f.split("/").pop()!.replace(/\.[^.]+$/, "");
 const SAMPLE = new URL("../samples/bracket/", import.meta.url).pathname;
 /** The paper's Table 3 parameter counts, in millions. */
 const PAPER_PARAMS: Record<string, number> = {
@@ -22,23 +25,38 @@ const PAPER_PARAMS: Record<string, number> = {
   s2: 7.48,
 };
 
-function summary(config: LFDiffConfig, json: boolean): void {
-  const rows = (["baseline", "s1", "s2-no-dm", "s2"] as const).map((variant) => {
-    const m = new LFDiff({ ...config, variant });
-    return {
-      variant,
-      params: m.numParameters(),
-      parts: m.parameterSummary(),
-      paper: PAPER_PARAMS[variant],
-    };
+/**
+ * What `infer` would run with the same flags (the shipped model unless --weights or
+ * --untrained), then the four Table 3 variants of its configuration beside the paper's counts.
+ */
+function summary(choice: ModelChoice, source: string, json: boolean): void {
+  const m = choice.model, config = m.config;
+  const named = Object.entries(CONFIGS).find(([, c]) =>
+    JSON.stringify({ ...c, variant: config.variant }) === JSON.stringify(config)
+  )?.[0];
+  const model = {
+    source,
+    config: named ?? "custom",
+    variant: config.variant,
+    params: m.numParameters(),
+    parts: m.parameterSummary(),
+    trained: choice.trained,
+  };
+  const variants = (["baseline", "s1", "s2-no-dm", "s2"] as const).map((variant) => {
+    const v = new LFDiff({ ...config, variant });
+    return { variant, params: v.numParameters(), paper: PAPER_PARAMS[variant] };
   });
-  if (json) return console.log(JSON.stringify(rows));
-  for (const r of rows) {
-    const parts = r.parts.map((p) => `${p.name} ${(p.params / 1e6).toFixed(3)}M`).join(", ");
+  if (json) return console.log(JSON.stringify({ model, variants }));
+  const parts = model.parts.map((p) => `${p.name} ${(p.params / 1e6).toFixed(3)}M`).join(", ");
+  console.log(
+    `model: ${source} (${model.config} configuration, variant ${model.variant}${
+      choice.trained ? "" : ", UNTRAINED"
+    }): ${(model.params / 1e6).toFixed(3)}M parameters: ${parts}`,
+  );
+  console.log(`its configuration's Table 3 variants (paper's counts for the paper's size):`);
+  for (const r of variants) {
     console.log(
-      `${r.variant.padEnd(9)} ${(r.params / 1e6).toFixed(2)}M (paper ${
-        r.paper.toFixed(2)
-      }M): ${parts}`,
+      `  ${r.variant.padEnd(9)} ${(r.params / 1e6).toFixed(3)}M (paper ${r.paper.toFixed(2)}M)`,
     );
   }
 }
@@ -46,98 +64,113 @@ function summary(config: LFDiffConfig, json: boolean): void {
 await run("infer", async () => {
   const { values, positionals } = flags("infer", {
     ...MODEL_FLAGS,
-    ldr: { type: "boolean", help: "the positional arguments are the three frames (optional)" },
+    ...BRACKET_FLAGS,
+    ldr: { type: "boolean", help: "the positional arguments are the frames (optional)" },
     ev: {
       type: "string",
-      arg: "E1,E2,E3",
-      help: "exposures in stops (default: from EXIF exposure times)",
+      arg: "E1,E2,...",
+      help: "exposures in stops, one per frame (default: EXIF exposure times, or a folder's " +
+        "exposure.txt)",
     },
     scene: { type: "string", arg: "DIR", help: "a Kalantari or Wu scene folder instead of files" },
     out: { type: "string", arg: "FILE", help: "output .hdr or .exr (default out/NAME.hdr)" },
-    summary: { type: "boolean", help: "print parameter counts per variant and exit" },
+    summary: {
+      type: "boolean",
+      help: "describe the model infer would use (parameters per module) and exit",
+    },
     json: { type: "boolean", help: "one JSON line of results on stdout" },
   }, {
-    usage: ["[--ldr] A B C [--ev E1,E2,E3] [flags]", "--scene DIR [flags]", "--summary"],
-    about:
-      "Fuses a bracket of three exposures (the middle one is the reference) into one HDR image,\n" +
-      "written with a tone-mapped PNG preview beside it. Without inputs it fuses the sample\n" +
-      "bracket in samples/bracket. Progress goes to stderr, a summary to stdout.",
+    usage: [
+      "[--ldr] A B [C ...] [--ev E1,E2,...] [flags]",
+      "DIR [flags]",
+      "--scene DIR [flags]",
+      "--summary",
+    ],
+    about: "Fuses a bracket of 2 to 9 exposures into one HDR image, written with a tone-mapped\n" +
+      "PNG preview beside it. The network sees three frames: the reference (the middle\n" +
+      "exposure unless --ref) and the shortest and longest exposures. A folder's image files\n" +
+      "are taken in name order. Without inputs it fuses the sample bracket in samples/bracket.\n" +
+      "Progress goes to stderr, a summary to stdout.",
     examples: [
       "--ldr a.jpg b.jpg c.jpg --out out/room.exr",
       "a.tif b.tif c.tif --ev -2,0,2 --weights lfdiff.safetensors",
+      "my-bracket/ --ref 3",
       "--scene Kalantari/Test/001 --steps 20 --seed 3",
     ],
   });
   const say = (s: string) => console.error(`infer: ${s}`);
   const decode = decodeOptions(values);
   if (values.summary) {
-    summary(configNamed(values.config), values.json!);
+    const source = values.untrained
+      ? `random weights (--config ${values.config})`
+      : values.weights ?? SHIPPED;
+    summary(await chooseModel(values, () => {}), source, values.json!);
     return;
   }
   const t0 = performance.now();
   const evs = values.ev === undefined ? undefined : values.ev.split(",").map(Number);
-  let ldrs: Image[], bracketEvs: number[], name: string, gt: Image | null = null, evSource: string;
+  let bracket: Bracket, name: string, gt: Image | null = null;
   if (values.scene) {
     const info = await describeScene(values.scene.replace(/\/+$/, ""));
     if (!info) {
       fail("infer", `${values.scene}: not a scene folder (no exposure.txt or input_exp.txt)`);
     }
     const scene = await loadScene(info, decode);
-    [ldrs, bracketEvs, name, gt, evSource] = [
-      scene.ldrs,
-      evs ?? scene.evs,
-      info.name,
-      scene.gt,
-      evs ? "given" : info.exposure,
-    ];
+    bracket = {
+      files: info.ldrs,
+      ldrs: scene.ldrs,
+      evs: evs ?? scene.evs,
+      evSource: evs ? "given" : "exposure.txt",
+    };
+    [name, gt] = [info.name, scene.gt];
   } else {
-    const files = positionals.length
+    let input: string[] | string = positionals.length
       ? positionals
       : ["ev-2.jpg", "ev0.jpg", "ev+2.jpg"].map((f) => SAMPLE + f);
     if (!positionals.length) say(`no input given: using the sample bracket in ${SAMPLE}`);
-    const b = await loadBracket(files, evs, decode);
-    [ldrs, bracketEvs, evSource] = [b.ldrs, b.evs, b.evSource];
-    name = files[1].split("/").pop()!.replace(/\.[^.]+$/, "");
+    if (input.length === 1 && (await Deno.stat(input[0]).catch(() => null))?.isDirectory) {
+      input = input[0].replace(/\/+$/, "");
+    }
+    bracket = await readBracket(input, { evs, decode });
+    name = "";
   }
-  const out = values.out ?? `out/${name}.hdr`;
+  const prep = bracketOptions(values, bracket.files.length);
+  const out = values.out ??
+    `out/${name || baseName(bracket.files[chooseFrames(bracket.evs, prep.ref).ref])}.hdr`;
   if (!/\.(hdr|exr)$/i.test(out)) {
     fail("infer", `--out ${out}: the HDR output must end in .hdr or .exr`);
   }
   useDevice(values.device);
   const choice = await chooseModel(values, say);
-  const { width, height } = ldrs[1];
+  const { width, height } = bracket.ldrs[0];
   const tile = choice.tileFor(width, height);
-  const normalised = normaliseEvs(bracketEvs);
+  const tRead = performance.now();
+  let last = 0;
+  const onProgress = (what: string, done: number, total: number) => {
+    const now = performance.now();
+    if (now - last > 500 || done === total) {
+      last = now;
+      say(`${what} ${done}/${total} (${((now - tRead) / 1000).toFixed(1)} s)`);
+    }
+  };
+  const o = { ...prep, steps: choice.steps, seed: choice.seed, tile, onProgress };
+  const prepared = prepareBracket(bracket.ldrs, bracket.evs, o);
+  const roles = ["short", "reference", "long"];
   say(
-    `${width}x${height}, EV ${bracketEvs.map((e) => e.toFixed(2)).join(",")} (${evSource}; ${
-      normalised.map((e) => e.toFixed(2)).join(",")
-    } from the shortest frame), variant ${choice.model.config.variant}, ${choice.steps} DDIM steps${
+    `${width}x${height}, ${bracket.files.length} frames (EVs ${bracket.evSource}); the network sees ${
+      prepared.choice.indices.map((i, k) =>
+        `${baseName(bracket.files[i])} (EV ${bracket.evs[i].toFixed(2)}, ${roles[k]})`
+      ).join(", ")
+    }; variant ${choice.model.config.variant}, ${choice.steps} DDIM steps${
       tile ? `, tiles of ${tile}` : ""
     }`,
   );
-  const tRead = performance.now();
-  let last = 0;
-  const { hdr, timings } = fuseBracket(choice.model, ldrs, {
-    evs: bracketEvs,
-    steps: choice.steps,
-    seed: choice.seed,
-    tile,
-    gt: gt ?? undefined,
-    onProgress: (what, done, total) => {
-      const now = performance.now();
-      if (now - last > 500 || done === total) {
-        last = now;
-        const el = (now - tRead) / 1000;
-        say(`${what} ${done}/${total} (${el.toFixed(1)} s)`);
-      }
-    },
-  });
+  const { hdr, timings } = fusePrepared(choice.model, prepared, { ...o, gt: gt ?? undefined });
   const tWrite = performance.now();
   await Deno.mkdir(out.replace(/\/[^/]*$/, "") || ".", { recursive: true });
-  const result: Image = { ...hdr, bitDepth: 32 };
-  await writeImage(out, result);
+  await writeImage(out, hdr);
   const preview = out.replace(/\.(hdr|exr)$/i, ".png");
-  await writeImage(preview, previewImage(result));
+  await writeImage(preview, previewImage(hdr));
   const seconds = {
     read: (tRead - t0) / 1000,
     prior: timings.prior / 1000,
@@ -150,8 +183,14 @@ await run("infer", async () => {
     preview,
     width,
     height,
-    evs: bracketEvs,
-    /** The HDR's scale: 1.0 is what saturates the shortest frame (see the README). */
+    evs: bracket.evs,
+    evSource: bracket.evSource,
+    frames: prepared.choice.indices.map((i, k) => ({
+      file: bracket.files[i],
+      ev: bracket.evs[i],
+      role: roles[k],
+    })),
+    /** The HDR's scale: 1.0 is what saturates the shortest frame used (see the README). */
     units: "shortest-exposure",
     variant: choice.model.config.variant,
     steps: choice.steps,

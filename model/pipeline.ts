@@ -1,0 +1,69 @@
+// From files to an HDR image, the path `infer` and the page (`serve`) share: load the
+// bracket (io/bracket.ts), choose and prepare its frames (imaging/prepare.ts), fuse them
+// (./fuse.ts). The result is in shortest-exposure units of the frames the network saw.
+
+import { type Bracket, loadBracket, loadBracketFolder } from "../io/bracket.ts";
+import type { DecodeOptions, Image } from "../io/image.ts";
+import { prepareBracket, type PreparedBracket, type PrepareOptions } from "../imaging/prepare.ts";
+import { fuseBracket, type FuseTimings } from "./fuse.ts";
+import type { LFDiff } from "./lfdiff.ts";
+
+export interface PipelineOptions extends PrepareOptions {
+  /** Exposures in stops, one per file, any origin (default: EXIF, or a folder's exposure.txt). */
+  evs?: number[];
+  decode?: DecodeOptions;
+  /** DDIM steps (default: the model's). */
+  steps?: number;
+  seed?: number;
+  /** Tile side in pixels, 0 = whole image. */
+  tile?: number;
+  device?: string;
+  /** Progress for people watching: a stage, and how far into it. */
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export interface FusionResult {
+  /** Linear RGB, shortest-exposure units (1.0 = what saturates the shortest frame used). */
+  hdr: Image;
+  bracket: Bracket;
+  prepared: PreparedBracket;
+  timings: FuseTimings;
+}
+
+/** Loads a bracket from files (2–9) or from one folder holding them. */
+export function readBracket(
+  input: string[] | string,
+  o: Pick<PipelineOptions, "evs" | "decode"> = {},
+): Promise<Bracket> {
+  return typeof input === "string"
+    ? loadBracketFolder(input, o.evs, o.decode)
+    : loadBracket(input, o.evs, o.decode);
+}
+
+/** Fuses a prepared bracket; `gt` feeds the s1 variant (a stage-1 diagnostic). */
+export function fusePrepared(
+  model: LFDiff,
+  prepared: PreparedBracket,
+  o: PipelineOptions & { gt?: Image } = {},
+): { hdr: Image; timings: FuseTimings } {
+  const { hdr, timings } = fuseBracket(model, prepared.ldrs, {
+    evs: prepared.evs,
+    steps: o.steps,
+    seed: o.seed,
+    tile: o.tile,
+    device: o.device,
+    gt: o.gt,
+    onProgress: o.onProgress,
+  });
+  return { hdr: { ...hdr, bitDepth: 32 }, timings };
+}
+
+export async function fuseFiles(
+  model: LFDiff,
+  input: string[] | string,
+  o: PipelineOptions = {},
+): Promise<FusionResult> {
+  const bracket = await readBracket(input, o);
+  const prepared = prepareBracket(bracket.ldrs, bracket.evs, o);
+  return { ...fusePrepared(model, prepared, o), bracket, prepared };
+}
