@@ -3,6 +3,7 @@
 
 import { parseArgs } from "node:util";
 import type { DecodeOptions } from "../io/codecs.ts";
+import { escapeText } from "../io/files.ts";
 import { DEFAULT_MAX_PIXELS } from "../io/image.ts";
 
 /** One flag: its type, default, the placeholder for its value, and a line of help. */
@@ -107,9 +108,12 @@ export function decodeOptions(v: { "max-pixels"?: string }): DecodeOptions {
   return { maxPixels: n };
 }
 
-/** Prints `tool: message` on stderr and exits 1: the one-line error users see. */
+/**
+ * Prints `tool: message` on stderr and exits 1: the one-line error users see, escaped like
+ * FileError's, since any error's message may quote a path or bytes from a file.
+ */
 export function fail(tool: string, message: string): never {
-  console.error(`${tool}: ${message}`);
+  console.error(escapeText(`${tool}: ${message}`));
   Deno.exit(1);
 }
 
