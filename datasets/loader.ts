@@ -8,6 +8,9 @@
 // epoch shuffles the crops of all scenes together; otherwise each epoch visits the scenes in
 // a seeded order, one window of scenes at a time, and a batch mixes crops of that window only.
 // Crops are cut when their batch is assembled, so memory holds scenes, not overlapping crops.
+// With `shard` (data-parallel training) every rank draws the same global batches, crops and
+// transforms, and cuts only its share of each (shareOf), so the batches do not depend on
+// the number of ranks.
 //   batch: x1, x2, x3 [B, 6, s, s] = concat(L_i, H_i);  gt [B, 3, s, s]
 
 import { Rng } from "../ops/rng.ts";
@@ -23,6 +26,24 @@ export interface Batch {
   gt: Tensor;
   /** "scene@x,y/t" of each crop, for logs. */
   ids: string[];
+  /** With a shard: where these rows sit in the global batch. */
+  share?: Share;
+}
+
+/** A rank's rows of a global batch: [offset, offset + its count) of `total`. */
+export interface Share {
+  offset: number;
+  total: number;
+}
+
+/** The rows of a batch of `total` that `rank` of `size` takes (the first total % size one more). */
+export function shareOf(
+  total: number,
+  rank: number,
+  size: number,
+): { offset: number; count: number } {
+  const base = Math.floor(total / size), extra = total % size;
+  return { offset: rank * base + Math.min(rank, extra), count: base + (rank < extra ? 1 : 0) };
 }
 
 export function cropPositions(
@@ -95,6 +116,8 @@ export interface LoaderOptions {
   /** Options for the image decoders (a pixel limit). */
   decode?: DecodeOptions;
   device?: string;
+  /** This process's rank and the job's size: batches hold the rank's share only. */
+  shard?: { rank: number; size: number };
 }
 
 const sceneBytes = (s: Scene) => [...s.ldrs, s.gt!].reduce((n, img) => n + img.data.byteLength, 0);
@@ -106,6 +129,7 @@ export class CropLoader {
   readonly augment: boolean;
   readonly seed: number;
   readonly device?: string;
+  readonly shard?: { rank: number; size: number };
   readonly #cacheScenes: number;
   readonly #cacheBytes: number;
   readonly #decode: DecodeOptions;
@@ -122,6 +146,7 @@ export class CropLoader {
     this.augment = o.augment ?? true;
     this.seed = o.seed ?? 0;
     this.device = o.device;
+    this.shard = o.shard;
     this.#cacheScenes = Math.max(0, o.cacheScenes ?? 0);
     this.#cacheBytes = o.cacheBytes ?? 4 * 2 ** 30;
     this.#decode = o.decode ?? {};
@@ -161,8 +186,10 @@ export class CropLoader {
     return { x, gt, id: `${scene.info.name}@${r.x0},${r.y0}/${r.t}` };
   }
 
-  #assemble(refs: CropRef[], held: Map<number, Scene>): Batch {
-    const s = this.size, b = refs.length;
+  #assemble(all: CropRef[], held: Map<number, Scene>): Batch {
+    const { rank, size } = this.shard ?? { rank: 0, size: 1 };
+    const { offset, count } = shareOf(all.length, rank, size);
+    const refs = all.slice(offset, offset + count), s = this.size, b = refs.length;
     const items = refs.map((r) => this.#cut(held.get(r.scene)!, r));
     const xs = [0, 1, 2].map((k) => {
       const a = new Float32Array(b * 6 * s * s);
@@ -175,6 +202,7 @@ export class CropLoader {
       x: xs,
       gt: tensor(g, [b, 3, s, s], { device: this.device }),
       ids: items.map((it) => it.id),
+      ...(this.shard && { share: { offset, total: all.length } }),
     };
   }
 

@@ -10,14 +10,17 @@
 //   stage 2 split: only LPENet_DM and the denoiser train, on the first two terms
 //   stage 2 s2-no-dm: ẑ = D directly;  L = ‖D − z‖₁ + L_r
 //   L_r = ‖T(H) − T(Ĥ)‖₁ + λ‖φ(T(H)) − φ(T(Ĥ))‖₁  (φ: VGG19, when weights are given)
-// Gradient accumulation averages the loss over micro-batches before one Adam step.
+// Gradient accumulation averages the loss over micro-batches before one Adam step. Under
+// data parallelism (model/data_parallel.ts) a batch is this rank's share of a global one:
+// its loss counts by its share, the random draws are the global batch's, and the gradients
+// are summed over the ranks before the step.
 
 import { add, affine } from "../ops/arith.ts";
 import { noGrad } from "../ops/autograd.ts";
 import { l1Loss, mseLoss } from "../ops/loss.ts";
 import { Rng } from "../ops/rng.ts";
 import { scope } from "../ops/scope.ts";
-import { randn, type Tensor, zeros } from "../ops/tensor.ts";
+import { type Tensor, tensor, zeros } from "../ops/tensor.ts";
 import type { LFDiff } from "./lfdiff.ts";
 import { reconstructionLoss } from "./losses.ts";
 import type { GtPriorNet } from "./lpenet.ts";
@@ -25,6 +28,8 @@ import { Adam } from "./optim/adam.ts";
 import { StepLR } from "./optim/step_lr.ts";
 import type { Vgg19Features } from "./vgg.ts";
 import type { HostTensor } from "../io/safetensors.ts";
+import type { DataParallel } from "./data_parallel.ts";
+import type { Share } from "../datasets/loader.ts";
 
 export type Stage2Mode = "joint" | "split" | "no-dm";
 
@@ -50,6 +55,8 @@ export interface TrainSettings {
 export interface TrainBatch {
   x: [Tensor, Tensor, Tensor];
   gt: Tensor;
+  /** This rank's rows of the global micro-batch (data-parallel training; absent: all). */
+  share?: Share;
 }
 
 export type LossTerms = Record<string, number>;
@@ -63,6 +70,8 @@ export class Trainer {
   epoch = 0;
   /** Batches of the current epoch already consumed (for resuming mid-epoch). */
   batchInEpoch = 0;
+  /** Set when several processes train together: gradients are summed over them. */
+  dataParallel: DataParallel | null = null;
 
   constructor(
     readonly model: LFDiff,
@@ -113,15 +122,14 @@ export class Trainer {
         terms,
       };
     }
+    const draws = this.#draws(b);
     const z = noGrad(() => this.teacher!.forward(b.gt));
-    const dm = this.s.mode !== "no-dm", n = z.shape[0], T = m.config.timesteps;
-    const ts = dm ? Array.from({ length: n }, () => this.rng.int(T)) : [];
-    const eps = dm ? randn(z.shape, this.rng, { device: z.device }) : null;
+    const noise = (a: Float32Array) => tensor(a, z.shape, { device: z.device });
+    const ts = draws?.ts ?? [];
+    const eps = draws ? noise(draws.eps) : null;
     // The DM's space is z / priorScale; ẑ is sampled from z_T ~ q(z_T | z), as Eq. 15 trains it.
     const zn = affine(z, 1 / m.config.priorScale, 0);
-    const zT = dm
-      ? m.schedule.diffuse(zn, T - 1, randn(z.shape, this.rng, { device: z.device }))
-      : undefined;
+    const zT = draws ? m.schedule.diffuse(zn, m.config.timesteps - 1, noise(draws.zT)) : undefined;
     const { z: zHat, d } = m.prior(x1, x2, x3, { zT });
     const parts: Tensor[] = [];
     if (eps) {
@@ -136,6 +144,22 @@ export class Trainer {
       parts.push(this.#reconstruction(m.reconstruct(x1, x2, x3, zHat), b.gt, terms));
     }
     return { total: parts.reduce((a, t) => add(a, t)), terms };
+  }
+
+  /**
+   * Stage 2's timesteps and noises (for ε and z_T) of this batch's rows, or null where none
+   * are drawn. The whole global batch's are drawn and the share's kept, so every rank's
+   * stream stays the same and results do not depend on the number of ranks.
+   */
+  #draws(b: TrainBatch): { ts: number[]; eps: Float32Array; zT: Float32Array } | null {
+    if (this.s.stage !== 2 || this.s.mode === "no-dm") return null;
+    const c = this.model.config, [n, , h, w] = b.gt.shape;
+    const { offset, total } = b.share ?? { offset: 0, total: n };
+    const per = c.priorChannels * (h / c.unshuffle) * (w / c.unshuffle);
+    const ts = Array.from({ length: total }, () => this.rng.int(c.timesteps));
+    const rows = (a: Float32Array) => a.subarray(offset * per, (offset + n) * per);
+    const eps = rows(this.rng.normal(total * per));
+    return { ts: ts.slice(offset, offset + n), eps, zT: rows(this.rng.normal(total * per)) };
   }
 
   /** Joint stage 2 still in its warmup (only the diffusion model trains). */
@@ -155,17 +179,24 @@ export class Trainer {
       this.model.align.setTrainable(trains);
       this.model.dhr.setTrainable(trains);
     }
-    const sums: LossTerms = {};
+    let sums: LossTerms = {};
     for (const b of micro) {
+      // A share's mean loss counts by its part of the global batch (1 in a single process).
+      const part = b.share ? b.gt.shape[0] / b.share.total : 1;
+      if (part === 0) {
+        this.#draws(b); // the rank's stream moves on as the others' do
+        continue;
+      }
       scope(() => {
         const { total, terms } = this.loss(b);
-        affine(total, 1 / micro.length, 0).backward();
-        sums.loss = (sums.loss ?? 0) + total.item() / micro.length;
+        affine(total, part / micro.length, 0).backward();
+        sums.loss = (sums.loss ?? 0) + total.item() * part / micro.length;
         for (const [k, v] of Object.entries(terms)) {
-          sums[k] = (sums[k] ?? 0) + v.item() / micro.length;
+          sums[k] = (sums[k] ?? 0) + v.item() * part / micro.length;
         }
       });
     }
+    if (this.dataParallel) sums = this.dataParallel.reduce(this.opt.params, sums);
     this.opt.update();
     this.opt.zeroGrad();
     this.step++;

@@ -151,7 +151,12 @@ export class Cuda {
   readonly stream: Deno.PointerValue;
   #open = true;
 
-  constructor() {
+  /**
+   * Opens device `ordinal` modulo the visible devices: a data-parallel rank passes its rank
+   * on the node, so each gets its own GPU, or device 0 when CUDA_VISIBLE_DEVICES shows each
+   * rank one.
+   */
+  constructor(ordinal = 0) {
     let found: Found<typeof symbols>;
     try {
       found = openLibrary(
@@ -178,7 +183,7 @@ export class Cuda {
     this.check("cuDeviceGetCount", this.cu.cuDeviceGetCount(count));
     if (count[0] < 1) throw new NoCudaDevice("no CUDA device found (cuDeviceGetCount returned 0)");
     const dev = new Int32Array(1);
-    this.check("cuDeviceGet", this.cu.cuDeviceGet(dev, 0));
+    this.check("cuDeviceGet", this.cu.cuDeviceGet(dev, ordinal % count[0]));
     this.device = dev[0];
     const name = new Uint8Array(256);
     this.check("cuDeviceGetName", this.cu.cuDeviceGetName(name, 256, this.device));

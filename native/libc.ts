@@ -1,6 +1,7 @@
 // The C library's virtual-memory calls (mmap, madvise) through Deno.dlopen, for the CPU
 // arena: address space reserved in one call, memory only where pages are touched, and
-// pages given back on request (they read as zeros when touched again).
+// pages given back on request (they read as zeros when touched again). Also the dynamic
+// linker's dlopen/dlsym, for libraries whose handles are addresses of their globals.
 
 import { type Found, openLibrary } from "./library.ts";
 
@@ -44,4 +45,35 @@ export class VirtualMemory {
       throw new Error(`madvise(MADV_DONTNEED) failed on ${4 * (end - start)} bytes`);
     }
   }
+}
+
+const linkerSymbols = {
+  dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
+  dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
+  dlerror: { parameters: [], result: "pointer" },
+} as const;
+const RTLD_NOW = 0x2, RTLD_GLOBAL = 0x100;
+
+/**
+ * Opens `path` again with RTLD_GLOBAL, so that the plugins it loads later see its symbols
+ * (Open MPI's components need this; Deno opens libraries RTLD_LOCAL), and returns the
+ * addresses of the data symbols `names`. Deno's `statics` read a symbol's value; libraries
+ * whose handles are the addresses of their globals need the address itself.
+ */
+export function globalAddresses(path: string, names: string[]): Map<string, Deno.PointerValue> {
+  // glibc ≥ 2.34 has the linker calls in libc; older ones in libdl.
+  const s = openLibrary("the dynamic linker", ["libc.so.6", "libdl.so.2"], [], linkerSymbols, "")
+    .lib.symbols;
+  const cstr = (t: string) => new TextEncoder().encode(t + "\0");
+  const reason = () => {
+    const e = s.dlerror();
+    return e ? new Deno.UnsafePointerView(e).getCString() : "unknown reason";
+  };
+  const handle = s.dlopen(cstr(path), RTLD_NOW | RTLD_GLOBAL);
+  if (!handle) throw new Error(`${path}: ${reason()}`);
+  return new Map(names.map((n) => {
+    const p = s.dlsym(handle, cstr(n));
+    if (!p) throw new Error(`${path}: no symbol ${n} (${reason()})`);
+    return [n, p];
+  }));
 }

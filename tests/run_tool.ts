@@ -4,17 +4,18 @@
 const root = new URL("..", import.meta.url).pathname;
 const PERMISSIONS = ["--allow-ffi", "--allow-read", "--allow-write", "--allow-env"];
 
+/** Deno's arguments that run tools/NAME.ts with `args` (for a launcher such as mpirun). */
+export function toolArgs(name: string, args: string[]): string[] {
+  return ["run", ...PERMISSIONS, `tools/${name}.ts`, ...args];
+}
+
 /** The command for tools/NAME.ts with `args`; `o` adds spawn options (piped streams, …). */
 export function toolCommand(
   name: string,
   args: string[],
   o: Deno.CommandOptions = {},
 ): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, `tools/${name}.ts`, ...args],
-    cwd: root,
-    ...o,
-  });
+  return new Deno.Command(Deno.execPath(), { args: toolArgs(name, args), cwd: root, ...o });
 }
 
 /** Runs tools/NAME.ts to completion: exit code, stdout and stderr as text. */

@@ -2,6 +2,8 @@
 // folder (Kalantari/Wu layouts or `deno task synth` output). `--help` lists the flags; the
 // README lists the experiment fields. The run folder (tools/run_folder.ts) is checkpointed
 // every `checkpointEvery` steps, at the end, and on Ctrl-C; `--resume` continues bit for bit.
+// Under `mpirun -np N` the N processes train data-parallel (model/data_parallel.ts): each
+// takes its share of every batch, and rank 0 alone logs, validates and checkpoints.
 
 import type { DecodeOptions } from "../io/codecs.ts";
 import { findScenes, loadScene, type Scene } from "../datasets/dataset.ts";
@@ -14,6 +16,8 @@ import { type LFDiffConfig, PAPER, type Variant } from "../model/config.ts";
 import { fuseBracket } from "../model/fuse.ts";
 import { LFDiff } from "../model/lfdiff.ts";
 import { priorStd, type Stage2Mode, teacherFrom, Trainer } from "../model/trainer.ts";
+import { DataParallel } from "../model/data_parallel.ts";
+import { openCommunicator } from "../ops/collectives.ts";
 import { loadVgg19, VGG_EXPORT_HINT } from "../model/vgg.ts";
 import { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
@@ -187,6 +191,9 @@ await run("train", async () => {
       "--config experiments/kalantari-stage1.json --resume",
     ],
   });
+  // Before the device opens: a CUDA rank opens its own GPU.
+  const { comm, notes } = openCommunicator(values.device);
+  const dp = new DataParallel(comm), root = dp.isRoot;
   useDevice(values.device);
   if (!values.config) fail("train", "--config EXPERIMENT.json is required (see --help)");
   const x = await readExperiment(values.config);
@@ -200,15 +207,18 @@ await run("train", async () => {
   }
   if (values.vgg) x.vgg = values.vgg;
   if (values.data) x.data = values.data;
-  const say = (s: string) => console.error(`train: ${s}`);
+  if (x.batch < dp.size) fail("train", `batch ${x.batch} is smaller than the ${dp.size} ranks`);
+  const say = (s: string) => root && console.error(`train: ${s}`);
+  for (const n of notes) say(n);
+  if (dp.size > 1) say(`data-parallel over ${comm.description}`);
   const folder = new RunFolder(values.out ?? `runs/${x.name}`);
-  if (!values.resume && await folder.hasCheckpoint()) {
+  if (root && !values.resume && await folder.hasCheckpoint()) {
     fail(
       "train",
       `${folder.dir} already holds a run; pass --resume to continue it or --out for a new folder`,
     );
   }
-  await folder.writeConfig(x);
+  if (root) await folder.writeConfig(x);
 
   // Data
   const train = await findScenes(x.data, "train");
@@ -216,9 +226,9 @@ await run("train", async () => {
     fail("train", `${x.data}: no training scenes (folders under a Training/ path)`);
   }
   const decode = decodeOptions(values);
-  const val = await validationScenes(x, decode);
+  const val = root ? await validationScenes(x, decode) : [];
   if (!val.length) say("no test scenes with ground truth: validation is off");
-  const loader = new CropLoader(train, {
+  const loaderOptions = {
     size: x.crop,
     stride: x.stride,
     batch: x.batch,
@@ -227,6 +237,10 @@ await run("train", async () => {
     cacheBytes: x.cacheBytes,
     augment: x.augment,
     decode,
+  };
+  const loader = new CropLoader(train, {
+    ...loaderOptions,
+    shard: dp.size > 1 ? { rank: dp.rank, size: dp.size } : undefined,
   });
 
   // Model, teacher, perceptual network
@@ -258,7 +272,9 @@ await run("train", async () => {
       // The stage-1 prior's deviation over the first batches of epoch 0 (the same batches on
       // every resume, so the same number).
       const gts: Tensor[] = [];
-      for await (const b of loader.epoch(0)) if (gts.push(b.gt) >= 4) break;
+      for await (const b of new CropLoader(train, loaderOptions).epoch(0)) {
+        if (gts.push(b.gt) >= 4) break;
+      }
       priorScale = priorStd(teacherFrom(s1), gts);
     } else if (x.priorScale !== undefined) priorScale = x.priorScale;
     say(`stage 2: the diffusion model works on z / ${priorScale.toPrecision(4)} (priorScale)`);
@@ -278,10 +294,12 @@ await run("train", async () => {
       `stage 2 (${mode}) from ${x.stage1}: alignment and DHRNet initialised from stage 1, its LPENet frozen as the target`,
     );
   }
-  if (values.resume) {
+  if (values.resume && root) {
     await folder.resume(model, trainer);
     say(`resumed at step ${trainer.step} (epoch ${trainer.epoch}, batch ${trainer.batchInEpoch})`);
   }
+  dp.syncFromRoot(model, trainer);
+  if (dp.size > 1) trainer.dataParallel = dp;
 
   const validateAndLog = () => {
     if (!val.length) return null;
@@ -302,6 +320,8 @@ await run("train", async () => {
     say("interrupted: saving a checkpoint at the end of this step (Ctrl-C again to quit at once)");
   };
   Deno.addSignalListener("SIGINT", onSigint);
+  // mpirun ends its job on Ctrl-C but passes SIGUSR2 on: `kill -USR2` it to save and stop.
+  Deno.addSignalListener("SIGUSR2", onSigint);
   const first = values.resume ? null : validateAndLog();
   const t0 = performance.now(), stepAtStart = trainer.step;
   let lastPrint = 0, batchesPerEpoch = 0, last = first;
@@ -321,12 +341,14 @@ await run("train", async () => {
       lastTerms = trainer.trainStep(micro);
       trainer.batchInEpoch = seen;
       micro = [];
-      folder.log.add({
-        step: trainer.step,
-        epoch: trainer.epoch,
-        lr: trainer.opt.lr,
-        ...lastTerms,
-      });
+      if (root) {
+        folder.log.add({
+          step: trainer.step,
+          epoch: trainer.epoch,
+          lr: trainer.opt.lr,
+          ...lastTerms,
+        });
+      }
       const now = performance.now();
       const rate = (trainer.step - stepAtStart) / ((now - t0) / 1000);
       const total = Math.min(
@@ -348,8 +370,9 @@ await run("train", async () => {
         );
       }
       if (trainer.step % x.valEvery === 0) last = validateAndLog();
-      if (trainer.step % x.checkpointEvery === 0) await folder.checkpoint(model, trainer);
-      if (trainer.step >= maxSteps || stop || performance.now() >= deadline) break outer;
+      if (root && trainer.step % x.checkpointEvery === 0) await folder.checkpoint(model, trainer);
+      // Every rank stops at the same step, whichever was interrupted or ran out of time.
+      if (dp.any(trainer.step >= maxSteps || stop || performance.now() >= deadline)) break outer;
       // Let signals in: with every scene in memory the loader never waits on I/O.
       await new Promise((r) => setTimeout(r, 0));
     }
@@ -357,8 +380,11 @@ await run("train", async () => {
     trainer.batchInEpoch = 0;
   }
   Deno.removeSignalListener("SIGINT", onSigint);
+  Deno.removeSignalListener("SIGUSR2", onSigint);
   if (folder.val.rows.at(-1)?.[0] !== trainer.step) last = validateAndLog();
-  await folder.checkpoint(model, trainer);
+  if (root) await folder.checkpoint(model, trainer);
+  comm.close();
+  if (!root) return;
   const summary = {
     run: folder.dir,
     stage: x.stage,

@@ -24,6 +24,10 @@ class CudaBuffer implements DeviceBuffer {
 export interface CudaBackend extends Backend {
   /** Frees every cached buffer, the kernels, the cuDNN/cuBLAS handles, the stream and context. */
   dispose(): void;
+  /** The one stream all work runs on (NCCL's collectives join it). */
+  readonly stream: Deno.PointerValue;
+  /** A buffer's device address. */
+  address(b: DeviceBuffer): bigint;
 }
 
 /** Whether LFDIFF_TF32=1 lets cuBLAS and cuDNN use TF32 (the op tests loosen GEMMs to match). */
@@ -168,8 +172,9 @@ function bucket(bytes: number): number {
   return Math.max(g, Math.ceil(bytes / g) * g);
 }
 
-export function createCudaBackend(): CudaBackend {
-  const cuda = new Cuda();
+/** `ordinal`: the device (native/cuda.ts), 0 unless a data-parallel rank picks its own. */
+export function createCudaBackend(ordinal = 0): CudaBackend {
+  const cuda = new Cuda(ordinal);
   const tf32 = tf32Enabled();
   const cublas = new Cublas(cuda.stream, tf32);
   const cudnn = new Cudnn(cuda.stream, tf32);
@@ -274,6 +279,8 @@ export function createCudaBackend(): CudaBackend {
   let disposed = false;
   return {
     name: "cuda",
+    stream: cuda.stream,
+    address: (b) => at(b),
     alloc, // uninitialised, as the interface allows: every kernel writes all its outputs
     free: release,
     upload(dst, src) {
