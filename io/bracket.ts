@@ -1,10 +1,13 @@
 // A bracket from files: 2–9 LDR images and their exposures in stops. EVs come from the
 // caller, or else from the files' EXIF exposure times (EV_i = log2(t_i / t_first)), or, for a
 // folder, from its exposure.txt. Frames keep the caller's order; the pipeline sorts by EV.
+// RAW frames (io/raw.ts) are linear and take their exposure times from the RAW's metadata; a
+// bracket is all RAW or all display-encoded (JPEG, PNG, TIFF), and says which.
 
 import { decodeImage, type DecodeOptions } from "./codecs.ts";
 import { exposureTime } from "./exif.ts";
 import { type Image, ImageError, toRgb } from "./image.ts";
+import { decodeRaw, isRaw, RAW_FILE } from "./raw.ts";
 
 /** Brackets hold this many frames at most (a 9-shot bracket is the largest cameras offer). */
 export const MAX_FRAMES = 9;
@@ -14,6 +17,11 @@ export interface Bracket {
   ldrs: Image[];
   evs: number[];
   evSource: "given" | "exif" | "exposure.txt";
+  /**
+   * "display" (also when absent): camera output (JPEG, PNG, TIFF) through a response curve;
+   * "linear": RAW frames, linear in scene light with 1.0 at the sensor's saturation.
+   */
+  encoding?: "display" | "linear";
 }
 
 async function readFile(f: string): Promise<Uint8Array> {
@@ -40,11 +48,27 @@ export async function loadBracket(
   }
   const ldrs: Image[] = [];
   const times: (number | undefined)[] = [];
+  const raw: boolean[] = [];
   for (const f of files) {
     const bytes = await readFile(f);
-    times.push(exposureTime(bytes));
-    ldrs.push(toRgb(await decodeImage(bytes, f, decode)));
+    raw.push(isRaw(bytes, f));
+    if (raw.at(-1)) {
+      const frame = decodeRaw(bytes, f, decode);
+      times.push(frame.exposureTime);
+      ldrs.push(frame.image);
+    } else {
+      times.push(exposureTime(bytes));
+      ldrs.push(toRgb(await decodeImage(bytes, f, decode)));
+    }
   }
+  const rawAt = raw.indexOf(true), otherAt = raw.indexOf(false);
+  if (rawAt >= 0 && otherAt >= 0) {
+    throw new ImageError(
+      "bracket",
+      `mixes RAW and other frames (${files[rawAt]} is RAW, ${files[otherAt]} is not)`,
+    );
+  }
+  const encoding = raw[0] ? "linear" : "display";
   const first = ldrs[0];
   ldrs.forEach((img, i) => {
     if (img.width !== first.width || img.height !== first.height) {
@@ -57,7 +81,7 @@ export async function loadBracket(
       throw new ImageError(files[i], "is a floating-point (HDR) image, not an LDR frame");
     }
   });
-  if (evs) return { files, ldrs, evs, evSource: "given" };
+  if (evs) return { files, ldrs, evs, evSource: "given", encoding };
   const missing = times.findIndex((t) => t === undefined);
   if (missing >= 0) {
     throw new ImageError(
@@ -67,10 +91,17 @@ export async function loadBracket(
       }`,
     );
   }
-  return { files, ldrs, evs: times.map((t) => Math.log2(t! / times[0]!)), evSource: "exif" };
+  return {
+    files,
+    ldrs,
+    evs: times.map((t) => Math.log2(t! / times[0]!)),
+    evSource: "exif",
+    encoding,
+  };
 }
 
-const IMAGE_FILE = /\.(jpe?g|png|tiff?)$/i, TIFF_FILE = /\.tiff?$/i;
+const IMAGE_FILE = new RegExp(`\\.(jpe?g|png|tiff?)$|${RAW_FILE.source}`, "i");
+const TIFF_FILE = /\.tiff?$/i;
 
 /** EVs listed in a text file (exposure.txt), one per frame, in stops. */
 export async function readExposures(path: string): Promise<number[]> {
@@ -88,9 +119,10 @@ export async function readExposures(path: string): Promise<number[]> {
 }
 
 /**
- * A folder holding one bracket: its image files in name order (only the TIFFs where there
- * are any, as in the Kalantari layout, whose folders also hold previews), with the EVs given,
- * or else those of its exposure.txt (one per frame, any origin), or else EXIF's.
+ * A folder holding one bracket: its image files in name order (only the RAWs where there are
+ * any, else only the TIFFs where there are any, as in the Kalantari layout, whose folders
+ * also hold previews), with the EVs given, or else those of its exposure.txt (one per frame,
+ * any origin), or else EXIF's.
  */
 export async function loadBracketFolder(
   dir: string,
@@ -107,7 +139,9 @@ export async function loadBracketFolder(
   } catch {
     throw new ImageError(dir, "no such folder");
   }
-  if (names.some((n) => TIFF_FILE.test(n))) names = names.filter((n) => TIFF_FILE.test(n));
+  // A camera shooting RAW+JPEG leaves both: the RAWs are the bracket.
+  if (names.some((n) => RAW_FILE.test(n))) names = names.filter((n) => RAW_FILE.test(n));
+  else if (names.some((n) => TIFF_FILE.test(n))) names = names.filter((n) => TIFF_FILE.test(n));
   const files = names.sort().map((n) => `${dir}/${n}`);
   if (evs || !hasList) return loadBracket(files, evs, decode);
   const list = `${dir}/exposure.txt`, listed = await readExposures(list);

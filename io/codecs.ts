@@ -8,6 +8,7 @@ import { type DecodeOptions, type Image, ImageError } from "./image.ts";
 import { decodeJpeg, isJpeg } from "./jpeg.ts";
 import { decodePng, encodePng, isPng } from "./png.ts";
 import { decodeRadiance, encodeRadiance, isRadiance } from "./radiance.ts";
+import { decodeRaw, isRaw } from "./raw.ts";
 import { decodeTiff, encodeTiff, isTiff } from "./tiff.ts";
 
 export type { DecodeOptions };
@@ -31,6 +32,7 @@ export function decodeImage(
 }
 
 function decode(b: Uint8Array, file: string, o: DecodeOptions): Image {
+  if (isRaw(b, file)) return decodeRaw(b, file, o).image; // before TIFF: most RAWs are TIFFs
   if (isTiff(b)) return decodeTiff(b, file, o);
   if (isPng(b)) return decodePng(b, file, o);
   if (isJpeg(b)) return decodeJpeg(b, file, o);
@@ -38,7 +40,7 @@ function decode(b: Uint8Array, file: string, o: DecodeOptions): Image {
   if (isExr(b)) return decodeExr(b, file, o);
   throw new ImageError(
     file,
-    "unrecognised image format (TIFF, PNG, JPEG, Radiance .hdr and OpenEXR are read)",
+    "unrecognised image format (TIFF, PNG, JPEG, Radiance .hdr, OpenEXR and camera RAW are read)",
   );
 }
 
