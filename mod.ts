@@ -31,14 +31,9 @@ export { decodeImage, encodeImage, readImage, writeImage } from "./io/codecs.ts"
 export { type Bracket, loadBracket, loadBracketFolder } from "./io/bracket.ts";
 export { chooseFrames, type FrameChoice } from "./imaging/frames.ts";
 export { prepareBracket, type PreparedBracket, type PrepareOptions } from "./imaging/prepare.ts";
-export {
-  findScenes,
-  ldrToLinear,
-  loadScene,
-  type Scene,
-  type SceneInfo,
-} from "./datasets/dataset.ts";
+export { findScenes, loadScene, type Scene, type SceneInfo } from "./datasets/dataset.ts";
 export { CropLoader, cropPositions } from "./datasets/loader.ts";
+export { ldrToLinear, normaliseEvs } from "./imaging/exposure.ts";
 export { mergeBracket } from "./imaging/merge.ts";
 export { type HdrMetrics, hdrMetrics, psnr, ssim } from "./imaging/metrics.ts";
 export { muLaw, previewImage } from "./imaging/tonemap.ts";

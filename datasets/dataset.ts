@@ -11,7 +11,7 @@
 
 import { readExposures } from "../io/bracket.ts";
 import { type DecodeOptions, readImage } from "../io/codecs.ts";
-import { linearise, normaliseEvs } from "../imaging/exposure.ts";
+import { normaliseEvs } from "../imaging/exposure.ts";
 import { type Image, ImageError, toRgb } from "../io/image.ts";
 
 export interface SceneInfo {
@@ -129,10 +129,4 @@ export async function loadScene(info: SceneInfo, decode: DecodeOptions = {}): Pr
     }
   }
   return { info, ldrs, evs: normaliseEvs(given), gt };
-}
-
-/** H = L^γ / 2^EV of one frame, per value (EV in the caller's units). */
-export function ldrToLinear(ldr: Image, ev: number): Image {
-  const s = Math.pow(2, -ev);
-  return { ...ldr, bitDepth: 32, data: ldr.data.map((v) => linearise(v, s)) };
 }

@@ -4,6 +4,8 @@
 // Brackets given any other way (−2,0,+2, EXIF times relative to the reference) are shifted
 // to it by normaliseEvs; the network's output and the HDR files it writes are in these units.
 
+import type { Image } from "../io/image.ts";
+
 /** The camera response the network inverts: L = H^(1/γ), as in the paper. */
 export const GAMMA = 2.2;
 
@@ -21,4 +23,10 @@ export function linearScales(evs: number[]): number[] {
 /** H = L^γ · scale, per value. */
 export function linearise(v: number, scale: number): number {
   return Math.pow(v, GAMMA) * scale;
+}
+
+/** H = L^γ / 2^EV of one frame, per value (EV in the caller's units). */
+export function ldrToLinear(ldr: Image, ev: number): Image {
+  const s = Math.pow(2, -ev);
+  return { ...ldr, bitDepth: 32, data: ldr.data.map((v) => linearise(v, s)) };
 }

@@ -1,10 +1,15 @@
-// Which frames of a 2–9 frame bracket the network sees. LF-Diff takes three: a short
-// exposure, the reference and a long exposure. The reference is the middle exposure (the EV
-// nearest the middle of the bracket's range, the darker on a tie) unless the user names one;
-// the other two are the bracket's extremes on each side of it, so the fused range is the
-// whole bracket's. A two-frame bracket, or a reference at one end, repeats the reference in
-// the missing slot: the network then sees no extra information on that side (the frame
-// agrees with the reference everywhere), which is what the bracket holds.
+// Which frames of a bracket (2 or more frames, typically 3–9) the network sees. LF-Diff takes
+// three: a short exposure, the reference and a long exposure. The reference is the middle
+// exposure (the EV nearest the middle of the bracket's range, the darker on a tie) unless
+// the user names one. On each side the frame taken is the farthest from the reference within
+// MAX_SPACING stops (the spacings the network is trained on), else the nearest: a 7-stop gap
+// puts the reference's well-exposed radiance 2^-7 below anything the network has seen.
+// A two-frame bracket, or a reference at one end, repeats the reference in the missing slot:
+// the network then sees no extra information on that side, which is what the bracket holds.
+
+/** The largest gap in stops between the reference and another frame the network is shown
+ * when the bracket offers a choice (EXIF exposure times are nominal: a quarter stop slack). */
+export const MAX_SPACING = 3.25;
 
 export interface FrameChoice {
   /** Indices into the bracket of the short, reference and long frames. */
@@ -27,8 +32,12 @@ export function chooseFrames(evs: number[], ref?: number): FrameChoice {
       Math.abs(evs[i] - mid) < Math.abs(evs[best] - mid) - 1e-9 ? i : best
     );
   }
-  const shortest = order[0], longest = order[order.length - 1];
-  const short = evs[shortest] < evs[r] ? shortest : r;
-  const long = evs[longest] > evs[r] ? longest : r;
-  return { indices: [short, r, long], ref: r };
+  const pick = (side: number[]) => {
+    const within = side.filter((i) => Math.abs(evs[i] - evs[r!]) <= MAX_SPACING);
+    if (within.length) return within[0]; // the farthest within reach
+    return side.length ? side[side.length - 1] : r!; // the nearest, or the reference itself
+  };
+  const shorter = order.filter((i) => evs[i] < evs[r!]); // farthest first
+  const longer = order.filter((i) => evs[i] > evs[r!]).reverse();
+  return { indices: [pick(shorter), r, pick(longer)], ref: r };
 }

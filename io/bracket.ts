@@ -1,4 +1,4 @@
-// A bracket from files: 2–9 LDR images and their exposures in stops. EVs come from the
+// A bracket from files: 2 or more LDR images and their exposures in stops. EVs come from the
 // caller, or else from the files' EXIF exposure times (EV_i = log2(t_i / t_first)), or, for a
 // folder, from its exposure.txt. Frames keep the caller's order; the pipeline sorts by EV.
 // RAW frames (io/raw.ts) are linear and take their exposure times from the RAW's metadata; a
@@ -9,8 +9,11 @@ import { exposureTime } from "./exif.ts";
 import { type Image, ImageError, toRgb } from "./image.ts";
 import { decodeRaw, isRaw, RAW_FILE } from "./raw.ts";
 
-/** Brackets hold this many frames at most (a 9-shot bracket is the largest cameras offer). */
-export const MAX_FRAMES = 9;
+/**
+ * Brackets hold this many frames at most: cameras offer up to 9 shots, and sequences made
+ * for response recovery (Debevec's memorial church, 16) a few more.
+ */
+export const MAX_FRAMES = 32;
 
 export interface Bracket {
   files: string[];

@@ -30,7 +30,7 @@ export interface FusionResult {
   timings: FuseTimings;
 }
 
-/** Loads a bracket from files (2–9) or from one folder holding them. */
+/** Loads a bracket from files (2 or more) or from one folder holding them. */
 export function readBracket(
   input: string[] | string,
   o: Pick<PipelineOptions, "evs" | "decode"> = {},

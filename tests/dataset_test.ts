@@ -4,7 +4,8 @@
 // The exposure convention holds at every entry point: a bracket or scene given as −2,0,2
 // is the same as its 0,2,4 twin. The loader shuffles across all scenes and augments on demand.
 
-import { findScenes, ldrToLinear, loadScene } from "@lfdiff/datasets/dataset.ts";
+import { findScenes, loadScene } from "@lfdiff/datasets/dataset.ts";
+import { ldrToLinear } from "@lfdiff/imaging/exposure.ts";
 import { type Batch, CropLoader, cropPositions } from "@lfdiff/datasets/loader.ts";
 import { synthesizeScene, writeScene } from "@lfdiff/datasets/synth.ts";
 import { encodeTiff } from "@lfdiff/io/tiff.ts";

@@ -106,7 +106,7 @@ Deno.test("infer: bad input ends in one clear line and writes nothing", async ()
     await Deno.mkdir(`${tmp}/o`);
     const out = `${tmp}/o/x.hdr`;
     const cases: [string[], RegExp][] = [
-      [[frames[0], "--ev", "0"], /^infer: bracket: needs 2 to 9 LDR frames, got 1$/],
+      [[frames[0], "--ev", "0"], /^infer: bracket: needs 2 to 32 LDR frames, got 1$/],
       [
         [frames[0], frames[1], "--ev", "-2,0,2"],
         /^infer: bracket: needs 2 exposure values \(one per frame\), got -2,0,2$/,

@@ -86,7 +86,8 @@ await run("infer", async () => {
       "--scene DIR [flags]",
       "--summary",
     ],
-    about: "Fuses a bracket of 2 to 9 exposures into one HDR image, written with a tone-mapped\n" +
+    about:
+      "Fuses a bracket of 2 or more exposures (up to 32) into one HDR image, written with a tone-mapped\n" +
       "PNG preview beside it. The network sees three frames: the reference (the middle\n" +
       "exposure unless --ref) and the shortest and longest exposures. A folder's image files\n" +
       "are taken in name order. Without inputs it fuses the sample bracket in samples/bracket.\n" +
