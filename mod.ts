@@ -29,6 +29,7 @@ export {
 } from "./io/image.ts";
 export { decodeImage, encodeImage, readImage, writeImage } from "./io/codecs.ts";
 export { type Bracket, loadBracket, loadBracketFolder } from "./io/bracket.ts";
+export { decodeRaw, isRaw, type RawFrame } from "./io/raw.ts";
 export { chooseFrames, type FrameChoice } from "./imaging/frames.ts";
 export { prepareBracket, type PreparedBracket, type PrepareOptions } from "./imaging/prepare.ts";
 export { findScenes, loadScene, type Scene, type SceneInfo } from "./datasets/dataset.ts";

@@ -178,24 +178,25 @@ function toLinear(
   const codes = new Uint16Array(
     Deno.UnsafePointerView.getArrayBuffer(mem, 2 * width * height * colors, at.data),
   );
-  const m = Array.from(
-    { length: 3 },
-    (_, i) => Array.from({ length: 4 }, (_, c) => lib.symbols.libraw_get_rgb_cam(h, i, c)),
-  );
+  // rgb_cam over the 16-bit scale; a monochrome sensor's one channel goes to all three.
+  const k = new Float64Array(3 * colors);
+  for (let i = 0; i < 3; i++) {
+    for (let c = 0; c < colors; c++) {
+      const w = colors < 3 ? (c === 0 ? 1 : 0) : lib.symbols.libraw_get_rgb_cam(h, i, c);
+      k[i * colors + c] = w / 65535;
+    }
+  }
   const out = newImage(width, height, 3, 16);
   const d = out.data, n = width * height;
-  for (let px = 0; px < n; px++) {
-    const v = codes.subarray(px * colors, px * colors + colors);
+  for (let px = 0, q = 0; px < n; px++, q += colors) {
     let clipped = false;
-    for (let c = 0; c < colors; c++) clipped ||= v[c] >= CLIPPED;
+    for (let c = 0; c < colors; c++) if (codes[q + c] >= CLIPPED) clipped = true;
     for (let i = 0; i < 3; i++) {
-      let x: number;
-      if (clipped) x = 1;
-      else if (colors < 3) x = v[0] / 65535; // monochrome sensors: no colour to convert
-      else {
+      let x = 1;
+      if (!clipped) {
         x = 0;
-        for (let c = 0; c < colors; c++) x += m[i][c] * v[c];
-        x = Math.max(0, x / 65535);
+        for (let c = 0; c < colors; c++) x += k[i * colors + c] * codes[q + c];
+        if (x < 0) x = 0;
       }
       d[3 * px + i] = x;
     }
