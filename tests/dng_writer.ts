@@ -22,6 +22,8 @@ export interface DngFrame {
   iso: number;
   make: string;
   model: string;
+  /** TIFF/EXIF Orientation (1, the default: rows top to bottom, columns left to right). */
+  orientation?: number;
 }
 
 const BYTE = 1, ASCII = 2, SHORT = 3, LONG = 4, RATIONAL = 5, SRATIONAL = 10;
@@ -99,7 +101,7 @@ export function writeDng(f: DngFrame): Uint8Array {
     ascii(271, f.make),
     ascii(272, f.model),
     { tag: 273, type: LONG, values: [stripAt] },
-    { tag: 274, type: SHORT, values: [1] },
+    { tag: 274, type: SHORT, values: [f.orientation ?? 1] },
     { tag: 277, type: SHORT, values: [1] },
     { tag: 278, type: LONG, values: [f.height] },
     { tag: 279, type: LONG, values: [2 * f.width * f.height] },

@@ -243,6 +243,25 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "RAW: the file's orientation is applied, as JPEG's EXIF orientation is",
+  ignore: noLib,
+  fn() {
+    // Orientation 6: the stored rows are the displayed image's columns, right to left.
+    const img = decodeRaw(writeDng(frame(1, { orientation: 6 })), "rotated.dng").image;
+    const want = developed(1).image;
+    assertEquals([img.width, img.height], [H, W]);
+    for (const [x, y] of [[40, 10], [100, 50], [16, 80]]) {
+      const p = 3 * (x * H + (H - 1 - y)), q = 3 * (y * W + x);
+      assertEquals(
+        [...img.data.subarray(p, p + 3)],
+        [...want.data.subarray(q, q + 3)],
+        `${x},${y}`,
+      );
+    }
+  },
+});
+
 // --- files: detection, codecs, brackets ---------------------------------------------------
 
 const tiff = () => {
