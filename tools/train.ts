@@ -331,7 +331,8 @@ await run("train", async () => {
     ? Infinity
     : t0 + Number(values["max-minutes"]) * 60_000;
   if (!(deadline > t0)) fail("train", `--max-minutes must be a positive number`);
-  outer: for (; trainer.epoch < x.epochs; trainer.epoch++) {
+  // A run resumed at its last step (killed after its final checkpoint) takes no more.
+  outer: for (; trainer.epoch < x.epochs && trainer.step < maxSteps; trainer.epoch++) {
     let seen = 0;
     let micro: Batch[] = [];
     for await (const b of loader.epoch(trainer.epoch)) {
