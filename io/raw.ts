@@ -103,8 +103,10 @@ function library(file: string): LibRaw {
   );
 }
 
-/** Output codes at or above this are clipped (the float white-balance scaling, truncated, can
- * leave a saturated channel at 65534). */
+/**
+ * Output codes at or above this are clipped (the float white-balance scaling, truncated, can
+ * leave a saturated channel at 65534).
+ */
 const CLIPPED = 65534;
 
 /** Develops a RAW file (bytes in memory) to a linear image; see the file comment. */

@@ -307,6 +307,25 @@ Deno.test({
 });
 
 Deno.test({
+  name: "RAW: damaged DNGs decode or are refused in one line",
+  ignore: noLib,
+  async fn() {
+    const dng = writeDng(frame(1));
+    let seed = 7;
+    const rnd = (n: number) =>
+      Math.floor(((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * n);
+    for (let i = 0; i < 150; i++) {
+      const b = dng.slice(0, i % 3 === 0 ? rnd(dng.length) : dng.length);
+      // The header and its values (the strip starts past 1,000 bytes).
+      for (let k = 1 + rnd(6); k > 0; k--) b[rnd(Math.min(b.length, 1000))] = rnd(256);
+      await decodeImage(b, "damaged.dng").catch((e) => {
+        assert(e instanceof ImageError && !/[\n\r]/.test(e.message), `${i}: ${e}`);
+      });
+    }
+  },
+});
+
+Deno.test({
   name: "RAW bracket: EVs from the RAWs' exposure times, frames marked linear",
   ignore: noLib,
   async fn() {
