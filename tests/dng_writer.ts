@@ -14,8 +14,8 @@ export interface DngFrame {
   white: number;
   /** ColorMatrix1: XYZ to camera, row-major 3x3, for CalibrationIlluminant1 D65. */
   colorMatrix: number[];
-  /** AsShotNeutral: the camera's values of a neutral under the shot's light. */
-  asShotNeutral: [number, number, number];
+  /** AsShotNeutral: the camera's values of a neutral under the shot's light (none: no tag). */
+  asShotNeutral?: [number, number, number];
   /** Seconds. */
   exposureTime: number;
   fNumber: number;
@@ -115,7 +115,7 @@ export function writeDng(f: DngFrame): Uint8Array {
     { tag: 50714, type: LONG, values: [f.black] },
     { tag: 50717, type: LONG, values: [f.white] },
     rational(50721, SRATIONAL, f.colorMatrix),
-    rational(50728, RATIONAL, f.asShotNeutral),
+    ...(f.asShotNeutral ? [rational(50728, RATIONAL, f.asShotNeutral)] : []),
     { tag: 50778, type: SHORT, values: [21] },
   ];
   const ifd0Size = ifd(main(0, 0), 8).length;

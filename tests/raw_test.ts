@@ -37,17 +37,16 @@ const COLOR_MATRIX = [0.4716, 0.0603, -0.083, -0.7798, 1.5474, 0.248, -0.1496, 0
 const AS_SHOT: [number, number, number] = [0.5, 1, 0.55];
 const BLACK = 512, WHITE = 15000, RANGE = WHITE - BLACK;
 
-/** Camera RGB of linear sRGB, each row scaled so that sRGB white reads (1, 1, 1). */
-const CAM_RGB = [0, 1, 2].map((i) => {
-  const row = [0, 1, 2].map((j) =>
-    [0, 1, 2].reduce((a, k) => a + COLOR_MATRIX[3 * i + k] * XYZ_RGB[k][j], 0)
-  );
-  const sum = row[0] + row[1] + row[2];
-  return row.map((v) => v / sum);
-});
-/** White-balanced camera values of a radiance: the white-balanced space clips at 1. */
-const toCamera = (s: number[]) => CAM_RGB.map((r) => r[0] * s[0] + r[1] * s[1] + r[2] * s[2]);
-const ASN_MAX = Math.max(...AS_SHOT);
+/** Camera RGB of linear sRGB under daylight: the colour matrix after sRGB to XYZ. */
+const CAMERA = [0, 1, 2].map((i) =>
+  [0, 1, 2].map((j) => [0, 1, 2].reduce((a, k) => a + COLOR_MATRIX[3 * i + k] * XYZ_RGB[k][j], 0))
+);
+const rowSums = CAMERA.map((r) => r[0] + r[1] + r[2]);
+/** The camera's values of a neutral in daylight (D65, the matrix's illuminant). */
+const DAYLIGHT = rowSums.map((v) => v / Math.max(...rowSums)) as [number, number, number];
+/** White-balanced camera values of a radiance (sRGB white reads 1, 1, 1; clips at 1). */
+const toCamera = (s: number[]) =>
+  CAMERA.map((r, i) => (r[0] * s[0] + r[1] * s[1] + r[2] * s[2]) / rowSums[i]);
 
 /** Patches of linear sRGB radiance, 32x32 each, 4 across and 3 down. */
 const PATCHES: Record<string, number[]> = {
@@ -76,16 +75,17 @@ function radiance(x: number, y: number): number[] {
 }
 
 /**
- * What the camera records at exposure k (1 at 1/100 s): white-balanced values k·toCamera(s),
- * divided by the as-shot gains (max(AS_SHOT) / AS_SHOT_c), over the black level, clipped at
- * the white level. LibRaw's development must undo exactly this.
+ * What the camera records at exposure k (1 at 1/100 s) under a light whose neutral is `light`:
+ * white-balanced values k·toCamera(s), divided by that light's gains (max(light) / light_c),
+ * over the black level, clipped at the white level. LibRaw's development must undo exactly
+ * this. The file says the light was `light` unless `o` says otherwise.
  */
-function frame(k: number, o: Partial<DngFrame> = {}): DngFrame {
+function frame(k: number, o: Partial<DngFrame> = {}, light = AS_SHOT): DngFrame {
   const cfa = new Uint16Array(W * H);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       const c = [0, 1, 1, 2][(y & 1) * 2 + (x & 1)];
-      const v = k * toCamera(radiance(x, y))[c] * AS_SHOT[c] / ASN_MAX;
+      const v = k * toCamera(radiance(x, y))[c] * light[c] / Math.max(...light);
       cfa[y * W + x] = Math.min(WHITE, Math.round(BLACK + RANGE * v));
     }
   }
@@ -97,7 +97,7 @@ function frame(k: number, o: Partial<DngFrame> = {}): DngFrame {
     black: BLACK,
     white: WHITE,
     colorMatrix: COLOR_MATRIX,
-    asShotNeutral: AS_SHOT,
+    asShotNeutral: light,
     exposureTime: k / 100,
     fNumber: 8,
     iso: 200,
@@ -164,15 +164,23 @@ Deno.test({
         assert(Math.abs(red - green) < 1e-3 && Math.abs(blue - green) < 1e-3, name);
       }
     }
-    // The same file with a daylight neutral instead: the grey now reads tinted, so the test
+    // The same file saying the light was daylight: the grey now reads tinted, so the test
     // above sees which multipliers were used.
-    const day = toCamera([1, 1, 1]), dayMax = Math.max(...day);
-    const tinted = decodeRaw(
-      writeDng(frame(1, { asShotNeutral: day.map((v) => v / dayMax) as [number, number, number] })),
-      "daylight.dng",
-    ).image;
-    const [red, green, blue] = patch(tinted, "grey18")[0];
+    const tinted = decodeRaw(writeDng(frame(1, { asShotNeutral: DAYLIGHT })), "tinted.dng");
+    const [red, green, blue] = patch(tinted.image, "grey18")[0];
     assert(Math.abs(red - green) > 0.02 || Math.abs(blue - green) > 0.02);
+  },
+});
+
+Deno.test({
+  name: "RAW: a file without as-shot white balance is balanced for daylight",
+  ignore: noLib,
+  fn() {
+    const r = decodeRaw(writeDng(frame(1, { asShotNeutral: undefined }, DAYLIGHT)), "day.dng");
+    strictEqual(r.whiteBalance, "daylight");
+    for (const name of ["grey18", "red", "blue", "skin"]) {
+      assertPatch(r.image, name, PATCHES[name], TOL);
+    }
   },
 });
 
