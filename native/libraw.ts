@@ -4,9 +4,9 @@
 // distributions). Parameters are set through the C API's setters, metadata read through its
 // getters; the one parameter 0.20 has no setter for (adjust_maximum_thr) is written at its
 // offset in libraw_data_t, known for 0.20 only. The few struct fields read here (the
-// processed image's header, imgother's exposure fields, iparams' make and model) have kept
-// their places since 0.17. tests/raw_test.ts checks every offset against the installed
-// header when a C compiler and libraw-dev are there.
+// processed image's header, imgother's exposure fields, iparams' make and model) sit at the
+// same offsets in the 0.20 and 0.22 headers. tests/raw_test.ts checks every offset against
+// the installed header when a C compiler and libraw-dev are there.
 
 import { envDirs, type Found, openLibrary } from "./library.ts";
 
@@ -115,7 +115,6 @@ export function openLibRaw(): LibRaw {
       "/usr/lib/aarch64-linux-gnu",
       "/usr/local/lib",
       "/usr/lib64",
-      "/opt/homebrew/lib",
     ],
     symbols,
     HINT,
