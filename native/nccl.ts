@@ -16,7 +16,6 @@ const symbols = {
   ncclGetUniqueId: { parameters: ["buffer"], result: "i32" },
   ncclCommInitRank: { parameters: ["buffer", "i32", uniqueId, "i32"], result: "i32" },
   ncclCommDestroy: { parameters: ["pointer"], result: "i32" },
-  ncclCommAbort: { parameters: ["pointer"], result: "i32" },
   ncclAllReduce: {
     parameters: ["u64", "u64", "usize", "i32", "i32", "pointer", "pointer"],
     result: "i32",

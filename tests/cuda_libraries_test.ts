@@ -1,15 +1,19 @@
 // The CUDA path without a GPU: finding cuDNN, cuBLAS and NVRTC in NVIDIA's pip wheels and
 // the folders users name, keeping the loader's reason when a file will not load, preloading
 // NVRTC's builtins, the rule that skips CUDA tests only without a driver or device, cuDNN's
-// algorithm choice, the reduction plan, and gpu-check's one line. Fake libraries are copies
-// of libm (it loads, but lacks every CUDA symbol) or, where a C compiler is installed, the
-// stand-ins of tests/fake_nvidia.c. A real NVRTC is used when one is found (CUDA_LIB_DIRS,
+// algorithm choice, the reduction plan, gpu-check's one line, and NCCL's discovery and calls.
+// Fake libraries are copies of libm (it loads, but lacks every CUDA symbol) or, where a C
+// compiler is installed, the stand-ins of tests/fake_nvidia.c. A real NVRTC is used when one is found (CUDA_LIB_DIRS,
 // the toolkit folders or a wheel).
 
 import { planReduce } from "@lfdiff/ops/cuda/backend.ts";
 import { chooseAlgo, CUDNN_LIBRARY, readPerf } from "@lfdiff/native/cudnn.ts";
 import { CUBLAS_LIBRARY } from "@lfdiff/native/cublas.ts";
 import { NVRTC_LIBRARY } from "@lfdiff/native/nvrtc.ts";
+import { Nccl, NCCL_LIBRARY, NCCL_UNIQUE_ID_BYTES, ncclVersionName } from "@lfdiff/native/nccl.ts";
+import { NcclCommunicator } from "@lfdiff/ops/collectives.ts";
+import { getBackend } from "@lfdiff/ops/device.ts";
+import type { DeviceBuffer } from "@lfdiff/ops/backend.ts";
 import { Cuda, CudaError, NoCudaDevice, openCudaLibrary } from "@lfdiff/native/cuda.ts";
 import {
   envDirs,
@@ -573,4 +577,80 @@ Deno.test("reduction plans merge axes, split big sums in non-empty parts and cov
   }
   assert(planReduce([3_000_000], [true], 1056).parts > 1, "a full sum is split");
   assert(planReduce([50_000, 50_000], [true, false], 1056).wide, "2.5e9 elements: 64-bit");
+});
+
+// --- NCCL ---------------------------------------------------------------------------------
+
+Deno.test("NCCL is found in NVIDIA's wheel (nvidia/nccl/lib) and its versions read", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const path = place(`${tmp}/venv/lib/python3.12/site-packages/nvidia/nccl/lib/libnccl.so.2`);
+    await withEnv({ VIRTUAL_ENV: `${tmp}/venv`, CUDA_LIB_DIRS: undefined }, () => {
+      const e = failure(() => openCudaLibrary(NCCL_LIBRARY, MISSING));
+      assert(e instanceof LibraryLoadError, e.message);
+      assert(e.message.includes(`${path}: undefined symbol: lfdiffNoSuchSymbol`), e.message);
+    });
+    assertEquals([ncclVersionName(22105), ncclVersionName(2708)], ["2.21.5", "2.7.8"]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "NCCL: the unique id travels by value, sums are in place on the backend's stream (C compiler)",
+  ignore: compiler === null,
+}, async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const lib = `${tmp}/libnccl.so.2`;
+    await build("NCCL", lib);
+    const fake = Deno.dlopen(
+      lib,
+      {
+        fake_nccl_init: { parameters: ["buffer", "buffer"], result: "void" },
+        fake_nccl_allreduce: { parameters: ["buffer"], result: "void" },
+      } as const,
+    ).symbols;
+    const device = {
+      ...getBackend("cpu"),
+      name: "cuda",
+      stream: Deno.UnsafePointer.create(0x5ea0n),
+      address: (b: DeviceBuffer) => 0x7000n + BigInt(b.length),
+    };
+    await withEnv({ CUDA_LIB_DIRS: tmp }, () => {
+      for (const rank of [0, 1]) {
+        // Rank 0 makes the id; the others receive its bytes (here: 255 − i) from the bootstrap.
+        const host = {
+          rank,
+          size: 2,
+          broadcastHost: (a: Uint8Array | Float32Array) => {
+            if (rank > 0) a.forEach((_, i) => a[i] = 255 - i);
+          },
+          allreduceHost: () => {},
+          barrier: () => {},
+          close: () => {},
+        };
+        const comm = new NcclCommunicator(host, new Nccl(), device);
+        assert(comm.description.startsWith(`NCCL 2.21.5 (${lib}), 2 ranks`), comm.description);
+        const id = new Uint8Array(NCCL_UNIQUE_ID_BYTES), sizeRank = new Int32Array(2);
+        fake.fake_nccl_init(id, sizeRank);
+        assertEquals([...sizeRank], [2, rank]);
+        assertEquals([...id], [...id.keys()].map((i) => rank === 0 ? (i * 7 + 1) & 255 : 255 - i));
+        comm.allreduce(device, { length: 300 }, 300);
+        const call = new BigUint64Array(7);
+        fake.fake_nccl_allreduce(call);
+        // send = recv (in place), count, ncclFloat32, ncclSum, the communicator, our stream
+        assertEquals([...call], [0x7000n + 300n, 0x7000n + 300n, 300n, 7n, 0n, 0xc0ffeen, 0x5ea0n]);
+        const e = failure(() => comm.allreduce(device, { length: 0 }, 0));
+        assertEquals(
+          e.message,
+          "ncclAllReduce failed: invalid argument (run with NCCL_DEBUG=WARN for details) (4)",
+        );
+        assert(failure(() => comm.allreduce(getBackend("cpu"), { length: 1 }, 1)) instanceof Error);
+      }
+    });
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

@@ -11,6 +11,10 @@
 //                    rank algorithm 5 (a workspace of 2^40 bytes) before algorithm 0 (16
 //                    bytes), both with FMA math; the convolutions record the algorithm and
 //                    the math type set when they run (fake_cudnn_last).
+//   -DFAKE_NCCL      libnccl.so.2 (version 2.21.5): ncclGetUniqueId writes bytes i*7+1;
+//                    ncclCommInitRank and ncclAllReduce record what they were given
+//                    (fake_nccl_init, fake_nccl_allreduce); a count of 0 is refused as
+//                    NCCL's ncclInvalidArgument (4).
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -111,4 +115,37 @@ SIZE(cudnnGetConvolutionBackwardFilterWorkspaceSize)
 CONV(cudnnConvolutionForward)
 CONV(cudnnConvolutionBackwardData)
 CONV(cudnnConvolutionBackwardFilter)
+#endif
+
+#ifdef FAKE_NCCL
+typedef struct { unsigned char internal[128]; } ncclUniqueId; // passed by value
+static ncclUniqueId init_id;
+static int init_size = -1, init_rank = -1;
+static unsigned long long ar[7]; // send, recv, count, datatype, op, comm, stream
+int ncclGetVersion(int *v) { *v = 22105; return 0; }
+int ncclGetUniqueId(ncclUniqueId *id) {
+  for (int i = 0; i < 128; i++) id->internal[i] = (unsigned char)(i * 7 + 1);
+  return 0;
+}
+int ncclCommInitRank(void **comm, int nranks, ncclUniqueId id, int rank) {
+  init_id = id; init_size = nranks; init_rank = rank;
+  *comm = (void *)0xc0ffee;
+  return 0;
+}
+int ncclAllReduce(const void *send, void *recv, size_t count, int type, int op, void *comm,
+                  void *stream) {
+  unsigned long long v[7] = {(unsigned long long)send, (unsigned long long)recv, count,
+                             (unsigned long long)type, (unsigned long long)op,
+                             (unsigned long long)comm, (unsigned long long)stream};
+  memcpy(ar, v, sizeof ar);
+  return count == 0 ? 4 : 0;
+}
+int ncclCommDestroy(void *comm) { return 0; }
+const char *ncclGetErrorString(int status) {
+  return status == 4 ? "invalid argument (run with NCCL_DEBUG=WARN for details)" : "fake";
+}
+void fake_nccl_init(unsigned char *id, int *size_rank) {
+  memcpy(id, init_id.internal, 128); size_rank[0] = init_size; size_rank[1] = init_rank;
+}
+void fake_nccl_allreduce(unsigned long long *out) { memcpy(out, ar, sizeof ar); }
 #endif
