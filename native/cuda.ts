@@ -149,6 +149,8 @@ export class Cuda {
   readonly name: string;
   readonly computeCapability: [number, number];
   readonly stream: Deno.PointerValue;
+  /** Devices visible to this process. */
+  readonly deviceCount: number;
   #open = true;
 
   /**
@@ -182,6 +184,7 @@ export class Cuda {
     const count = new Int32Array(1);
     this.check("cuDeviceGetCount", this.cu.cuDeviceGetCount(count));
     if (count[0] < 1) throw new NoCudaDevice("no CUDA device found (cuDeviceGetCount returned 0)");
+    this.deviceCount = count[0];
     const dev = new Int32Array(1);
     this.check("cuDeviceGet", this.cu.cuDeviceGet(dev, ordinal % count[0]));
     this.device = dev[0];
