@@ -21,8 +21,12 @@ export const SIZES = {
 } as const;
 
 export const DNNL_MAX_NDIMS = 12;
-export const f32 = 3; // dnnl_f32
+/** dnnl_data_type_t: the element types our buffers hold. */
+export const dataType = { bf16: 2, f32: 3 } as const;
+export type DataType = typeof dataType[keyof typeof dataType];
 export const formatAny = 1; // dnnl_format_tag_any
+/** dnnl_cpu_isa_avx512_core_bf16: the ISA bits oneDNN's bf16 kernels need (AMX includes them). */
+export const ISA_AVX512_CORE_BF16 = 0xe7;
 
 export const prop = {
   forwardTraining: 64,
@@ -97,6 +101,7 @@ const S = { result: I32 } as const;
 
 const symbols = {
   dnnl_version: { parameters: [], result: P },
+  dnnl_get_effective_cpu_isa: { parameters: [], result: I32 },
   dnnl_engine_create: { parameters: [B, I32, "usize"], ...S },
   dnnl_stream_create: { parameters: [B, P, U32], ...S },
   dnnl_memory_desc_init_by_strides: { parameters: [B, I32, B, I32, B], ...S },
@@ -206,25 +211,31 @@ export class Dnnl {
     if (status !== 0) throw new DnnlError(call, status);
   }
 
-  /** A plain f32 memory descriptor: dims with element strides (row-major when omitted). */
-  md(dims: readonly number[], strides?: readonly number[]): MemoryDesc {
+  /** A plain memory descriptor: dims with element strides (row-major when omitted). */
+  md(dims: readonly number[], strides?: readonly number[], dt: DataType = dataType.f32): MemoryDesc {
     const st = strides ?? dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
     const md = new Uint8Array(SIZES.memoryDesc);
     this.check(
       "dnnl_memory_desc_init_by_strides",
-      this.#s.dnnl_memory_desc_init_by_strides(md, dims.length, dimsOf(dims), f32, dimsOf(st)),
+      this.#s.dnnl_memory_desc_init_by_strides(md, dims.length, dimsOf(dims), dt, dimsOf(st)),
     );
     return md;
   }
 
   /** A descriptor of `dims` that leaves the layout to the primitive (format_tag_any). */
-  mdAny(dims: readonly number[]): MemoryDesc {
+  mdAny(dims: readonly number[], dt: DataType = dataType.f32): MemoryDesc {
     const md = new Uint8Array(SIZES.memoryDesc);
     this.check(
       "dnnl_memory_desc_init_by_tag",
-      this.#s.dnnl_memory_desc_init_by_tag(md, dims.length, dimsOf(dims), f32, formatAny),
+      this.#s.dnnl_memory_desc_init_by_tag(md, dims.length, dimsOf(dims), dt, formatAny),
     );
     return md;
+  }
+
+  /** Whether the CPU runs oneDNN's bf16 kernels (avx512_core_bf16 or AMX). */
+  get bf16(): boolean {
+    const isa = this.#s.dnnl_get_effective_cpu_isa();
+    return (isa & ISA_AVX512_CORE_BF16) === ISA_AVX512_CORE_BF16;
   }
 
   mdSize(md: MemoryDesc): number {

@@ -12,12 +12,14 @@ import {
   sameShape,
   type Shape,
 } from "./shape.ts";
+import { promoteDtype } from "./precision.ts";
 import { empty, sameDevice, type Tensor } from "./tensor.ts";
 
+/** a op b, in fp32 when either is (ops/precision.ts). */
 function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const backend = sameDevice(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = empty(shape, a);
+  const out = empty(shape, a, promoteDtype(a, b));
   const c = coalesce(
     shape,
     broadcastStrides(a.shape, shape),

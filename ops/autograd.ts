@@ -70,8 +70,9 @@ function addInto(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
-function copyOf(t: Tensor): Tensor {
-  const out = empty(t.shape, t);
+/** A copy of t in the dtype of `like` (its own when omitted). */
+function convert(t: Tensor, like: Tensor = t): Tensor {
+  const out = empty(t.shape, t, like.dtype);
   t.backend.copy([t.size], t.buffer, 0, [1], out.buffer, 0, [1]);
   return out;
 }
@@ -110,7 +111,9 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph:
   const order = [...seen].sort((a, b) => b.id - a.id);
 
   noGrad(() => {
-    const start = seed ?? empty(root.shape, root);
+    const start = seed
+      ? (seed.dtype === root.dtype ? seed : convert(seed, root))
+      : empty(root.shape, root);
     if (!seed) root.backend.fill(start.buffer, 1);
     const grads = new Map<Tensor, Tensor>([[root, start]]);
     // How many pending entries hold each gradient tensor (backward fns may pass g through).
@@ -130,7 +133,7 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph:
       const node = t.node;
       if (!node) {
         // Leaf: accumulate into .grad, owning a private copy.
-        const own = holders.get(g) === 1 && g !== seed ? (holders.delete(g), g) : copyOf(g);
+        const own = holders.get(g) === 1 && g !== seed ? (holders.delete(g), g) : convert(g);
         if (own !== g) release(g);
         if (t.grad) {
           const sum = addInto(t.grad, own);
@@ -142,13 +145,20 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph:
       }
       const needs = node.inputs.map((i) => i.requiresGrad);
       const inGrads = node.backward(g, needs);
+      // A gradient takes its tensor's dtype (ops/precision.ts); the originals converted
+      // from are dropped below unless something still holds them.
+      const converted = new Set<Tensor>();
       node.inputs.forEach((input, k) => {
-        const gi = inGrads[k];
+        let gi = inGrads[k];
         if (!gi || !needs[k]) return;
         if (!sameShape(gi.shape, input.shape)) {
           throw new Error(
             `backward of ${node.op}: gradient ${fmt(gi.shape)} for input ${fmt(input.shape)}`,
           );
+        }
+        if (gi.dtype !== input.dtype) {
+          converted.add(gi);
+          gi = convert(gi, input);
         }
         hold(gi);
         const prev = grads.get(input);
@@ -162,7 +172,9 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph:
       });
       // Gradients computed for inputs that need none are dropped here.
       inGrads.forEach((gi, k) => {
-        if (gi && !needs[k] && !holders.has(gi) && gi !== g) gi.dispose();
+        if (gi && (!needs[k] || converted.has(gi)) && !holders.has(gi) && gi !== g) {
+          gi.dispose();
+        }
       });
       release(g);
       if (!retainGraph) t.node = freedNode(node.op);

@@ -1,7 +1,13 @@
 // The device interface: a small set of primitive kernels. Every op in ops/ is written once
 // on top of these; a new device is one implementation of this interface (ops/cpu/ is the
-// reference that others are checked against). Buffers hold float32 elements; offsets,
-// strides and sizes are in elements. Output buffers are contiguous unless strides are given.
+// reference that others are checked against). Buffers hold float32 elements, or bfloat16
+// on a backend that says `bf16` (ops/precision.ts decides which tensors are bf16): such a
+// backend takes either dtype for any buffer of any primitive, converting where it must, and
+// writes each output in its buffer's dtype. Offsets, strides and sizes are in elements.
+// Output buffers are contiguous unless strides are given.
+
+/** Element types of device buffers. */
+export type DType = "float32" | "bfloat16";
 
 /** Opaque device memory; `length` is its element count. */
 export interface DeviceBuffer {
@@ -129,10 +135,16 @@ export interface AdamStep {
 
 export interface Backend {
   readonly name: string;
+  /**
+   * Holds bfloat16 buffers and computes in bf16 where one is involved (conv and GEMM with
+   * fp32 accumulation; see ops/precision.ts). Absent: float32 only.
+   */
+  readonly bf16?: boolean;
 
-  /** n elements, uninitialised (every op writes all of its outputs). */
-  alloc(n: number): DeviceBuffer;
+  /** n elements, uninitialised (every op writes all of its outputs); bfloat16 only if `bf16`. */
+  alloc(n: number, dtype?: DType): DeviceBuffer;
   free(buf: DeviceBuffer): void;
+  /** Values are rounded to the buffer's dtype; download widens them back to float32. */
   upload(dst: DeviceBuffer, src: Float32Array): void;
   download(src: DeviceBuffer): Float32Array;
   fill(dst: DeviceBuffer, value: number): void;

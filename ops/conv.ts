@@ -10,6 +10,7 @@
 import type { Activation, Conv2dGeometry } from "./backend.ts";
 import { record } from "./autograd.ts";
 import { fmt, ShapeError } from "./shape.ts";
+import { lowerDtype } from "./precision.ts";
 import { empty, sameDevice, type Tensor } from "./tensor.ts";
 
 export interface Conv2dOptions {
@@ -73,7 +74,8 @@ export function conv2d(
   if (act?.op === "leakyRelu" && !((act.slope ?? 0) >= 0)) {
     throw new ShapeError(`conv2d: a fused LeakyReLU needs a slope ≥ 0, got ${act.slope}`);
   }
-  const y = empty([geo.n, geo.cout, geo.oh, geo.ow], x);
+  // bf16 out under bf16 precision (ops/precision.ts); dx, dw, db take x's, w's, b's dtypes.
+  const y = empty([geo.n, geo.cout, geo.oh, geo.ow], x, lowerDtype(backend));
   backend.conv2d(geo, x.buffer, weight.buffer, bias ? bias.buffer : null, y.buffer, act);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(y, act ? `conv2d+${act.op}` : "conv2d", inputs, (gOut, needs) => {

@@ -16,6 +16,7 @@ import {
   ShapeError,
   sizeOf,
 } from "./shape.ts";
+import { promoteDtype } from "./precision.ts";
 import { empty, sameDevice, Tensor } from "./tensor.ts";
 
 /** Strided copy with coalesced axes (few long rows rather than many short ones). */
@@ -135,7 +136,7 @@ export function concat(xs: Tensor[], axis: number): Tensor {
     }
   }
   const shape = first.shape.map((d, i) => (i === a ? xs.reduce((s, t) => s + t.shape[a], 0) : d));
-  const out = empty(shape, first);
+  const out = empty(shape, first, promoteDtype(...xs));
   const starts: number[][] = [];
   let at = 0;
   for (const t of xs) {

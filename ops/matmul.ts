@@ -3,7 +3,9 @@
 // Batch axes must match, or one side may be a plain matrix shared by every batch entry.
 //   da = g @ bᵀ,  db = aᵀ @ g  (summed over the batch when b was shared)
 
+import type { DType } from "./backend.ts";
 import { record } from "./autograd.ts";
+import { lowerDtype } from "./precision.ts";
 import { fmt, ShapeError, sizeOf } from "./shape.ts";
 import { empty, sameDevice, type Tensor } from "./tensor.ts";
 
@@ -32,10 +34,10 @@ function plan(a: Tensor, b: Tensor, ta: boolean, tb: boolean): Plan {
 }
 
 /** op(a) @ op(b) with optional transposes of the last two axes, no autograd. */
-function gemm(a: Tensor, b: Tensor, ta: boolean, tb: boolean): Tensor {
+function gemm(a: Tensor, b: Tensor, ta: boolean, tb: boolean, dtype: DType): Tensor {
   const backend = sameDevice("matmul", a, b);
   const p = plan(a, b, ta, tb);
-  const c = empty(p.shape, a);
+  const c = empty(p.shape, a, dtype);
   const aMat = a.shape.at(-1)! * a.shape.at(-2)!, bMat = b.shape.at(-1)! * b.shape.at(-2)!;
   const sharedA = a.rank === 2 && p.batch > 1, sharedB = b.rank === 2 && p.batch > 1;
   backend.gemm({
@@ -68,16 +70,17 @@ function sumBatch(t: Tensor, r: number, c: number): Tensor {
  *                     dB = op(A)ᵀ·dC, or dCᵀ·op(A) when B was transposed.
  */
 export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
-  const out = gemm(a, b, transA, transB);
+  // bf16 out under bf16 precision (ops/precision.ts); each gradient in its operand's dtype.
+  const out = gemm(a, b, transA, transB, lowerDtype(a.backend));
   const p = plan(a, b, transA, transB);
   return record(out, "matmul", [a, b], (g, needs) => {
     let da: Tensor | null = null, db: Tensor | null = null;
     if (needs[0]) {
-      da = transA ? gemm(b, g, transB, true) : gemm(g, b, false, !transB);
+      da = transA ? gemm(b, g, transB, true, a.dtype) : gemm(g, b, false, !transB, a.dtype);
       if (a.rank === 2 && p.batch > 1) da = sumBatch(da, a.shape[0], a.shape[1]);
     }
     if (needs[1]) {
-      db = transB ? gemm(g, a, true, transA) : gemm(a, g, !transA, false);
+      db = transB ? gemm(g, a, true, transA, b.dtype) : gemm(a, g, !transA, false, b.dtype);
       if (b.rank === 2 && p.batch > 1) db = sumBatch(db, b.shape[0], b.shape[1]);
     }
     return [da, db];

@@ -1,6 +1,6 @@
 // The engine's public surface: tensors, autograd, memory scopes, RNG and every op.
 
-export type { Backend, DeviceBuffer } from "./backend.ts";
+export type { Backend, DeviceBuffer, DType } from "./backend.ts";
 export { defaultDevice, getBackend, registerBackend, setDefaultDevice } from "./device.ts";
 export {
   empty,
@@ -14,6 +14,14 @@ export {
   zeros,
 } from "./tensor.ts";
 export { isGradEnabled, noGrad } from "./autograd.ts";
+export {
+  float32,
+  getPrecision,
+  type Precision,
+  setPrecision,
+  toDtype,
+  withPrecision,
+} from "./precision.ts";
 export { keep, scope } from "./scope.ts";
 export { defaultRng, manualSeed, Rng } from "./rng.ts";
 export { fmt, type Shape, ShapeError, sizeOf } from "./shape.ts";

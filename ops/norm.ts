@@ -7,6 +7,7 @@ import { record } from "./autograd.ts";
 import { div, mul } from "./arith.ts";
 import { sum } from "./reduce.ts";
 import { fmt, ShapeError } from "./shape.ts";
+import { float32 } from "./precision.ts";
 import { clamp, sqrt } from "./unary.ts";
 import { empty, sameDevice, type Tensor } from "./tensor.ts";
 
@@ -19,8 +20,9 @@ export function layerNorm2d(x: Tensor, weight: Tensor, bias: Tensor | null, eps 
       throw new ShapeError(`layerNorm2d: parameter ${fmt(p.shape)} for input ${fmt(x.shape)}`);
     }
   }
+  // y in x's dtype; the statistics in fp32 (ops/precision.ts).
   const y = empty(x.shape, x);
-  const mu = empty([n, hw], x), rstd = empty([n, hw], x);
+  const mu = empty([n, hw], x, "float32"), rstd = empty([n, hw], x, "float32");
   const geo = { n, c, hw, eps };
   backend.layerNorm(
     geo,
@@ -55,7 +57,9 @@ export function layerNorm2d(x: Tensor, weight: Tensor, bias: Tensor | null, eps 
   return out;
 }
 
+/** x / max(‖x‖₂, eps) along `axis`, in fp32 (ops/precision.ts). */
 export function l2Normalize(x: Tensor, axis = -1, eps = 1e-12): Tensor {
-  const norm = clamp(sqrt(sum(mul(x, x), axis, true)), eps);
-  return div(x, norm);
+  const x32 = float32(x);
+  const norm = clamp(sqrt(sum(mul(x32, x32), axis, true)), eps);
+  return div(x32, norm);
 }

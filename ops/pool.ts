@@ -38,7 +38,7 @@ export function avgPool2d(x: Tensor, kernel: number, stride = kernel): Tensor {
 export function maxPool2d(x: Tensor, kernel: number, stride = kernel): Tensor {
   const geo = poolGeometry("maxPool2d", x, kernel, stride);
   const y = empty([x.shape[0], x.shape[1], geo.oh, geo.ow], x);
-  const argmax = empty(y.shape, x);
+  const argmax = empty(y.shape, x, "float32");
   x.backend.maxPool2d(geo, x.buffer, y.buffer, argmax.buffer);
   const out = record(y, "maxPool2d", [x], (g) => {
     const dx = empty(x.shape, x);

@@ -22,7 +22,8 @@ function reduceScaled(
   const kept = x.shape.map((d, i) => (reduce[i] ? 1 : d));
   const count = x.shape.reduce((n, d, i) => (reduce[i] ? n * d : n), 1);
   const scale = mean ? 1 / count : 1;
-  const out = empty(keepDims ? kept : x.shape.filter((_, i) => !reduce[i]), x);
+  // fp32 out whatever x's dtype (ops/precision.ts): sums are where rounding accumulates.
+  const out = empty(keepDims ? kept : x.shape.filter((_, i) => !reduce[i]), x, "float32");
   x.backend.reduceSum(x.buffer, x.shape, reduce, out.buffer);
   if (scale !== 1) x.backend.unary("affine", out.buffer, out.buffer, scale, 0);
   return record(out, op, [x], (g) => {

@@ -1,7 +1,8 @@
-// Tensor: a float32, contiguous, row-major (NCHW for images) array on one device.
-// Views made by reshape share the device buffer through a reference count.
+// Tensor: a contiguous, row-major (NCHW for images) array on one device, of float32 or, under
+// bf16 precision on a backend that has it, bfloat16 (ops/precision.ts). Views made by
+// reshape share the device buffer through a reference count.
 
-import type { Backend, DeviceBuffer } from "./backend.ts";
+import type { Backend, DeviceBuffer, DType } from "./backend.ts";
 import { runBackward } from "./autograd.ts";
 import { getBackend } from "./device.ts";
 import { keep, track } from "./scope.ts";
@@ -41,6 +42,7 @@ export class Tensor {
   readonly shape: Shape;
   readonly size: number;
   readonly backend: Backend;
+  readonly dtype: DType;
   requiresGrad = false;
   grad: Tensor | null = null;
   node: GradNode | null = null;
@@ -48,8 +50,16 @@ export class Tensor {
   isParameter = false;
   #storage: Storage | null;
 
-  /** Wraps a device buffer (taking ownership) or shares another tensor's storage. */
-  constructor(shape: Shape, source: DeviceBuffer | Tensor, backend?: Backend) {
+  /**
+   * Wraps a device buffer of `dtype` (taking ownership) or shares another tensor's storage
+   * (and dtype).
+   */
+  constructor(
+    shape: Shape,
+    source: DeviceBuffer | Tensor,
+    backend?: Backend,
+    dtype: DType = "float32",
+  ) {
     checkShape("tensor", shape);
     this.shape = Object.freeze([...shape]);
     this.size = sizeOf(shape);
@@ -58,9 +68,11 @@ export class Tensor {
       st.refs++;
       this.#storage = st;
       this.backend = st.backend;
+      this.dtype = source.dtype;
     } else {
       this.backend = backend ?? getBackend();
       this.#storage = new Storage(this.backend, source);
+      this.dtype = dtype;
     }
     if (this.#storage.buf.length < this.size) {
       throw new ShapeError(
@@ -141,7 +153,7 @@ export class Tensor {
   }
 
   toString(): string {
-    return `Tensor(${fmt(this.shape)}, ${this.device})`;
+    return `Tensor(${fmt(this.shape)}, ${this.device}${this.dtype === "float32" ? "" : ", bf16"})`;
   }
 }
 
@@ -200,9 +212,15 @@ export function rand(
   return tensor(rng.uniform(sizeOf(shape), lo, hi), shape, o);
 }
 
-/** An uninitialised tensor on the same device as `like`: for op outputs, which write it all. */
-export function empty(shape: Shape, like: Tensor): Tensor {
-  return new Tensor(shape, like.backend.alloc(sizeOf(shape)), like.backend);
+/**
+ * An uninitialised tensor on the same device as `like` and of its dtype unless given: for
+ * op outputs, which write it all.
+ */
+export function empty(shape: Shape, like: Tensor, dtype: DType = like.dtype): Tensor {
+  if (dtype !== "float32" && !like.backend.bf16) {
+    throw new Error(`${like.backend.name} holds float32 only, not ${dtype}`);
+  }
+  return new Tensor(shape, like.backend.alloc(sizeOf(shape), dtype), like.backend, dtype);
 }
 
 export function sameDevice(op: string, ...ts: Tensor[]): Backend {

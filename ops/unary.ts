@@ -1,9 +1,11 @@
 // Elementwise maps and activations. Each backward is one fused backend kernel that reads the
-// saved input and/or output: dx = g · f'(x).
+// saved input and/or output: dx = g · f'(x). exp, log, sqrt and pow work in fp32 (their
+// inputs are widened under bf16 precision, ops/precision.ts); the rest keep x's dtype.
 //   x [...] → y [...]
 
 import type { UnaryOp } from "./backend.ts";
 import { record } from "./autograd.ts";
+import { float32 } from "./precision.ts";
 import { empty, type Tensor } from "./tensor.ts";
 
 function map(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
@@ -16,12 +18,12 @@ function map(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
   });
 }
 
-export const exp = (x: Tensor) => map("exp", x);
-export const log = (x: Tensor) => map("log", x);
-export const sqrt = (x: Tensor) => map("sqrt", x);
+export const exp = (x: Tensor) => map("exp", float32(x));
+export const log = (x: Tensor) => map("log", float32(x));
+export const sqrt = (x: Tensor) => map("sqrt", float32(x));
 export const abs = (x: Tensor) => map("abs", x);
 /** x^p for a scalar exponent p. */
-export const pow = (x: Tensor, p: number) => map("pow", x, p);
+export const pow = (x: Tensor, p: number) => map("pow", float32(x), p);
 /** Clamps to [min, max]; either bound may be omitted. The gradient passes where min ≤ x ≤ max. */
 export const clamp = (x: Tensor, min = -Infinity, max = Infinity) => map("clamp", x, min, max);
 export const relu = (x: Tensor) => map("relu", x);

@@ -3,7 +3,17 @@
 // sizes and values, and they must match. Needs a C compiler and oneDNN's header (Debian's
 // libdnnl-dev, which CI installs); without them the test is skipped, saying why.
 
-import { alg, arg, f32, formatAny, normFlags, prop, query, SIZES } from "@lfdiff/native/dnnl.ts";
+import {
+  alg,
+  arg,
+  dataType,
+  formatAny,
+  ISA_AVX512_CORE_BF16,
+  normFlags,
+  prop,
+  query,
+  SIZES,
+} from "@lfdiff/native/dnnl.ts";
 import { assertEquals } from "./assert.ts";
 
 const HEADER = "/usr/include/dnnl.h";
@@ -20,7 +30,9 @@ const sizes: Record<keyof typeof SIZES, string> = {
   matmul: "dnnl_matmul_desc_t",
 };
 const enums: [string, number][] = [
-  ["dnnl_f32", f32],
+  ["dnnl_f32", dataType.f32],
+  ["dnnl_bf16", dataType.bf16],
+  ["dnnl_cpu_isa_avx512_core_bf16", ISA_AVX512_CORE_BF16],
   ["dnnl_format_tag_any", formatAny],
   ["dnnl_forward_training", prop.forwardTraining],
   ["dnnl_forward_inference", prop.forwardInference],

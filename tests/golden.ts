@@ -53,6 +53,16 @@ function unavailable(device: string): string | null {
   return problem(device)?.reason ?? null;
 }
 
+/** Why oneDNN's bf16 path cannot run here (said once), or null when it can. */
+export function bf16Unavailable(): string | null {
+  const why = unavailable("cpu-dnnl") ??
+    (getBackend("cpu-dnnl").bf16 ? null : "this CPU lacks oneDNN's avx512_core_bf16 ISA");
+  if (why && !bf16Said) console.error(`tests: bf16 tests skipped: ${why}`);
+  bf16Said = true;
+  return why;
+}
+let bf16Said = false;
+
 /** Why the CUDA backend cannot run here, or null when it can. */
 export const cudaUnavailable = (): string | null => unavailable("cuda");
 

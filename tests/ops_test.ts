@@ -1,13 +1,15 @@
 // Every op against PyTorch: forward output and the gradient of each input for a random
 // upstream gradient, on every available device. Tolerance 1e-4 relative (1e-3 for the
-// GEMM-backed conv and matmul), relative to the largest reference value.
+// GEMM-backed conv and matmul), relative to the largest reference value. On a CPU with bf16
+// the oneDNN path runs every case again in bf16: the inputs rounded to bfloat16 and the op
+// under bf16 precision (ops/precision.ts), held to what bf16's 8-bit mantissa allows.
 
 import * as T from "@lfdiff/ops/mod.ts";
 import type { Tensor } from "@lfdiff/ops/mod.ts";
 import { Linear } from "@lfdiff/model/mod.ts";
 import { tf32Enabled } from "@lfdiff/ops/cuda/backend.ts";
 import { assertClose } from "./assert.ts";
-import { fixture, get, testDevices } from "./golden.ts";
+import { bf16Unavailable, fixture, get, testDevices } from "./golden.ts";
 import { createOpenBlasBackend } from "@lfdiff/ops/cpu/backend.ts";
 import { createDnnlBackend } from "@lfdiff/ops/cpu/dnnl_backend.ts";
 
@@ -103,19 +105,34 @@ function poisoned(name: string, dnnl: boolean): () => T.Backend {
 }
 T.registerBackend("cpu-dnnl-nan", poisoned("cpu-dnnl-nan", true));
 T.registerBackend("cpu-openblas-nan", poisoned("cpu-openblas-nan", false));
-const devices = testDevices();
+const devices: { device: string; ignore: boolean; bf16?: boolean }[] = testDevices();
 devices.push(
   { device: "cpu-dnnl-nan", ignore: devices[0].ignore },
   { device: "cpu-openblas-nan", ignore: false },
 );
+const noBf16 = bf16Unavailable() !== null;
+devices.push(
+  { device: "cpu-dnnl", ignore: noBf16, bf16: true },
+  { device: "cpu-dnnl-nan", ignore: noBf16, bf16: true },
+);
 
-for (const { device, ignore } of devices) {
+/**
+ * bf16 keeps 8 mantissa bits (unit roundoff 2⁻⁹ ≈ 2e-3): inputs and outputs are each
+ * rounded, and a GEMM sums rounded products. 5 units; the worst case seen is 4 (a
+ * broadcast product's gradient, the bias-free layer norm's).
+ */
+const BF16_TOL = 1e-2;
+
+for (const { device, ignore, bf16 } of devices) {
   for (const c of cases) {
-    Deno.test({ name: `op ${c.name} (${c.op}) on ${device}`, ignore }, () => {
+    const on = bf16 ? `${device} in bf16` : device;
+    Deno.test({ name: `op ${c.name} (${c.op}) on ${on}`, ignore }, () => {
       // CUDA is held to 1e-5 (GEMM-backed ops to 1e-3 under LFDIFF_TF32=1: TF32 keeps 10
       // mantissa bits), the CPU to the engine's 1e-4 / 1e-3 for GEMMs.
       const tf32 = tf32Enabled() && ["conv2d", "matmul", "linear"].includes(c.op);
-      const tol = device === "cuda"
+      const tol = bf16
+        ? BF16_TOL
+        : device === "cuda"
         ? tf32 ? 1e-3 : 1e-5
         : c.op === "conv2d" || c.op === "matmul"
         ? 1e-3
@@ -125,7 +142,12 @@ for (const { device, ignore } of devices) {
           const h = get(f, `${c.name}.in${i}`);
           return T.tensor(h.data, h.shape, { device, requiresGrad: c.grads[i] });
         });
-        const out = OPS[c.op](xs, c.params);
+        const out = bf16
+          ? T.withPrecision(
+            "bf16",
+            () => OPS[c.op](xs.map((x) => T.toDtype(x, "bfloat16")), c.params),
+          )
+          : OPS[c.op](xs, c.params);
         const ref = get(f, `${c.name}.out`);
         if (out.shape.join() !== ref.shape.join()) {
           throw new Error(`output shape [${out.shape}] ≠ PyTorch [${ref.shape}]`);

@@ -4,6 +4,7 @@ import { loadLFDiff } from "../model/checkpoint.ts";
 import { CONFIGS, type LFDiffConfig, type Variant } from "../model/config.ts";
 import { LFDiff } from "../model/lfdiff.ts";
 import { getBackend, setDefaultDevice } from "../ops/device.ts";
+import { type Precision, setPrecision } from "../ops/precision.ts";
 import { Rng } from "../ops/rng.ts";
 import { type Flags, MAX_PIXELS_FLAG } from "./cli.ts";
 
@@ -38,8 +39,34 @@ export const MODEL_FLAGS = {
     help: "tile side in pixels, 0 = whole image, auto = 1024 above 2.6 MP",
   },
   device: { type: "string", default: "cpu", arg: "cpu|cuda", help: "where the network runs" },
+  precision: {
+    type: "string",
+    default: "fp32",
+    arg: "fp32|bf16|auto",
+    help: "bf16: convs and matmuls in bfloat16 with fp32 accumulation where the CPU has it " +
+      "(ops/precision.ts); auto: bf16 where available",
+  },
   "max-pixels": MAX_PIXELS_FLAG,
 } satisfies Flags;
+
+/**
+ * Sets the precision `--precision` asks for, on the default device: bf16 where that device
+ * computes in bf16, else fp32 (said in one line when bf16 was asked for by name).
+ */
+export function usePrecision(flag: string, warn: (s: string) => void): Precision {
+  if (flag !== "fp32" && flag !== "bf16" && flag !== "auto") {
+    throw new Error(`--precision must be fp32, bf16 or auto, got ${flag}`);
+  }
+  const b = getBackend();
+  const p = flag !== "fp32" && b.bf16 ? "bf16" : "fp32";
+  if (flag === "bf16" && p === "fp32") {
+    warn(
+      `--precision bf16: ${b.name} has no bf16 compute here (on a CPU, oneDNN's avx512_core_bf16 ISA); running fp32`,
+    );
+  }
+  setPrecision(p);
+  return p;
+}
 
 /** The model `infer` and `eval` use when no --weights are given. */
 export const SHIPPED = new URL("../weights/lfdiff-small.safetensors", import.meta.url).pathname;
@@ -52,6 +79,8 @@ export interface ModelChoice {
   seed: number;
   /** Tile side for fuseBracket (0 = whole image). */
   tileFor: (width: number, height: number) => number;
+  /** The arithmetic in effect (--precision, resolved for the device). */
+  precision: Precision;
 }
 
 /** A named configuration (CONFIGS), or one line listing them. */
@@ -117,5 +146,6 @@ export async function chooseModel(
   if (tile !== "auto" && !(Number.isInteger(Number(tile)) && Number(tile) >= 0)) {
     throw new Error(`--tile must be auto, 0 (whole image) or a size in pixels, got ${tile}`);
   }
-  return { model, trained, steps, seed, tileFor: (w, h) => tileFor(tile, w, h) };
+  const precision = usePrecision(String(v.precision ?? "fp32"), warn);
+  return { model, trained, steps, seed, tileFor: (w, h) => tileFor(tile, w, h), precision };
 }

@@ -22,7 +22,7 @@ import { loadVgg19, VGG_EXPORT_HINT } from "../model/vgg.ts";
 import { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
 import { decodeOptions, fail, flags, MAX_PIXELS_FLAG, run } from "./cli.ts";
-import { configNamed, useDevice } from "./model_flags.ts";
+import { configNamed, useDevice, usePrecision } from "./model_flags.ts";
 import { RunFolder } from "./run_folder.ts";
 
 interface Experiment {
@@ -64,6 +64,8 @@ interface Experiment {
   priorScale?: number | "auto";
   /** Joint stage 2: steps that train the diffusion model alone first (model/trainer.ts). */
   warmup?: number;
+  /** fp32 (default), bf16 or auto: ops/precision.ts; `--precision` overrides it. */
+  precision?: string;
 }
 
 const DEFAULTS: Omit<Experiment, "name" | "data" | "stage"> = {
@@ -177,6 +179,12 @@ await run("train", async () => {
     accumulate: { type: "string", arg: "K", help: "micro-batches per optimiser step" },
     vgg: { type: "string", arg: "FILE", help: "VGG19 weights for the perceptual term" },
     device: { type: "string", default: "cpu", arg: "cpu|cuda", help: "where training runs" },
+    precision: {
+      type: "string",
+      arg: "fp32|bf16|auto",
+      help: "arithmetic, overriding the experiment's (default fp32): bf16 runs convs and " +
+        "matmuls in bfloat16 with fp32 accumulation and fp32 weights where the CPU has it",
+    },
     "max-pixels": MAX_PIXELS_FLAG,
     json: { type: "boolean", help: "one JSON summary line on stdout at the end" },
   }, {
@@ -210,6 +218,10 @@ await run("train", async () => {
   if (x.batch < dp.size) fail("train", `batch ${x.batch} is smaller than the ${dp.size} ranks`);
   const say = (s: string) => root && console.error(`train: ${s}`);
   for (const n of notes) say(n);
+  if (values.precision !== undefined) x.precision = values.precision;
+  if (usePrecision(x.precision ?? "fp32", say) === "bf16") {
+    say("bf16: convs and matmuls in bfloat16, fp32 weights, gradients and Adam state");
+  }
   if (dp.size > 1) say(`data-parallel over ${comm.description}`);
   const folder = new RunFolder(values.out ?? `runs/${x.name}`);
   if (root && !values.resume && await folder.hasCheckpoint()) {

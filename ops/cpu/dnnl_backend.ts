@@ -8,10 +8,17 @@
 // step, ours 0.36 s) and resampling (its portable kernel took 16 ms for a 4×60×64² → 128²
 // bilinear upsample and 18 ms for the backward, ours 6.5 and 7 on two threads; its jit
 // forward, 2 ms, segfaulted on some shapes on an earlier machine and has no backward).
+// On a CPU with oneDNN's avx512_core_bf16 (or AMX) ISA it holds bfloat16 buffers
+// (ops/precision.ts says which): conv and matmul compute in bf16 with fp32 accumulation
+// when a buffer of theirs is bf16, eltwise, binary, pooling and copies run on bf16 as they
+// are, softmax and layer norm keep fp32 statistics, and the TypeScript kernels get fp32
+// copies of bf16 buffers (`widened`).
 
 import {
   alg,
   arg,
+  type DataType,
+  dataType,
   dimsOf,
   type MemoryDesc,
   normFlags,
@@ -19,9 +26,9 @@ import {
   query,
   SIZES,
 } from "../../native/dnnl.ts";
-import type { Backend, UnaryOp } from "../backend.ts";
+import type { Backend, Gemm, GemmOperand, UnaryOp } from "../backend.ts";
 import { dnnlConv } from "./dnnl_conv.ts";
-import { dnnlContext, f, type Kernel } from "./dnnl_kernels.ts";
+import { type Buf, dnnlContext, dtOf, f, type Kernel, toBf16 } from "./dnnl_kernels.ts";
 
 /** oneDNN eltwise [algorithm, alpha, beta] for a unary op, forward and backward. */
 function eltwise(
@@ -75,17 +82,60 @@ function denseOnes(dims: readonly number[], strides: readonly number[]): number[
   return st;
 }
 
+const isBf16 = (b: unknown) => b instanceof Uint16Array;
+
 export function createDnnlBackend(name: string, base: Backend): Backend {
   const ctx = dnnlContext(base);
-  const { d, s, build, kernel, run, tmp, release, reorderTo } = ctx;
+  const { d, s, build, kernel, run, tmp, release, reorderTo, convert, widen } = ctx;
   const conv = dnnlConv(ctx);
   // ---- Small helpers for one-shot primitives keyed by shape ----
   const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  const sameType = (...bs: Buf[]) => bs.every((b) => dtOf(b) === dtOf(bs[0]));
 
-  function eltwiseKernel(op: UnaryOp, n: number, a: number, b: number, backward: boolean): Kernel {
+  /**
+   * A base (float32) kernel on buffers of either dtype: bf16 arguments are widened into
+   * float32 temporaries, and those at positions `outs` computed there and narrowed back.
+   */
+  function widened<A extends unknown[]>(fn: (...a: A) => void, outs: readonly number[]) {
+    return (...a: A): void => {
+      if (!a.some(isBf16)) return fn(...a);
+      const args = a.map((v, i) =>
+        v instanceof Uint16Array ? (outs.includes(i) ? tmp(4 * v.length) : widen(v)) : v
+      ) as A;
+      fn(...args);
+      a.forEach((v, i) => {
+        if (!(v instanceof Uint16Array)) return;
+        if (outs.includes(i)) convert(args[i] as Float32Array, v);
+        release(args[i] as Float32Array);
+      });
+    };
+  }
+
+  /** The base GEMM on operands of either dtype (widened as above). */
+  function gemm32(p: Gemm): void {
+    const bufs = [p.a, p.b, p.c].map((o) => f(o.buf));
+    if (!bufs.some(isBf16)) return base.gemm(p);
+    const [a, b] = bufs.slice(0, 2).map(widen);
+    const c = isBf16(bufs[2]) ? (p.beta ? widen(bufs[2]) : tmp(4 * bufs[2].length)) : bufs[2];
+    base.gemm({ ...p, a: { ...p.a, buf: a }, b: { ...p.b, buf: b }, c: { ...p.c, buf: c } });
+    if (c !== bufs[2]) {
+      convert(c, bufs[2]);
+      release(c);
+    }
+    for (const [k, t] of [a, b].entries()) if (t !== bufs[k]) release(t);
+  }
+
+  function eltwiseKernel(
+    op: UnaryOp,
+    n: number,
+    a: number,
+    b: number,
+    backward: boolean,
+    dt: DataType,
+  ): Kernel {
     const [k, alpha, beta, from] = eltwise(op, a, b, backward);
-    return kernel(`eltwise ${backward} ${op} ${n} ${a} ${b}`, () => {
-      const md = d.md([n]);
+    return kernel(`eltwise ${backward} ${op} ${n} ${a} ${b} ${dt}`, () => {
+      const md = d.md([n], undefined, dt);
       if (!backward) {
         const p = d.primitive(
           "dnnl_eltwise_forward_desc_init",
@@ -135,17 +185,29 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
   const backend: Backend = {
     ...base,
     name,
-    upload(dst, src) {
-      conv.dirty(dst);
-      base.upload(dst, src);
-    },
-    fill(dst, v) {
-      conv.dirty(dst);
-      base.fill(dst, v);
+    bf16: d.bf16,
+    alloc(n, dtype) {
+      return dtype === "bfloat16" ? ctx.bf16(n) : base.alloc(n);
     },
     free(buf) {
       conv.dirty(buf);
-      base.free(buf);
+      release(f(buf));
+    },
+    upload(dst, src) {
+      conv.dirty(dst);
+      if (isBf16(dst)) convert(src, f(dst));
+      else base.upload(dst, src);
+    },
+    download(src) {
+      if (!isBf16(src)) return base.download(src);
+      const out = new Float32Array(src.length);
+      convert(f(src), out);
+      return out;
+    },
+    fill(dst, v) {
+      conv.dirty(dst);
+      if (isBf16(dst)) (dst as Uint16Array).fill(toBf16(v));
+      else base.fill(dst, v);
     },
     adam(p, g, m, v, step) {
       conv.dirty(p);
@@ -155,24 +217,30 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     copy(shape, src, so, ss, dst, dO, ds) {
       const n = sizeOf(shape);
       if (n === 0) return;
-      if (shape.length === 0 || n < 4096) return base.copy(shape, src, so, ss, dst, dO, ds);
-      const k = kernel(`copy ${shape} ${ss} ${ds}`, () => {
-        const a = d.md(shape, ss), b = d.md(shape, ds);
-        return build(d.reorder(a, b), [[arg.src, a], [arg.dst, b]]);
+      const a = f(src), b = f(dst);
+      if (shape.length === 0 || (n < 4096 && sameType(a, b) && !isBf16(a))) {
+        return base.copy(shape, src, so, ss, dst, dO, ds);
+      }
+      const k = kernel(`copy ${shape} ${ss} ${ds} ${dtOf(a)} ${dtOf(b)}`, () => {
+        const ma = d.md(shape, ss, dtOf(a)), mb = d.md(shape, ds, dtOf(b));
+        return build(d.reorder(ma, mb), [[arg.src, ma], [arg.dst, mb]]);
       });
-      run(k, [[f(src), so], [f(dst), dO]]);
+      run(k, [[a, so], [b, dO]]);
     },
 
     unary(op, x, y, a, b) {
       const n = f(y).length;
-      if (n < 1024) return base.unary(op, x, y, a, b);
-      run(eltwiseKernel(op, n, a, b, false), [f(x), f(y)]);
+      if (n < 1024 || !sameType(f(x), f(y))) return base32.unary(op, x, y, a, b);
+      run(eltwiseKernel(op, n, a, b, false, dtOf(f(y))), [f(x), f(y)]);
     },
     unaryBackward(op, x, y, g, dx, a, b) {
       const n = f(dx).length;
-      if (n < 1024) return base.unaryBackward(op, x, y, g, dx, a, b);
       const from = eltwise(op, a, b, true)[3];
-      run(eltwiseKernel(op, n, a, b, true), [from === "dst" ? f(y) : f(x), f(g), f(dx)]);
+      const src = from === "dst" ? f(y) : f(x);
+      if (n < 1024 || !sameType(src, f(g), f(dx))) {
+        return base32.unaryBackward(op, x, y, g, dx, a, b);
+      }
+      run(eltwiseKernel(op, n, a, b, true, dtOf(f(dx))), [src, f(g), f(dx)]);
     },
 
     binary(op, shape, a, as, b, bs, out) {
@@ -183,17 +251,19 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       const bFull = shape.every((dim, i) => dim === 1 || bs[i] !== 0);
       let [p, ps, q, qs, o] = [a, as, b, bs, op];
       if (!aFull && bFull && (op === "add" || op === "mul")) [p, ps, q, qs] = [b, bs, a, as];
-      else if (!aFull) return base.binary(op, shape, a, as, b, bs, out);
-      if (n < 1024 || shape.length === 0) return base.binary(op, shape, a, as, b, bs, out);
+      else if (!aFull) return base32.binary(op, shape, a, as, b, bs, out);
+      if (n < 1024 || shape.length === 0) return base32.binary(op, shape, a, as, b, bs, out);
       // oneDNN's fast kernels broadcast per channel (axis 1): a coalesced [C, X] with a
       // [C, 1] operand becomes [1, C, X].
       const lead = shape[0] > 1 && qs[0] !== 0 ? 1 : 0;
       const dims = lead ? [1, ...shape] : [...shape];
       const pStr = lead ? [0, ...ps] : [...ps], qStr = lead ? [0, ...qs] : [...qs];
       const qDims = dims.map((dim, i) => (qStr[i] === 0 ? 1 : dim));
-      const k = kernel(`binary ${o} ${shape} ${ps} ${qs}`, () => {
-        const m0 = d.md(dims, denseOnes(dims, pStr)), m1 = d.md(qDims, denseOnes(qDims, qStr));
-        const md = d.md(dims);
+      const types = [f(p), f(q), f(out)].map(dtOf);
+      const k = kernel(`binary ${o} ${shape} ${ps} ${qs} ${types}`, () => {
+        const m0 = d.md(dims, denseOnes(dims, pStr), types[0]);
+        const m1 = d.md(qDims, denseOnes(qDims, qStr), types[1]);
+        const md = d.md(dims, undefined, types[2]);
         const algo =
           { add: alg.binaryAdd, sub: alg.binarySub, mul: alg.binaryMul, div: alg.binaryDiv }[o];
         const prim = d.primitive(
@@ -206,47 +276,56 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       run(k, [f(p), f(q), f(out)]);
     },
 
+    reduceSum: (x, shape, reduce, out) => base32.reduceSum(x, shape, reduce, out),
+
     gemm(p) {
       const { transA, transB, m, n, k, batch, alpha, beta, a, b, c } = p;
-      if (alpha !== 1 || beta !== 0 || m === 0 || n === 0) return base.gemm(p);
+      if (alpha !== 1 || beta !== 0 || m === 0 || n === 0) return gemm32(p);
       const dims = (shared: boolean) => (shared ? 1 : batch);
+      // bf16 compute when any operand is bf16; an fp32 input is then rounded into a dense
+      // bf16 temporary first (oneDNN's bf16 matmul takes bf16 sources only).
+      const low = [a, b, c].some((o) => isBf16(o.buf));
+      const ta = dtOf(f(a.buf)), tb = dtOf(f(b.buf)), tc = dtOf(f(c.buf));
       const kern = kernel(
         `matmul ${
-          JSON.stringify({ ...p, a: { ...a, buf: 0 }, b: { ...b, buf: 0 }, c: { ...c, buf: 0 } })
-        }`,
+          JSON.stringify({ ...p, a: { ...a, buf: ta }, b: { ...b, buf: tb }, c: { ...c, buf: tc } })
+        } ${low}`,
         () => {
-          const mA = d.md([dims(a.stride === 0), m, k], [
-            a.stride || m * k,
-            transA ? 1 : a.ld,
-            transA ? a.ld : 1,
-          ]);
-          const mB = d.md([dims(b.stride === 0), k, n], [
-            b.stride || k * n,
-            transB ? 1 : b.ld,
-            transB ? b.ld : 1,
-          ]);
-          const mC = d.md([batch, m, n], [c.stride, c.ld, 1]);
+          const dA = [dims(a.stride === 0), m, k], dB = [dims(b.stride === 0), k, n];
+          const mA = d.md(dA, [a.stride || m * k, transA ? 1 : a.ld, transA ? a.ld : 1], ta);
+          const mB = d.md(dB, [b.stride || k * n, transB ? 1 : b.ld, transB ? b.ld : 1], tb);
+          const mC = d.md([batch, m, n], [c.stride, c.ld, 1], tc);
+          const lowered = (md: MemoryDesc, dt: DataType, dims: number[]) =>
+            low && dt !== dataType.bf16 ? d.md(dims, undefined, dataType.bf16) : md;
+          const sA = lowered(mA, ta, dA), sB = lowered(mB, tb, dB);
           const prim = d.primitive(
             "dnnl_matmul_desc_init",
             SIZES.matmul,
-            (desc) => s.dnnl_matmul_desc_init(desc, mA, mB, null, mC),
+            (desc) => s.dnnl_matmul_desc_init(desc, sA, sB, null, mC),
           );
-          return build(prim, [[arg.src, mA], [arg.weights, mB], [arg.dst, mC]]);
+          const mm = build(prim, [[arg.src, sA], [arg.weights, sB], [arg.dst, mC]]);
+          return Object.assign(mm, { mA, mB, sA, sB });
         },
-      );
-      run(kern, [[f(a.buf), a.off], [f(b.buf), b.off], [f(c.buf), c.off]]);
+      ) as Kernel & Record<"mA" | "mB" | "sA" | "sB", MemoryDesc>;
+      const inA = operand(a, kern.mA, kern.sA), inB = operand(b, kern.mB, kern.sB);
+      run(kern, [inA, inB, [f(c.buf), c.off]]);
+      for (const t of [inA, inB]) if (!Array.isArray(t)) release(t);
     },
 
     softmax(x, y, rows, cols) {
-      const k = kernel(`softmax ${rows} ${cols}`, () => {
-        const md = d.md([rows, cols]);
+      if (!sameType(f(x), f(y))) return base32.softmax(x, y, rows, cols);
+      const dt = dtOf(f(x));
+      const k = kernel(`softmax ${rows} ${cols} ${dt}`, () => {
+        const md = d.md([rows, cols], undefined, dt);
         return build(softmaxForward(md), [[arg.src, md], [arg.dst, md]]);
       });
       run(k, [f(x), f(y)]);
     },
     softmaxBackward(y, g, dx, rows, cols) {
-      const k = kernel(`softmax bwd ${rows} ${cols}`, () => {
-        const md = d.md([rows, cols]);
+      if (!sameType(f(y), f(g), f(dx))) return base32.softmaxBackward(y, g, dx, rows, cols);
+      const dt = dtOf(f(y));
+      const k = kernel(`softmax bwd ${rows} ${cols} ${dt}`, () => {
+        const md = d.md([rows, cols], undefined, dt);
         const prim = d.primitive(
           "dnnl_softmax_v2_backward_desc_init",
           SIZES.softmax,
@@ -261,17 +340,21 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
 
     // Layer norm across channels. oneDNN normalises the last axis and is fast only where it
     // is dense, so [n, c, hw] is transposed to [n, hw, c] around it (two fast reorders beat
-    // the reference kernel on the strided layout by 20×). `rstd` carries oneDNN's variance
+    // the reference kernel on the strided layout by 20×); the transposes also widen bf16 to
+    // fp32, so the statistics are fp32 whatever the dtype. `rstd` carries oneDNN's variance
     // between forward and backward (it is backend-private). Bias-free: TypeScript.
     layerNorm(geo, x, w, b, y, mean, rstd) {
-      if (!b) return base.layerNorm(geo, x, w, b, y, mean, rstd);
+      // Bias-free, or (in tests only) bf16 parameters: the TypeScript kernel.
+      if (!b || isBf16(w) || isBf16(b)) return base32.layerNorm(geo, x, w, b, y, mean, rstd);
       const t = channelsLast(geo), xt = t.into(f(x)), yt = tmp(4 * f(x).length);
       run(layerNormKernel(geo, false), [xt, yt, f(w), f(b), f(mean), f(rstd)]);
       t.back(yt, f(y));
       release(xt);
     },
     layerNormBackward(geo, x, w, mean, rstd, g, dx, dw, db) {
-      if (!db) return base.layerNormBackward(geo, x, w, mean, rstd, g, dx, dw, db);
+      if (!db || [w, dw, db].some(isBf16)) {
+        return base32.layerNormBackward(geo, x, w, mean, rstd, g, dx, dw, db);
+      }
       const t = channelsLast(geo), xt = t.into(f(x)), gt = t.into(f(g));
       const dxt = tmp(4 * f(x).length);
       // The primitive lists the shift among its inputs but never reads it: w stands in.
@@ -286,32 +369,80 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     conv2dBackwardFilter: conv.conv2dBackwardFilter,
 
     avgPool2d(geo, x, y) {
-      run(poolKernel("avg", geo, false), [f(x), f(y)]);
+      if (!sameType(f(x), f(y))) return base32.avgPool2d(geo, x, y);
+      run(poolKernel("avg", geo, false, dtOf(f(x))), [f(x), f(y)]);
     },
     avgPool2dBackward(geo, g, dx) {
-      run(poolKernel("avg", geo, true), [f(g), f(dx)]);
+      if (!sameType(f(g), f(dx))) return base32.avgPool2dBackward(geo, g, dx);
+      run(poolKernel("avg", geo, true, dtOf(f(g))), [f(g), f(dx)]);
     },
+    // oneDNN's workspace (the winners) lives in the argmax buffer between the passes, so
+    // both passes run in oneDNN, on a source converted to the output's dtype if need be.
     maxPool2d(geo, x, y, argmax) {
-      // oneDNN's workspace (the winners) lives in the argmax buffer between the passes.
-      run(poolKernel("max", geo, false), [f(x), f(y), f(argmax)]);
+      const xs = as(f(x), f(y));
+      run(poolKernel("max", geo, false, dtOf(f(y))), [xs, f(y), f(argmax)]);
+      if (xs !== f(x)) release(xs);
     },
     maxPool2dBackward(geo, g, argmax, dx) {
-      run(poolKernel("max", geo, true), [f(g), f(argmax), f(dx)]);
+      const gs = as(f(g), f(dx));
+      run(poolKernel("max", geo, true, dtOf(f(dx))), [gs, f(argmax), f(dx)]);
+      if (gs !== f(g)) release(gs);
     },
+    resample: (geo, x, y) => base32.resample(geo, x, y),
+    resampleBackward: (geo, g, dx) => base32.resampleBackward(geo, g, dx),
   };
 
-  /** [n, c, hw] ↔ [n, hw, c] through pooled temporaries. */
+  // The base kernels, taking bf16 buffers through fp32 temporaries; each list names the
+  // arguments a kernel writes.
+  const base32 = {
+    unary: widened(base.unary, [2]),
+    unaryBackward: widened(base.unaryBackward, [4]),
+    binary: widened(base.binary, [6]),
+    reduceSum: widened(base.reduceSum, [3]),
+    softmax: widened(base.softmax, [1]),
+    softmaxBackward: widened(base.softmaxBackward, [2]),
+    layerNorm: widened(base.layerNorm, [4, 5, 6]),
+    layerNormBackward: widened(base.layerNormBackward, [6, 7, 8]),
+    avgPool2d: widened(base.avgPool2d, [2]),
+    avgPool2dBackward: widened(base.avgPool2dBackward, [2]),
+    resample: widened(base.resample, [2]),
+    resampleBackward: widened(base.resampleBackward, [2]),
+  };
+
+  /** b itself when it has like's dtype, else a temporary holding it converted (release it). */
+  function as(b: Buf, like: Buf): Buf {
+    if (sameType(b, like)) return b;
+    const t = isBf16(like) ? ctx.bf16(b.length) : tmp(4 * b.length);
+    convert(b, t);
+    return t;
+  }
+
+  /** What a matmul reads for operand o: its buffer, or its values rounded into a bf16
+   * temporary laid out as `want` (to release). */
+  function operand(o: GemmOperand, have: MemoryDesc, want: MemoryDesc): Buf | [Buf, number] {
+    if (have === want) return [f(o.buf), o.off];
+    const t = tmp(d.mdSize(want));
+    const k = lowering.get(want) ??
+      lowering.set(want, build(d.reorder(have, want), [[arg.src, have], [arg.dst, want]]))
+        .get(want)!;
+    run(k, [[f(o.buf), o.off], t]);
+    return t;
+  }
+  const lowering = new Map<MemoryDesc, Kernel>();
+
+  /** [n, c, hw] of either dtype ↔ fp32 [n, hw, c] through pooled temporaries. */
   function channelsLast({ n, c, hw }: { n: number; c: number; hw: number }) {
-    const planar = d.md([n, hw, c], [c * hw, 1, hw]), last = d.md([n, hw, c]);
+    const planar = (b: Buf) => d.md([n, hw, c], [c * hw, 1, hw], dtOf(b));
+    const last = d.md([n, hw, c]);
     const key = `${n} ${c} ${hw}`;
     return {
-      into(buf: Float32Array): Float32Array {
+      into(buf: Buf): Float32Array {
         const t = tmp(4 * buf.length);
-        reorderTo(planar, last, `to channels-last ${key}`, buf, t);
+        reorderTo(planar(buf), last, `to channels-last ${key} ${dtOf(buf)}`, buf, t);
         return t;
       },
-      back(t: Float32Array, buf: Float32Array): void {
-        reorderTo(last, planar, `from channels-last ${key}`, t, buf);
+      back(t: Float32Array, buf: Buf): void {
+        reorderTo(last, planar(buf), `from channels-last ${key} ${dtOf(buf)}`, t, buf);
         release(t);
       },
     };
@@ -380,9 +511,11 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     kind: "avg" | "max",
     g: { planes: number; h: number; w: number; oh: number; ow: number; k: number; stride: number },
     backward: boolean,
+    dt: DataType,
   ): Kernel {
-    return kernel(`pool ${kind} ${backward} ${JSON.stringify(g)}`, () => {
-      const src = d.md([1, g.planes, g.h, g.w]), dst = d.md([1, g.planes, g.oh, g.ow]);
+    return kernel(`pool ${kind} ${backward} ${JSON.stringify(g)} ${dt}`, () => {
+      const src = d.md([1, g.planes, g.h, g.w], undefined, dt);
+      const dst = d.md([1, g.planes, g.oh, g.ow], undefined, dt);
       const st = dimsOf([g.stride, g.stride]), kk = dimsOf([g.k, g.k]), dl = dimsOf([0, 0]);
       const pad = dimsOf([0, 0]);
       const a = kind === "max" ? alg.poolingMax : alg.poolingAvgExcludePadding;
