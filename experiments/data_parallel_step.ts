@@ -1,8 +1,9 @@
 // The data-parallel training step, timed: a stage-1 experiment's steps as tools/train.ts
 // runs them (each rank's share of the global batch, gradients summed over the ranks), the
-// median step after `warmup` steps, and the median time of the gradient sum alone (one
-// allreduce of every parameter, parameter count × 4 bytes). Run alone, or under mpirun:
-//   OMP_NUM_THREADS=2 deno run -A experiments/data_parallel_step.ts EXPERIMENT.json DATA [STEPS]
+// median and fastest step after two warm-up steps, and the median time of the gradient sum
+// alone (one allreduce of every parameter, parameter count × 4 bytes). BATCH overrides the
+// experiment's (global) batch. Alone, or under mpirun:
+//   OMP_NUM_THREADS=2 deno run -A experiments/data_parallel_step.ts EXP.json DATA [STEPS [BATCH]]
 //   mpirun -np 2 -x OMP_NUM_THREADS=1 deno run -A experiments/data_parallel_step.ts ...
 // Rank 0 prints one JSON line: ranks, threads, batch, parameters, step and allreduce ms.
 
@@ -16,8 +17,9 @@ import { openCommunicator } from "../ops/collectives.ts";
 import { threadCount } from "../ops/cpu/threads.ts";
 import { Rng } from "../ops/rng.ts";
 
-const [experiment, data, stepsArg] = Deno.args;
+const [experiment, data, stepsArg, batchArg] = Deno.args;
 const x = JSON.parse(await Deno.readTextFile(experiment));
+if (batchArg) x.batch = Number(batchArg);
 const steps = Number(stepsArg ?? 12), warmup = 2;
 const { comm } = openCommunicator("cpu");
 const dp = new DataParallel(comm);
@@ -64,6 +66,7 @@ if (dp.isRoot) {
     batch: x.batch,
     parameters: count,
     stepMs: median(stepMs.slice(warmup)),
+    fastestStepMs: Math.min(...stepMs.slice(warmup)),
     allreduceMs: allreduceMs.length ? median(allreduceMs) : null,
   }));
 }
