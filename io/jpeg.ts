@@ -15,75 +15,21 @@ import {
   newImage,
 } from "./image.ts";
 
-const ZIGZAG = Int32Array.from([
-  0,
-  1,
-  8,
-  16,
-  9,
-  2,
-  3,
-  10,
-  17,
-  24,
-  32,
-  25,
-  18,
-  11,
-  4,
-  5,
-  12,
-  19,
-  26,
-  33,
-  40,
-  48,
-  41,
-  34,
-  27,
-  20,
-  13,
-  6,
-  7,
-  14,
-  21,
-  28,
-  35,
-  42,
-  49,
-  56,
-  57,
-  50,
-  43,
-  36,
-  29,
-  22,
-  15,
-  23,
-  30,
-  37,
-  44,
-  51,
-  58,
-  59,
-  52,
-  45,
-  38,
-  31,
-  39,
-  46,
-  53,
-  60,
-  61,
-  54,
-  47,
-  55,
-  62,
-  63,
-]);
+/** Zigzag position → natural (row-major) index of an 8×8 block. */
+export const ZIGZAG = Int32Array.from(
+  ("0 1 8 16 9 2 3 10 17 24 32 25 18 11 4 5 12 19 26 33 40 48 41 34 27 20 13 6 7 14 21 28 " +
+    "35 42 49 56 57 50 43 36 29 22 15 23 30 37 44 51 58 59 52 45 38 31 39 46 53 60 61 54 47 55 " +
+    "62 63").split(" "),
+  Number,
+);
 
 interface Huffman {
   lookup: Uint16Array; // 9-bit lookahead: (length << 8) | symbol, 0 = longer code
+  /**
+   * 9-bit lookahead for AC tables: a code and its magnitude bits together when they fit,
+   * as (value << 16) | (run << 8) | bits; value 0 is EOB, or ZRL when run is 15. 0 = slow path.
+   */
+  fastAc: Int32Array;
   maxcode: Int32Array; // per length 1..16, -1 if none
   valptr: Int32Array;
   mincode: Int32Array;
@@ -99,34 +45,46 @@ interface Component {
   bh: number;
   cw: number; // the component's own width/height in samples
   ch: number;
+  /** Quantised coefficients, natural order, 64 per block: all blocks, or one MCU row's. */
   coefs: Int16Array;
+  /** Samples after the IDCT, stride bw·8: block row y's lie at rows y·8 mod planeRows. */
+  plane: Uint8Array;
+  planeRows: number;
   dcPred: number;
   dcTable?: Huffman;
   acTable?: Huffman;
 }
 
-function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman {
+/** The canonical code of a DHT segment, or undefined when its counts oversubscribe it. */
+function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman | undefined {
   const maxcode = new Int32Array(18).fill(-1),
     valptr = new Int32Array(17),
     mincode = new Int32Array(17);
-  const lookup = new Uint16Array(512);
+  const lookup = new Uint16Array(512), fastAc = new Int32Array(512);
   let code = 0, k = 0;
   for (let l = 1; l <= 16; l++) {
     valptr[l] = k;
     mincode[l] = code;
     for (let i = 0; i < counts[l - 1]; i++) {
       if (l <= 9) {
-        const base = code << (9 - l);
-        for (let t = 0; t < 1 << (9 - l); t++) lookup[base + t] = (l << 8) | values[k];
+        const base = code << (9 - l), rs = values[k], r = rs >> 4, s = rs & 15;
+        for (let t = 0; t < 1 << (9 - l); t++) {
+          lookup[base + t] = (l << 8) | rs;
+          if (l + s > 9) continue;
+          const bits = ((base + t) >> (9 - l - s)) & ((1 << s) - 1);
+          const v = s === 0 ? 0 : bits < 1 << (s - 1) ? bits - (1 << s) + 1 : bits;
+          fastAc[base + t] = (v << 16) | (r << 8) | (l + s);
+        }
       }
       code++;
       k++;
     }
+    if (code > 1 << l) return undefined;
     if (counts[l - 1]) maxcode[l] = code - 1;
     code <<= 1;
   }
   maxcode[17] = 0x7fffffff;
-  return { lookup, maxcode, valptr, mincode, values };
+  return { lookup, fastAc, maxcode, valptr, mincode, values };
 }
 
 class BitReader {
@@ -134,15 +92,26 @@ class BitReader {
   bits = 0;
   marker = -1; // a marker met inside entropy data
   pad = 0; // zero bits supplied after the end of the file
+  row = 0; // the MCU row (block row, in a one-component scan) being decoded, of `rows`
+  rows = 0;
   constructor(readonly d: Uint8Array, public pos: number, readonly fail: (p: string) => never) {}
 
-  private fill(): void {
+  /**
+   * Tops the buffer up past 24 bits. After a marker it supplies zero bits, as libjpeg does;
+   * after the end of the file too, but once one of those has been consumed the scan is
+   * refused there, rather than after decoding the rest of the image from zeros.
+   */
+  fill(): void {
+    if (this.pad > this.bits) this.truncated();
+    const d = this.d;
     while (this.bits <= 24) {
       let byte = 0;
-      if (this.marker < 0 && this.pos < this.d.length) {
-        byte = this.d[this.pos];
-        if (byte === 0xff) {
-          const next = this.d[this.pos + 1];
+      if (this.marker < 0 && this.pos < d.length) {
+        byte = d[this.pos];
+        if (byte !== 0xff) this.pos++;
+        else if (this.pos + 1 >= d.length) this.marker = 0x100; // a lone 0xFF at the end
+        else {
+          const next = d[this.pos + 1];
           if (next === 0) this.pos += 2;
           else if (next === 0xff) {
             this.pos++; // fill byte
@@ -151,13 +120,20 @@ class BitReader {
             this.marker = next;
             byte = 0;
           }
-        } else this.pos++;
+        }
       } else if (this.marker < 0) this.marker = 0x100; // ran off the end of the file
-      if (this.marker === 0x100) this.pad += 8;
-      this.buf = ((this.buf << 8) | byte) >>> 0;
+      if (this.marker === 0x100) {
+        this.pad += 8;
+        byte = 0;
+      }
+      this.buf = (this.buf << 8) | byte; // int32: JS keeps it a small integer, never a double
       this.bits += 8;
-      if (this.bits > 24 && this.marker >= 0) break;
     }
+  }
+  truncated(): never {
+    return this.fail(
+      `truncated entropy-coded data (the scan ends in MCU row ${this.row + 1} of ${this.rows})`,
+    );
   }
   bit(): number {
     if (this.bits < 1) this.fill();
@@ -183,14 +159,50 @@ class BitReader {
       this.bits -= look >> 8;
       return look & 0xff;
     }
-    let code = 0;
-    for (let l = 1; l <= 16; l++) {
-      code = (code << 1) | this.bit();
-      if (code <= t!.maxcode[l] && t!.maxcode[l] >= 0) {
+    const code16 = (this.buf >>> (this.bits - 16)) & 0xffff;
+    for (let l = 10; l <= 16; l++) {
+      const code = code16 >>> (16 - l);
+      if (code <= t!.maxcode[l]) {
+        this.bits -= l;
         return t!.values[t!.valptr[l] + code - t!.mincode[l]];
       }
     }
     return this.fail("corrupt entropy-coded data (bad Huffman code)");
+  }
+  /**
+   * A sequential scan's block: DC difference, then AC run/size codes to EOB. Returns whether
+   * an AC coefficient was nonzero.
+   */
+  baselineBlock(c: Component, off: number): boolean {
+    const blk = c.coefs, ac = c.acTable ?? this.fail("scan uses an undefined Huffman table");
+    const t = this.decode(c.dcTable);
+    if (t > 11) this.fail("corrupt DC coefficient");
+    c.dcPred += t ? this.receive(t) : 0;
+    blk[off] = c.dcPred;
+    const fast = ac.fastAc;
+    let k = 1, any = false;
+    while (k < 64) {
+      if (this.bits < 16) this.fill();
+      const e = fast[(this.buf >>> (this.bits - 9)) & 511];
+      let r: number, v: number;
+      if (e) {
+        this.bits -= e & 255;
+        r = (e >> 8) & 15;
+        v = e >> 16;
+      } else {
+        const rs = this.decode(ac), s = rs & 15;
+        r = rs >> 4;
+        v = s ? this.receive(s) : 0;
+      }
+      if (v) {
+        k += r;
+        if (k > 63) this.fail("corrupt AC coefficients (run past the block)");
+        blk[off + ZIGZAG[k++]] = v;
+        any = true;
+      } else if (r === 15) k += 16;
+      else break;
+    }
+    return any;
   }
   /** Moves past a restart marker at a restart interval boundary. */
   restart(): void {
@@ -225,17 +237,15 @@ export function decodeJpeg(d: Uint8Array, file: string, o: DecodeOptions = {}): 
   let restartInterval = 0, orientation = 1, adobeTransform = -1;
   let eobrun = 0;
   let pos = 2;
-  let sawEoi = false;
-  while (pos < d.length && !sawEoi) {
+  let done = false; // at EOI, or after a sequential scan of every component
+  let out: Output | undefined; // made by that scan, or after the last
+  while (pos < d.length && !done) {
     // Bytes before a marker are skipped, as libjpeg does (with a warning).
     while (pos < d.length && d[pos] !== 0xff) pos++;
     while (d[pos] === 0xff) pos++;
     if (pos >= d.length) break; // no EOI: libjpeg accepts that too
     const m = d[pos++];
-    if (m === 0xd9) {
-      sawEoi = true;
-      break;
-    }
+    if (m === 0xd9) break;
     if (m >= 0xd0 && m <= 0xd7) continue;
     const len = u16(pos);
     const end = pos + len;
@@ -263,7 +273,8 @@ export function decodeJpeg(d: Uint8Array, file: string, o: DecodeOptions = {}): 
           const counts = d.subarray(p + 1, p + 17);
           const n = counts.reduce((a, b) => a + b, 0);
           if (p + 17 + n > end || tc > 1 || th > 3 || n > 256) fail("bad Huffman table");
-          const table = buildHuffman(counts, d.subarray(p + 17, p + 17 + n));
+          const table = buildHuffman(counts, d.subarray(p + 17, p + 17 + n)) ??
+            fail("bad Huffman table (oversubscribed code lengths)");
           (tc === 0 ? dcTables : acTables)[th] = table;
           p += 17 + n;
         }
@@ -297,6 +308,8 @@ export function decodeJpeg(d: Uint8Array, file: string, o: DecodeOptions = {}): 
             cw: 0,
             ch: 0,
             coefs: new Int16Array(0),
+            plane: new Uint8Array(0),
+            planeRows: 0,
             dcPred: 0,
           });
         }
@@ -315,7 +328,6 @@ export function decodeJpeg(d: Uint8Array, file: string, o: DecodeOptions = {}): 
         // Every block costs at least a 1-bit DC code, and a sequential scan a 1-bit EOB too.
         const bits = (progressive ? 1 : 2) * blocks;
         checkHolds(file, width, height, bits / 8, d.length - end, "entropy-coded data");
-        for (const c of comps) c.coefs = new Int16Array(c.bw * c.bh * 64);
         break;
       }
       case 0xc3:
@@ -361,9 +373,24 @@ export function decodeJpeg(d: Uint8Array, file: string, o: DecodeOptions = {}): 
         if (ss > 63 || se > 63 || ss > se || (!progressive && (ss !== 0 || se !== 63))) {
           fail("bad spectral selection");
         }
+        // A sequential scan of every component is the whole image (libjpeg's one-pass mode):
+        // its MCU rows go through the IDCT and into the image as they are decoded, so all the
+        // coefficients are never held. Otherwise each component keeps all its coefficients
+        // for later scans. A file that does not end in EOI may be truncated: its coefficients
+        // are decoded first, so that it is refused before the image is allocated.
+        const ended = d[d.length - 2] === 0xff && d[d.length - 1] === 0xd9;
+        const stream = ended && !progressive && ns === comps.length &&
+          !comps.some((c) => c.coefs.length);
+        if (stream) {
+          for (const c of comps) c.coefs = new Int16Array(64);
+          out = new Output(comps, hmax, vmax, width, height, isYcc(), true);
+        } else {
+          for (const c of scomps) if (!c.coefs.length) c.coefs = new Int16Array(c.bw * c.bh * 64);
+        }
         const br = new BitReader(d, end, fail);
         eobrun = 0;
-        decodeScan(br, scomps, ss, se, ah, al);
+        decodeScan(br, scomps, ss, se, ah, al, stream);
+        done = stream;
         // Continue after the entropy-coded data: at the marker that ended it.
         pos = br.pos;
         while (
@@ -384,24 +411,14 @@ export function decodeJpeg(d: Uint8Array, file: string, o: DecodeOptions = {}): 
     se: number,
     ah: number,
     al: number,
+    stream: boolean,
   ): void {
     const single = sc.length === 1;
+    const quant = stream ? sc.map(quantTable) : [];
     const decodeBlock = (c: Component, off: number) => {
       const blk = c.coefs;
       if (!progressive) {
-        const t = br.decode(c.dcTable);
-        if (t > 11) fail("corrupt DC coefficient");
-        c.dcPred += t ? br.receive(t) : 0;
-        blk[off] = c.dcPred;
-        for (let k = 1; k < 64;) {
-          const rs = br.decode(c.acTable), r = rs >> 4, s = rs & 15;
-          if (s) {
-            k += r;
-            if (k > 63) fail("corrupt AC coefficients (run past the block)");
-            blk[off + ZIGZAG[k++]] = br.receive(s);
-          } else if (r === 15) k += 16;
-          else break;
-        }
+        br.baselineBlock(c, off);
         return;
       }
       if (ss === 0) { // DC scans
@@ -468,6 +485,12 @@ export function decodeJpeg(d: Uint8Array, file: string, o: DecodeOptions = {}): 
         eobrun--;
       }
     };
+    // One-pass scans: block (x, y) is decoded into c.coefs[0, 64) and transformed at once.
+    const streamBlock = (c: Component, q: Int32Array, x: number, y: number) => {
+      const ac = br.baselineBlock(c, 0);
+      if (x * 8 < c.cw && y * 8 < c.ch) idctAt(c, q, 0, x, y, ac);
+      c.coefs.fill(0, 0, 64);
+    };
     for (const c of sc) c.dcPred = 0;
     let n = 0;
     const restartCheck = () => {
@@ -482,164 +505,332 @@ export function decodeJpeg(d: Uint8Array, file: string, o: DecodeOptions = {}): 
       // Non-interleaved: the component's own blocks, without MCU padding.
       const c = sc[0];
       const bx = Math.ceil(c.cw / 8), by = Math.ceil(c.ch / 8);
+      br.rows = by;
       for (let y = 0; y < by; y++) {
+        br.row = y;
         for (let x = 0; x < bx; x++) {
           restartCheck();
-          decodeBlock(c, (y * c.bw + x) * 64);
+          if (stream) streamBlock(c, quant[0], x, y);
+          else decodeBlock(c, (y * c.bw + x) * 64);
         }
+        if (stream) out!.write(y === by - 1 ? height : out!.rowsAvailable([(y + 1) * 8]));
       }
     } else {
+      br.rows = mcusY;
       for (let my = 0; my < mcusY; my++) {
+        br.row = my;
         for (let mx = 0; mx < mcusX; mx++) {
           restartCheck();
-          for (const c of sc) {
+          for (let i = 0; i < sc.length; i++) {
+            const c = sc[i];
             for (let v = 0; v < c.v; v++) {
               for (let h = 0; h < c.h; h++) {
-                decodeBlock(c, ((my * c.v + v) * c.bw + mx * c.h + h) * 64);
+                const x = mx * c.h + h, y = my * c.v + v;
+                if (stream) streamBlock(c, quant[i], x, y);
+                else decodeBlock(c, (y * c.bw + x) * 64);
               }
             }
           }
         }
-      }
-    }
-    if (br.pad > br.bits) fail("truncated entropy-coded data");
-  }
-
-  // Dequantise and inverse-transform every block into component planes.
-  const planes = comps.map((c) => {
-    const q = qt[c.tq] ?? fail(`missing quantisation table ${c.tq}`);
-    const stride = c.bw * 8;
-    const plane = new Uint8Array(stride * c.bh * 8);
-    const blk = new Float64Array(64);
-    for (let by = 0; by < c.bh; by++) {
-      for (let bx = 0; bx < c.bw; bx++) {
-        const off = (by * c.bw + bx) * 64;
-        for (let i = 0; i < 64; i++) blk[i] = c.coefs[off + i] * q[i];
-        idct8x8(blk);
-        for (let y = 0; y < 8; y++) {
-          for (let x = 0; x < 8; x++) {
-            const v = blk[y * 8 + x] + 128;
-            plane[(by * 8 + y) * stride + bx * 8 + x] = v < 0 ? 0 : v > 255 ? 255 : v;
-          }
+        if (stream) {
+          out!.write(
+            my === mcusY - 1 ? height : out!.rowsAvailable(sc.map((c) => (my + 1) * 8 * c.v)),
+          );
         }
       }
     }
-    return upsample(plane, stride, c, hmax, vmax, width, height);
-  });
-
-  const nc = comps.length;
-  const img = newImage(width, height, nc, 8);
-  if (nc === 1) { for (let i = 0; i < width * height; i++) img.data[i] = planes[0][i] / 255; }
-  else {
-    const ycc = adobeTransform !== 0 || !(comps[0].id === 0x52 && comps[1].id === 0x47);
-    for (let i = 0; i < width * height; i++) {
-      const [r, g, b] = ycc
-        ? yccToRgb(planes[0][i], planes[1][i], planes[2][i])
-        : [planes[0][i], planes[1][i], planes[2][i]];
-      img.data[3 * i] = r / 255;
-      img.data[3 * i + 1] = g / 255;
-      img.data[3 * i + 2] = b / 255;
-    }
+    if (br.pad > br.bits) br.truncated();
   }
-  return orient(img, orientation);
+
+  function quantTable(c: Component): Int32Array {
+    return qt[c.tq] ?? fail(`missing quantisation table ${c.tq}`);
+  }
+  function isYcc(): boolean {
+    return comps.length === 3 &&
+      (adobeTransform !== 0 || !(comps[0].id === 0x52 && comps[1].id === 0x47));
+  }
+
+  // Without a one-pass scan: dequantise and inverse-transform all blocks into whole planes
+  // (a component no scan reached is mid-grey), then upsample and convert.
+  if (!out) {
+    out = new Output(comps, hmax, vmax, width, height, isYcc(), false);
+    for (const c of comps) {
+      if (c.coefs.length) idctAll(c, quantTable(c));
+      else c.plane.fill(128);
+    }
+    out.write(height);
+  }
+  return orient(out.img, orientation);
+}
+
+/**
+ * Where component samples become image rows: the components' planes, whole or, while a
+ * one-pass scan streams through, a ring of two MCU rows each (what fancy upsampling needs
+ * around the rows being written), their upsamplers, and the image they write into.
+ */
+class Output {
+  readonly img: Image;
+  readonly ups: Upsampler[];
+  /** The first image row not yet written. */
+  next = 0;
+
+  constructor(
+    comps: Component[],
+    hmax: number,
+    vmax: number,
+    width: number,
+    height: number,
+    readonly ycc: boolean,
+    ring: boolean,
+  ) {
+    this.img = newImage(width, height, comps.length, 8);
+    this.ups = comps.map((c) => {
+      c.planeRows = ring ? 16 * c.v : c.bh * 8;
+      c.plane = new Uint8Array(c.bw * 8 * c.planeRows);
+      return new Upsampler(c, hmax / c.h, vmax / c.v, width);
+    });
+  }
+
+  /**
+   * Image rows that can be written once each component's planes hold its first `rows[i]`
+   * rows: 2×2 and 1×2 upsampling also needs the component row below.
+   */
+  rowsAvailable(rows: number[]): number {
+    let n = this.img.height;
+    this.ups.forEach((u, i) => n = Math.min(n, u.fv === 2 ? 2 * rows[i] - 2 : rows[i]));
+    return n;
+  }
+
+  /** Writes image rows [next, end), converting YCbCr to RGB when `ycc`. */
+  write(end: number): void {
+    const { width, data } = this.img, ups = this.ups;
+    let o = this.next * width * ups.length;
+    for (let y = this.next; y < end; y++) {
+      if (ups.length === 1) {
+        const u = ups[0], l = u.row(y), a = u.at;
+        for (let x = 0; x < width; x++) data[o++] = UNIT[l[a + x] + 256];
+        continue;
+      }
+      const l = ups[0].row(y), a0 = ups[0].at, cb = ups[1].row(y), a1 = ups[1].at;
+      const cr = ups[2].row(y), a2 = ups[2].at;
+      if (this.ycc) {
+        for (let x = 0; x < width; x++, o += 3) {
+          const y0 = l[a0 + x] + 256, b = cb[a1 + x], r = cr[a2 + x];
+          data[o] = UNIT[y0 + CR_R[r]];
+          data[o + 1] = UNIT[y0 + ((CB_G[b] + CR_G[r]) >> 16)];
+          data[o + 2] = UNIT[y0 + CB_B[b]];
+        }
+      } else {
+        for (let x = 0; x < width; x++, o += 3) {
+          data[o] = UNIT[l[a0 + x] + 256];
+          data[o + 1] = UNIT[cb[a1 + x] + 256];
+          data[o + 2] = UNIT[cr[a2 + x] + 256];
+        }
+      }
+    }
+    this.next = Math.max(this.next, end);
+  }
 }
 
 // --- IDCT ---------------------------------------------------------------------------------
 // libjpeg's accurate integer IDCT (jidctint.c, "islow": Loeffler–Ligtenberg–Moschytz with
-// 13-bit constants and 2 extra bits between passes), so samples match libjpeg exactly.
-// Products can pass 2^32, so the arithmetic is in doubles (exact below 2^53) with floor
-// division standing in for C's arithmetic right shifts.
-const CONST_BITS = 13, PASS1_BITS = 2;
-const F0298 = 2446, F0390 = 3196, F0541 = 4433, F0765 = 6270, F0899 = 7373, F1175 = 9633;
-const F1501 = 12299, F1847 = 15137, F1961 = 16069, F2053 = 16819, F2562 = 20995, F3072 = 25172;
-const descale = (x: number, n: number) => Math.floor((x + 2 ** (n - 1)) / 2 ** n);
+// 13-bit constants and 2 extra bits between passes), so samples match libjpeg exactly,
+// including its shortcuts for columns and rows whose AC terms are zero (exact, not
+// approximations) and its range limit (values wrap modulo 1024 outside ±512, not clamp).
+// Dequantised coefficients of 8-bit data stay below 2^11 in magnitude, and then every
+// intermediate fits in 32 bits as in libjpeg's C; hostile values overflow into garbage pixels,
+// never an error.
+export const CONST_BITS = 13, PASS1_BITS = 2;
+export const F0298 = 2446, F0390 = 3196, F0541 = 4433, F0765 = 6270, F0899 = 7373, F1175 = 9633;
+export const F1501 = 12299, F1847 = 15137, F1961 = 16069, F2053 = 16819, F2562 = 20995;
+export const F3072 = 25172;
 
-/** One 1-D pass over 8 values at in[o + k·st]; writes descaled results to out[p + k·ost]. */
-function idct1d(
-  inp: Float64Array,
-  o: number,
-  st: number,
-  out: Float64Array,
-  p: number,
-  ost: number,
-  shift: number,
-): void {
-  // Even part
-  let z2 = inp[o + 2 * st], z3 = inp[o + 6 * st];
-  let z1 = (z2 + z3) * F0541;
-  const t2e = z1 - z3 * F1847, t3e = z1 + z2 * F0765;
-  z2 = inp[o];
-  z3 = inp[o + 4 * st];
-  const t0e = (z2 + z3) * 8192, t1e = (z2 - z3) * 8192;
-  const t10 = t0e + t3e, t13 = t0e - t3e, t11 = t1e + t2e, t12 = t1e - t2e;
-  // Odd part
-  let t0 = inp[o + 7 * st], t1 = inp[o + 5 * st], t2 = inp[o + 3 * st], t3 = inp[o + st];
-  z1 = t0 + t3;
-  z2 = t1 + t2;
-  z3 = t0 + t2;
-  let z4 = t1 + t3;
-  const z5 = (z3 + z4) * F1175;
-  t0 *= F0298;
-  t1 *= F2053;
-  t2 *= F3072;
-  t3 *= F1501;
-  z1 *= -F0899;
-  z2 *= -F2562;
-  z3 = z3 * -F1961 + z5;
-  z4 = z4 * -F0390 + z5;
-  t0 += z1 + z3;
-  t1 += z2 + z4;
-  t2 += z2 + z3;
-  t3 += z1 + z4;
-  out[p] = descale(t10 + t3, shift);
-  out[p + 7 * ost] = descale(t10 - t3, shift);
-  out[p + ost] = descale(t11 + t2, shift);
-  out[p + 6 * ost] = descale(t11 - t2, shift);
-  out[p + 2 * ost] = descale(t12 + t1, shift);
-  out[p + 5 * ost] = descale(t12 - t1, shift);
-  out[p + 3 * ost] = descale(t13 + t0, shift);
-  out[p + 4 * ost] = descale(t13 - t0, shift);
+const WS = new Int32Array(64);
+/** libjpeg's IDCT range limit, indexed by the descaled value & 1023 (jdmaster.c). */
+const RANGE = Uint8Array.from(
+  { length: 1024 },
+  (_, i) => (i < 128 ? i + 128 : i < 512 ? 255 : i < 896 ? 0 : i - 896),
+);
+
+/** All blocks of the component that its samples reach, from c.coefs into its plane. */
+function idctAll(c: Component, q: Int32Array): void {
+  for (let y = 0; y * 8 < c.ch; y++) {
+    for (let x = 0; x * 8 < c.cw; x++) idctAt(c, q, (y * c.bw + x) * 64, x, y);
+  }
 }
 
-const WORK = new Float64Array(64);
+/**
+ * Block (x, y) of the component, from its coefficients at c.coefs[off], into its plane;
+ * `ac` false says they are DC alone, and the block is flat.
+ */
+function idctAt(c: Component, q: Int32Array, off: number, x: number, y: number, ac = true): void {
+  const stride = c.bw * 8, o = ((y * 8) % c.planeRows) * stride + x * 8, plane = c.plane;
+  if (ac) return idctBlock(c.coefs, off, q, WS, plane, o, stride);
+  const v = RANGE[((c.coefs[off] * q[0] * 4 + 16) >> 5) & 1023];
+  for (let r = o; r < o + 8 * stride; r += stride) {
+    plane[r] =
+      plane[r + 1] =
+      plane[r + 2] =
+      plane[r + 3] =
+        v;
+    plane[r + 4] =
+      plane[r + 5] =
+      plane[r + 6] =
+      plane[r + 7] =
+        v;
+  }
+}
 
-/** In place: dequantised coefficients (natural order) → samples without the +128 shift. */
-function idct8x8(b: Float64Array): void {
-  for (let x = 0; x < 8; x++) idct1d(b, x, 8, WORK, x, 8, CONST_BITS - PASS1_BITS); // columns
-  for (let y = 0; y < 8; y++) idct1d(WORK, y * 8, 1, b, y * 8, 1, CONST_BITS + PASS1_BITS + 3); // rows
+/** One block: coefficients at `off` (natural order) → samples at out[o], rows `stride` apart. */
+function idctBlock(
+  coef: Int16Array,
+  off: number,
+  q: Int32Array,
+  ws: Int32Array,
+  out: Uint8Array,
+  o: number,
+  stride: number,
+): void {
+  // Columns, into ws scaled by 2^PASS1_BITS.
+  for (let col = 0; col < 8; col++) {
+    const i = off + col;
+    if (
+      (coef[i + 8] | coef[i + 16] | coef[i + 24] | coef[i + 32] | coef[i + 40] | coef[i + 48] |
+        coef[i + 56]) === 0
+    ) {
+      const dc = coef[i] * q[col] * 4;
+      ws[col] =
+        ws[col + 8] =
+        ws[col + 16] =
+        ws[col + 24] =
+          dc;
+      ws[col + 32] =
+        ws[col + 40] =
+        ws[col + 48] =
+        ws[col + 56] =
+          dc;
+      continue;
+    }
+    let z2 = coef[i + 16] * q[col + 16], z3 = coef[i + 48] * q[col + 48];
+    let z1 = (z2 + z3) * F0541;
+    const t2e = z1 - z3 * F1847, t3e = z1 + z2 * F0765;
+    z2 = coef[i] * q[col];
+    z3 = coef[i + 32] * q[col + 32];
+    const t0e = (z2 + z3) * 8192, t1e = (z2 - z3) * 8192;
+    const t10 = t0e + t3e, t13 = t0e - t3e, t11 = t1e + t2e, t12 = t1e - t2e;
+    let t0 = coef[i + 56] * q[col + 56], t1 = coef[i + 40] * q[col + 40];
+    let t2 = coef[i + 24] * q[col + 24], t3 = coef[i + 8] * q[col + 8];
+    z1 = t0 + t3;
+    z2 = t1 + t2;
+    z3 = t0 + t2;
+    let z4 = t1 + t3;
+    const z5 = (z3 + z4) * F1175;
+    z1 *= -F0899;
+    z2 *= -F2562;
+    z3 = z3 * -F1961 + z5;
+    z4 = z4 * -F0390 + z5;
+    t0 = t0 * F0298 + z1 + z3;
+    t1 = t1 * F2053 + z2 + z4;
+    t2 = t2 * F3072 + z2 + z3;
+    t3 = t3 * F1501 + z1 + z4;
+    const r = 1 << (CONST_BITS - PASS1_BITS - 1), n = CONST_BITS - PASS1_BITS;
+    ws[col] = (t10 + t3 + r) >> n;
+    ws[col + 56] = (t10 - t3 + r) >> n;
+    ws[col + 8] = (t11 + t2 + r) >> n;
+    ws[col + 48] = (t11 - t2 + r) >> n;
+    ws[col + 16] = (t12 + t1 + r) >> n;
+    ws[col + 40] = (t12 - t1 + r) >> n;
+    ws[col + 24] = (t13 + t0 + r) >> n;
+    ws[col + 32] = (t13 - t0 + r) >> n;
+  }
+  // Rows, descaled by 2^(CONST_BITS + PASS1_BITS + 3), level-shifted and range-limited.
+  for (let row = 0; row < 8; row++) {
+    const w = row * 8, p = o + row * stride;
+    if ((ws[w + 1] | ws[w + 2] | ws[w + 3] | ws[w + 4] | ws[w + 5] | ws[w + 6] | ws[w + 7]) === 0) {
+      const v = RANGE[((ws[w] + 16) >> 5) & 1023];
+      out[p] =
+        out[p + 1] =
+        out[p + 2] =
+        out[p + 3] =
+          v;
+      out[p + 4] =
+        out[p + 5] =
+        out[p + 6] =
+        out[p + 7] =
+          v;
+      continue;
+    }
+    let z2 = ws[w + 2], z3 = ws[w + 6];
+    let z1 = (z2 + z3) * F0541;
+    const t2e = z1 - z3 * F1847, t3e = z1 + z2 * F0765;
+    const t0e = (ws[w] + ws[w + 4]) * 8192, t1e = (ws[w] - ws[w + 4]) * 8192;
+    const t10 = t0e + t3e, t13 = t0e - t3e, t11 = t1e + t2e, t12 = t1e - t2e;
+    let t0 = ws[w + 7], t1 = ws[w + 5], t2 = ws[w + 3], t3 = ws[w + 1];
+    z1 = t0 + t3;
+    z2 = t1 + t2;
+    z3 = t0 + t2;
+    let z4 = t1 + t3;
+    const z5 = (z3 + z4) * F1175;
+    z1 *= -F0899;
+    z2 *= -F2562;
+    z3 = z3 * -F1961 + z5;
+    z4 = z4 * -F0390 + z5;
+    t0 = t0 * F0298 + z1 + z3;
+    t1 = t1 * F2053 + z2 + z4;
+    t2 = t2 * F3072 + z2 + z3;
+    t3 = t3 * F1501 + z1 + z4;
+    const r = 1 << (CONST_BITS + PASS1_BITS + 2), n = CONST_BITS + PASS1_BITS + 3;
+    out[p] = RANGE[((t10 + t3 + r) >> n) & 1023];
+    out[p + 7] = RANGE[((t10 - t3 + r) >> n) & 1023];
+    out[p + 1] = RANGE[((t11 + t2 + r) >> n) & 1023];
+    out[p + 6] = RANGE[((t11 - t2 + r) >> n) & 1023];
+    out[p + 2] = RANGE[((t12 + t1 + r) >> n) & 1023];
+    out[p + 5] = RANGE[((t12 - t1 + r) >> n) & 1023];
+    out[p + 3] = RANGE[((t13 + t0 + r) >> n) & 1023];
+    out[p + 4] = RANGE[((t13 - t0 + r) >> n) & 1023];
+  }
 }
 
 // --- upsampling (libjpeg-turbo's fancy upsampling for 2×1, 2×2 and 1×2) --------------------
-function upsample(
-  plane: Uint8Array,
-  stride: number,
-  c: Component,
-  hmax: number,
-  vmax: number,
-  width: number,
-  height: number,
-): Uint8Array {
-  const fh = hmax / c.h, fv = vmax / c.v;
-  const out = new Uint8Array(width * height);
-  const cw = c.cw, ch = c.ch;
-  const at = (x: number, y: number) => plane[Math.min(y, ch - 1) * stride + x];
-  if (fh === 1 && fv === 1) {
-    for (let y = 0; y < height; y++) {
-      out.set(plane.subarray(y * stride, y * stride + width), y * width);
-    }
-    return out;
+/** A component's samples at full resolution, one output row at a time. */
+class Upsampler {
+  /** Where the last row() lies in the array it returned. */
+  at = 0;
+  private readonly row1: Uint8Array;
+  private readonly col: Int32Array;
+
+  constructor(
+    readonly c: Component,
+    readonly fh: number,
+    readonly fv: number,
+    readonly width: number,
+  ) {
+    const whole = fh === 1 && fv === 1;
+    this.row1 = new Uint8Array(whole ? 0 : 2 * c.cw + 2);
+    this.col = new Int32Array(whole ? 0 : c.cw);
   }
-  const row = new Int32Array(2 * cw + 2);
-  for (let oy = 0; oy < height; oy++) {
-    const sy = fv === 2 ? oy >> 1 : oy;
+
+  /** Image row oy's samples: [at, at + width) of the array returned (the plane, if 1×1). */
+  row(oy: number): Uint8Array {
+    const { fh, fv, col, width } = this, { plane, planeRows, cw, ch } = this.c;
+    const stride = this.c.bw * 8;
+    if (fh === 1 && fv === 1) {
+      this.at = (oy % planeRows) * stride;
+      return plane;
+    }
+    const row = this.row1;
+    this.at = 0;
     // Vertical step: column sums (2×2: 3·near + far; 1×2: finished values) or plain row.
-    const nb = fv === 2 ? (oy & 1 ? Math.min(sy + 1, ch - 1) : Math.max(sy - 1, 0)) : sy;
-    const col = new Int32Array(cw);
-    for (let x = 0; x < cw; x++) col[x] = fv === 2 ? 3 * at(x, sy) + at(x, nb) : at(x, sy);
+    const sy = fv === 2 ? oy >> 1 : oy, near = (sy % planeRows) * stride;
+    if (fv === 2) {
+      const fy = oy & 1 ? Math.min(sy + 1, ch - 1) : Math.max(sy - 1, 0);
+      const far = (fy % planeRows) * stride;
+      for (let x = 0; x < cw; x++) col[x] = 3 * plane[near + x] + plane[far + x];
+    } else for (let x = 0; x < cw; x++) col[x] = plane[near + x];
     if (fh === 1) { // 1×2: (3·near + far + bias) >> 2, bias 1 above, 2 below
       const bias = oy & 1 ? 2 : 1;
-      for (let x = 0; x < width; x++) out[oy * width + x] = (col[x] + bias) >> 2;
-      continue;
+      for (let x = 0; x < width; x++) row[x] = (col[x] + bias) >> 2;
+      return row;
     }
     if (cw === 1) {
       const v = fv === 2 ? (col[0] * 4 + 8) >> 4 : col[0];
@@ -663,9 +854,8 @@ function upsample(
       row[2 * cw - 2] = (col[cw - 1] * 3 + col[cw - 2] + 1) >> 2;
       row[2 * cw - 1] = col[cw - 1];
     }
-    for (let x = 0; x < width; x++) out[oy * width + x] = row[x];
+    return row;
   }
-  return out;
 }
 
 // --- colour ------------------------------------------------------------------------------
@@ -681,11 +871,11 @@ for (let i = 0; i < 256; i++) {
   CR_G[i] = -FIX(0.71414) * x;
   CB_G[i] = -FIX(0.34414) * x + 32768;
 }
-const clamp8 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
-
-function yccToRgb(y: number, cb: number, cr: number): [number, number, number] {
-  return [clamp8(y + CR_R[cr]), clamp8(y + ((CB_G[cb] + CR_G[cr]) >> 16)), clamp8(y + CB_B[cb])];
-}
+/** Sample v + 256, clamped to [0, 255] (libjpeg's range limit) and scaled to [0, 1]. */
+const UNIT = Float32Array.from(
+  { length: 768 },
+  (_, i) => Math.min(Math.max(i - 256, 0), 255) / 255,
+);
 
 // --- EXIF orientation --------------------------------------------------------------------
 /** Applies EXIF orientation 1–8 so the image is upright. */

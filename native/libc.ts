@@ -37,6 +37,18 @@ export class VirtualMemory {
     return new Float32Array(Deno.UnsafePointerView.getArrayBuffer(start, bytes));
   }
 
+  /**
+   * Asks for transparent huge pages over the whole 2 MiB pages inside `a`, memory allocated
+   * elsewhere (a large typed array, before it is first written): advisory, refused is fine.
+   */
+  adviseHugePages(a: Float32Array): void {
+    const p = Deno.UnsafePointer.of(a);
+    if (p === null) return;
+    const at = BigInt(Deno.UnsafePointer.value(p)), huge = BigInt(HUGE);
+    const start = (at + huge - 1n) / huge * huge, end = (at + BigInt(a.byteLength)) / huge * huge;
+    if (end > start) this.#s.madvise(Deno.UnsafePointer.create(start), end - start, MADV_HUGEPAGE);
+  }
+
   /** Gives back the pages of floats [start, end) of a region reserve() returned. */
   release(region: Float32Array, start: number, end: number): void {
     const p = Deno.UnsafePointer.of(region.subarray(start, end));
