@@ -34,7 +34,7 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 export function affine(x: Tensor, a: number, b: number): Tensor {
   const out = empty(x.shape, x);
   x.backend.unary("affine", x.buffer, out.buffer, a, b);
-  return record(out, "affine", [x], (g) => [a === 1 ? g : affine(g, a, 0)]);
+  return record(out, "affine", [x], (g) => [a === 1 ? g : affine(g, a, 0)], []);
 }
 
 /** Sums g over the axes along which `shape` was broadcast to g's shape. */
@@ -61,7 +61,7 @@ export function add(a: Tensor, b: Tensor | number): Tensor {
   return record(out, "add", [a, b], (g, needs) => [
     needs[0] ? sumTo(g, a.shape) : null,
     needs[1] ? sumTo(g, b.shape) : null,
-  ]);
+  ], []);
 }
 
 export function sub(a: Tensor, b: Tensor | number): Tensor {
@@ -70,7 +70,7 @@ export function sub(a: Tensor, b: Tensor | number): Tensor {
   return record(out, "sub", [a, b], (g, needs) => [
     needs[0] ? sumTo(g, a.shape) : null,
     needs[1] ? foldTo(neg(g), b.shape) : null,
-  ]);
+  ], []);
 }
 
 export function mul(a: Tensor, b: Tensor | number): Tensor {
@@ -79,7 +79,7 @@ export function mul(a: Tensor, b: Tensor | number): Tensor {
   return record(out, "mul", [a, b], (g, needs) => [
     needs[0] ? foldTo(binaryRaw("mul", g, b), a.shape) : null,
     needs[1] ? foldTo(binaryRaw("mul", g, a), b.shape) : null,
-  ]);
+  ], [a, b]);
 }
 
 export function div(a: Tensor, b: Tensor | number): Tensor {
@@ -88,7 +88,7 @@ export function div(a: Tensor, b: Tensor | number): Tensor {
   return record(out, "div", [a, b], (g, needs) => [
     needs[0] ? foldTo(binaryRaw("div", g, b), a.shape) : null,
     needs[1] ? foldTo(divGradB(g, out, b), b.shape) : null,
-  ]);
+  ], [b, out]);
 }
 
 export function neg(x: Tensor): Tensor {

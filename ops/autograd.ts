@@ -2,10 +2,15 @@
 // input requires grad; backward() collects the nodes reachable from the root and walks them
 // in reverse creation order (a valid reverse topological order, since an op's output is
 // always newer than its inputs). Intermediate gradients are freed as soon as they are used.
+// Memory, as PyTorch's reference counts manage it: each node names the tensors its backward
+// reads (`saved`); when a module returns, what it made and did not return is either freed
+// at once (no backward reads it: a residual branch's conv output, an upsampled map that was
+// subtracted) or marked internal, and an internal tensor's buffer goes as soon as the last
+// backward that reads it has run.
 
-import { keep, scope } from "./scope.ts";
+import { keep, passThrough, scope } from "./scope.ts";
 import { fmt, sameShape } from "./shape.ts";
-import { empty, type GradNode, type Tensor } from "./tensor.ts";
+import { empty, type GradNode, Tensor } from "./tensor.ts";
 
 let gradEnabled = true;
 
@@ -24,41 +29,55 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-/**
- * Runs f inside a scope when nothing is being recorded (inference), so f's intermediates
- * are freed as soon as it returns; under autograd the graph needs them and f runs as is.
- * Module.forward runs under it, which is all the freeing model code needs.
- */
-export function inferenceScope<T>(f: () => T): T {
-  return gradEnabled ? f() : scope(f);
+/** A tensor its maker is done with: freed now if no backward reads it, else internal. */
+function retire(t: unknown): void {
+  if (!(t instanceof Tensor) || t.isParameter || t.disposed) return;
+  if (t.saves === 0) t.releaseBuffer();
+  else t.internal = true;
 }
 
 /**
- * Applies fs in order: a sequential trunk, or a dataflow path through a module. In
- * inference each step runs in its own scope (what it makes and does not return dies with
- * it) and each intermediate is freed as soon as the next step has consumed it, so a trunk
- * of n blocks holds two activations, not n.
+ * Runs f as a module's forward. In inference (nothing recorded) inside a scope, so f's
+ * intermediates are freed as soon as it returns; under autograd what f made and did not
+ * return stays in the graph, with the values no backward reads freed at once (retire).
+ * Module.forward runs under it, which is all the freeing model code needs.
+ */
+export function moduleScope<T>(f: () => T): T {
+  return gradEnabled ? passThrough(f, retire) : scope(f);
+}
+
+/**
+ * Applies fs in order: a sequential trunk, or a dataflow path through a module. Each step
+ * runs in its own module scope and each intermediate is let go as soon as the next step has
+ * consumed it: in inference it is freed, so a trunk of n blocks holds two activations, not
+ * n; under autograd it is retired.
  */
 export function chain(x: Tensor, fs: readonly ((y: Tensor) => Tensor)[]): Tensor {
   let y = x;
   for (const f of fs) {
-    const next = inferenceScope(() => f(y));
-    if (!gradEnabled && y !== x && next !== y) y.dispose();
+    const next = moduleScope(() => f(y));
+    if (y !== x && next !== y) gradEnabled ? retire(y) : y.dispose();
     y = next;
   }
   return y;
 }
 
-/** Attaches a backward to `out` if any input requires grad and recording is on. */
+/**
+ * Attaches a backward to `out` if any input requires grad and recording is on. `saved`
+ * lists what the backward reads (by default every input and the output); the rest may be
+ * freed before the backward runs.
+ */
 export function record(
   out: Tensor,
   op: string,
   inputs: Tensor[],
   backward: GradNode["backward"],
+  saved: Tensor[] = [...inputs, out],
 ): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.node = { op, inputs, backward };
+    out.node = { op, inputs, saved, backward };
+    for (const t of saved) t.saves++;
   }
   return out;
 }
@@ -82,6 +101,7 @@ function freedNode(op: string): GradNode {
   return {
     op,
     inputs: [],
+    saved: [],
     backward() {
       throw new Error(`backward: the graph through ${op} was already used; pass retainGraph`);
     },
@@ -177,7 +197,9 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph:
         }
       });
       release(g);
-      if (!retainGraph) t.node = freedNode(node.op);
+      if (retainGraph) continue;
+      t.node = freedNode(node.op);
+      for (const s of node.saved) if (--s.saves === 0 && s.internal) s.releaseBuffer();
     }
   });
 }

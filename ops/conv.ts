@@ -99,5 +99,5 @@ export function conv2d(
     }
     if (g !== gOut) g.dispose();
     return [dx, dw, db];
-  });
+  }, act ? [x, weight, y] : [x, weight]);
 }

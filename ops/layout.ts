@@ -48,7 +48,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     throw new ShapeError(`reshape: cannot reshape ${fmt(x.shape)} to ${fmt(shape)}`);
   }
   const out = new Tensor(s, x);
-  return record(out, "reshape", [x], (g) => [reshape(g, x.shape)]);
+  return record(out, "reshape", [x], (g) => [reshape(g, x.shape)], []);
 }
 
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
@@ -64,7 +64,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   stridedCopy(x, shape, 0, perm.map((p) => xs[p]), out, 0, contiguousStrides(shape));
   const inverse = new Array<number>(r);
   perm.forEach((p, i) => (inverse[p] = i));
-  return record(out, "permute", [x], (g) => [permute(g, inverse)]);
+  return record(out, "permute", [x], (g) => [permute(g, inverse)], []);
 }
 
 export function transpose(x: Tensor, a: number, b: number): Tensor {
@@ -82,7 +82,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   }
   const out = empty(shape, x);
   stridedCopy(x, shape, 0, broadcastStrides(x.shape, shape), out, 0, contiguousStrides(shape));
-  return record(out, "expand", [x], (g) => [sumTo(g, x.shape)]);
+  return record(out, "expand", [x], (g) => [sumTo(g, x.shape)], []);
 }
 
 /** Copies src into the box of dst starting at `starts` (dst already holds the background). */
@@ -120,7 +120,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
     x.backend.fill(dx.buffer, 0);
     place(g, dx, starts);
     return [dx];
-  });
+  }, []);
 }
 
 export function concat(xs: Tensor[], axis: number): Tensor {
@@ -150,6 +150,7 @@ export function concat(xs: Tensor[], axis: number): Tensor {
     "concat",
     xs,
     (g, needs) => xs.map((t, k) => (needs[k] ? box(g, starts[k], t.shape) : null)),
+    [],
   );
 }
 
@@ -202,7 +203,7 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
   const out = empty(shape, x);
   x.backend.fill(out.buffer, value);
   place(x, out, starts);
-  return record(out, "pad", [x], (g) => [box(g, starts, x.shape)]);
+  return record(out, "pad", [x], (g) => [box(g, starts, x.shape)], []);
 }
 
 /** [n, c·r², h, w] → [n, c, h·r, w·r] */

@@ -84,5 +84,5 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
       if (b.rank === 2 && p.batch > 1) db = sumBatch(db, b.shape[0], b.shape[1]);
     }
     return [da, db];
-  });
+  }, [a, b]);
 }

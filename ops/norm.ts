@@ -49,7 +49,7 @@ export function layerNorm2d(x: Tensor, weight: Tensor, bias: Tensor | null, eps 
       db?.buffer ?? null,
     );
     return [dx, dw, db];
-  });
+  }, [x, weight, mu, rstd]);
   if (!out.node) {
     mu.dispose();
     rstd.dispose();

@@ -32,7 +32,7 @@ export function avgPool2d(x: Tensor, kernel: number, stride = kernel): Tensor {
     const dx = empty(x.shape, x);
     x.backend.avgPool2dBackward(geo, g.buffer, dx.buffer);
     return [dx];
-  });
+  }, []);
 }
 
 export function maxPool2d(x: Tensor, kernel: number, stride = kernel): Tensor {
@@ -44,7 +44,7 @@ export function maxPool2d(x: Tensor, kernel: number, stride = kernel): Tensor {
     const dx = empty(x.shape, x);
     x.backend.maxPool2dBackward(geo, g.buffer, argmax.buffer, dx.buffer);
     return [dx];
-  });
+  }, [argmax]);
   if (!out.node) argmax.dispose();
   return out;
 }

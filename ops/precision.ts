@@ -61,7 +61,7 @@ export function toDtype(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
   const y = empty(x.shape, x, dtype);
   x.backend.copy([x.size], x.buffer, 0, [1], y.buffer, 0, [1]);
-  return record(y, "toDtype", [x], (g) => [toDtype(g, x.dtype)]);
+  return record(y, "toDtype", [x], (g) => [toDtype(g, x.dtype)], []);
 }
 
 /** x in float32: the entry of every op on the fp32 list. */

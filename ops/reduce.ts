@@ -32,7 +32,7 @@ function reduceScaled(
     gk.dispose();
     if (scale !== 1) x.backend.unary("affine", dx.buffer, dx.buffer, scale, 0);
     return [dx];
-  });
+  }, []);
 }
 
 /** Sum over `axes` (all when omitted). */

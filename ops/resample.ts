@@ -20,7 +20,7 @@ export function resize(x: Tensor, oh: number, ow: number, mode: ResampleMode = "
     const dx = empty(x.shape, x);
     x.backend.resampleBackward(geo, g.buffer, dx.buffer);
     return [dx];
-  });
+  }, []);
 }
 
 /** Upsamples by an integer factor. */

@@ -31,6 +31,26 @@ function collect(value: unknown, into: Set<unknown>, depth = 0): void {
 }
 
 /**
+ * Runs fn as if in the enclosing scope (what it makes is that scope's), after calling
+ * `unreturned` on each tensor fn made and does not return (looked for as scope() does).
+ */
+export function passThrough<T>(fn: () => T, unreturned: (t: Disposable) => void): T {
+  const mine = new Set<Disposable>();
+  stack.push(mine);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    stack.pop();
+    for (const t of mine) track(t);
+  }
+  const kept = new Set<unknown>();
+  collect(result, kept);
+  for (const t of mine) if (!kept.has(t)) unreturned(t);
+  return result;
+}
+
+/**
  * Runs fn and frees the tensors it made but does not return (looked for in the returned
  * value, arrays and plain objects up to 4 levels deep). fn must be synchronous.
  */

@@ -13,5 +13,5 @@ export function softmax(x: Tensor): Tensor {
     const dx = empty(x.shape, x);
     x.backend.softmaxBackward(y.buffer, g.buffer, dx.buffer, rows, cols);
     return [dx];
-  });
+  }, [y]);
 }

@@ -30,6 +30,8 @@ class Storage {
 export interface GradNode {
   op: string;
   inputs: Tensor[];
+  /** The tensors whose values `backward` reads (inputs, the output, private state). */
+  saved: Tensor[];
   /** Gradients w.r.t. the inputs; `needs[i]` false means that entry may be null. */
   backward(g: Tensor, needs: boolean[]): (Tensor | null)[];
 }
@@ -48,7 +50,15 @@ export class Tensor {
   node: GradNode | null = null;
   /** Set by Module on registered parameters. */
   isParameter = false;
+  /** Graph nodes whose backward reads this tensor's values (ops/autograd.ts). */
+  saves = 0;
+  /**
+   * Made by a module that has returned without returning it: only the graph holds it, so its
+   * buffer goes once no backward reads it (ops/autograd.ts).
+   */
+  internal = false;
   #storage: Storage | null;
+  #released = false;
 
   /**
    * Wraps a device buffer of `dtype` (taking ownership) or shares another tensor's storage
@@ -83,7 +93,13 @@ export class Tensor {
   }
 
   #live(): Storage {
-    if (!this.#storage) throw new Error(`tensor #${this.id} ${fmt(this.shape)} used after dispose`);
+    if (!this.#storage) {
+      throw new Error(
+        `tensor #${this.id} ${fmt(this.shape)} used after ${
+          this.#released ? "its buffer was freed (no backward reads it)" : "dispose"
+        }`,
+      );
+    }
     return this.#storage;
   }
 
@@ -128,6 +144,17 @@ export class Tensor {
 
   [Symbol.dispose](): void {
     this.dispose();
+  }
+
+  /**
+   * Gives back the values while the tensor stays in the graph (its node, shape and dtype):
+   * for intermediates no backward reads, as PyTorch frees them by reference count.
+   */
+  releaseBuffer(): void {
+    if (!this.#storage) return;
+    this.#storage.release();
+    this.#storage = null;
+    this.#released = true;
   }
 
   /** Backpropagates from this tensor; gradients accumulate in the leaves' `.grad`. */

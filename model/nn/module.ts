@@ -3,10 +3,11 @@
 // by walking the object, so a subclass just assigns them in its constructor.
 // Lifetimes: in inference every `forward` call runs in its own scope, so what a module makes
 // and does not return is freed when it returns (PyTorch frees by reference count; we free
-// at module granularity). Under autograd the graph keeps everything, as it must. Model code
+// at module granularity). Under autograd the graph keeps what a backward reads, until that
+// backward has run, and frees the rest when the module returns (ops/autograd.ts). Model code
 // therefore never frees anything itself.
 
-import { inferenceScope } from "../../ops/autograd.ts";
+import { moduleScope } from "../../ops/autograd.ts";
 import { keep } from "../../ops/scope.ts";
 import { fmt, sameShape } from "../../ops/shape.ts";
 import { Tensor } from "../../ops/tensor.ts";
@@ -27,7 +28,7 @@ export abstract class Module {
     const forward = (this as { forward?: Forward }).forward;
     if (typeof forward === "function") {
       Object.defineProperty(this, "forward", {
-        value: (...args: never[]) => inferenceScope(() => forward.apply(this, args)),
+        value: (...args: never[]) => moduleScope(() => forward.apply(this, args)),
       });
     }
   }
