@@ -6,6 +6,7 @@ import { decodeExr, encodeExr, isExr } from "./exr.ts";
 import { writeFileAtomic } from "./files.ts";
 import { type DecodeOptions, type Image, ImageError } from "./image.ts";
 import { decodeJpeg, isJpeg } from "./jpeg.ts";
+import { encodeJpeg, type JpegOptions } from "./jpeg_encode.ts";
 import { decodePng, encodePng, isPng } from "./png.ts";
 import { decodeRadiance, encodeRadiance, isRadiance } from "./radiance.ts";
 import { decodeRaw, isRaw } from "./raw.ts";
@@ -57,7 +58,8 @@ export async function readImage(path: string, o: DecodeOptions = {}): Promise<Im
   return await decodeImage(bytes, path, o);
 }
 
-export interface WriteOptions {
+/** JPEG: `quality` (default 92), `subsampling` and `exposureTime` as in JpegOptions. */
+export interface WriteOptions extends JpegOptions {
   /** PNG and TIFF bit depth (8 or 16; PNG defaults to 8, TIFF to 16). */
   depth?: 8 | 16;
   /** OpenEXR channel type. */
@@ -80,10 +82,13 @@ export async function encodeImage(
       return encodeRadiance(img);
     case "exr":
       return await encodeExr(img, { type: o.exrType ?? "half" });
+    case "jpg":
+    case "jpeg":
+      return encodeJpeg(img, o);
     default:
       throw new ImageError(
         path,
-        `cannot write .${ext} files (.png, .tif, .hdr and .exr are written)`,
+        `cannot write .${ext} files (.png, .tif, .jpg, .hdr and .exr are written)`,
       );
   }
 }

@@ -1,10 +1,15 @@
-// JPEG beyond the fixtures: a truncated scan is refused where its data ends (not after
-// decoding the rest of the image from zeros), and the one-pass path (a file ending in EOI)
-// gives the same pixels as the path that holds every coefficient (a file without EOI).
+// JPEG beyond the decoder fixtures: a truncated scan is refused where its data ends (not
+// after decoding the rest of the image from zeros); the one-pass path (a file ending in EOI)
+// gives the same pixels as the path that holds every coefficient (a file without EOI); the
+// encoder writes cjpeg's bytes, its quality shows in the round trip, and its EXIF exposure
+// time is read back.
 
-import { decodeImage } from "@lfdiff/io/codecs.ts";
-import { ImageError } from "@lfdiff/io/image.ts";
-import { assert, assertEquals, assertRejectsOneLine } from "./assert.ts";
+import { decodeImage, encodeImage } from "@lfdiff/io/codecs.ts";
+import { exposureTime } from "@lfdiff/io/exif.ts";
+import { type Image, ImageError, newImage } from "@lfdiff/io/image.ts";
+import { encodeJpeg, jpegRoundTrip, type Subsampling } from "@lfdiff/io/jpeg_encode.ts";
+import { psnr } from "@lfdiff/imaging/metrics.ts";
+import { assert, assertEquals, assertRejectsOneLine, strictEqual } from "./assert.ts";
 
 const be16 = (v: number) => [(v >> 8) & 255, v & 255];
 const seg = (m: number, body: number[]) => [0xff, m, ...be16(body.length + 2), ...body];
@@ -64,4 +69,85 @@ Deno.test("JPEG: the one-pass path and the whole-coefficient path decode alike",
   assertEquals(onePass.data, oneNoEoi.data);
   // Not flat: the blocks differ, and the AC terms vary within blocks.
   assert(new Set(onePass.data).size > 15);
+});
+
+/** The pixels tests/make_jpeg_fixtures.py gives cjpeg: ramps and a checkerboard, or gray. */
+function jpegSource(gray: boolean): Image {
+  const W = 21, H = 19, img = newImage(W, H, gray ? 1 : 3, 8);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const o = (y * W + x) * img.channels;
+      if (gray) img.data[o] = ((x * 9 + y * 5) % 256) / 255;
+      else {
+        img.data[o] = Math.floor((x * 255) / (W - 1)) / 255;
+        img.data[o + 1] = Math.floor((y * 255) / (H - 1)) / 255;
+        img.data[o + 2] = (((Math.floor(x / 4) + Math.floor(y / 4)) % 2) * 200 + 20) / 255;
+      }
+    }
+  }
+  return img;
+}
+
+const fixture = (name: string) =>
+  Deno.readFileSync(new URL(`./fixtures/images/${name}`, import.meta.url));
+
+Deno.test("encodeJpeg writes the bytes cjpeg -baseline writes", () => {
+  const cases: [string, boolean, number, Subsampling][] = [
+    ["cjpeg_q75_420.jpg", false, 75, "4:2:0"],
+    ["cjpeg_q95_444.jpg", false, 95, "4:4:4"],
+    ["cjpeg_q10_420.jpg", false, 10, "4:2:0"],
+    ["cjpeg_q50_gray.jpg", true, 50, "4:2:0"],
+  ];
+  for (const [file, gray, quality, subsampling] of cases) {
+    assertEquals(encodeJpeg(jpegSource(gray), { quality, subsampling }), fixture(file), file);
+  }
+});
+
+/** 96×64 RGB: smooth shading, hard edges and fine texture, as photographs mix them. */
+function scene(): Image {
+  const img = newImage(96, 64, 3, 8);
+  for (let y = 0; y < 64; y++) {
+    for (let x = 0; x < 96; x++) {
+      const edge = x > 40 && y > 20 && x < 70 ? 0.35 : 0;
+      const texture = 0.08 * Math.sin(x * 1.3) * Math.cos(y * 0.9);
+      for (let c = 0; c < 3; c++) {
+        const v = 0.2 + 0.5 * ((x + 2 * y + 17 * c) / 230) + edge * (c === 1 ? -1 : 1) + texture;
+        img.data[(y * 96 + x) * 3 + c] = Math.min(Math.max(v, 0), 1);
+      }
+    }
+  }
+  return img;
+}
+
+Deno.test("JPEG round trip: PSNR rises with quality, and 4:4:4 keeps more than 4:2:0", () => {
+  const src = scene();
+  for (const sub of ["4:2:0", "4:4:4"] as const) {
+    const scores = [30, 60, 85, 95].map((q) => psnr(jpegRoundTrip(src, q, sub).data, src.data));
+    for (let i = 1; i < scores.length; i++) assert(scores[i] > scores[i - 1], `${sub} ${scores}`);
+    // 4:2:0 halves the chroma of the scene's red-green edge; 4:4:4 keeps climbing.
+    assert(scores[0] > 25 && scores[3] > (sub === "4:4:4" ? 42 : 30), `${sub}: ${scores}`);
+  }
+  const at = (sub: Subsampling) => psnr(jpegRoundTrip(src, 95, sub).data, src.data);
+  assert(at("4:4:4") > at("4:2:0") + 1, "the chroma edges lose detail at 4:2:0");
+  const gray = jpegRoundTrip(jpegSource(true), 90);
+  strictEqual(gray.channels, 1);
+});
+
+Deno.test("JPEG EXIF: the exposure time written is the one io/exif.ts reads", async () => {
+  for (const t of [1 / 4000, 1 / 250, 0.3, 1 / 3, 2, 30]) {
+    const bytes = encodeJpeg(scene(), { exposureTime: t });
+    const read = exposureTime(bytes)!;
+    assert(Math.abs(read / t - 1) < 1e-6, `wrote ${t} s, read ${read} s`);
+    strictEqual((await decodeImage(bytes, "exif.jpg")).width, 96);
+  }
+  strictEqual(exposureTime(encodeJpeg(scene())), undefined);
+});
+
+Deno.test("JPEG through encodeImage: .jpg and .jpeg, quality 92 unless given", async () => {
+  const img = scene();
+  assertEquals(await encodeImage(img, "a.jpg"), encodeJpeg(img, { quality: 92 }));
+  assertEquals(
+    await encodeImage(img, "b.JPEG", { quality: 70, subsampling: "4:4:4", exposureTime: 0.5 }),
+    encodeJpeg(img, { quality: 70, subsampling: "4:4:4", exposureTime: 0.5 }),
+  );
 });
