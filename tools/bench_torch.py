@@ -1,7 +1,7 @@
 """The bench ops under PyTorch CPU, run one iteration at a time for `deno task bench`.
 
 Usage: python3 tools/bench_torch.py THREADS
-Prints a JSON header line, then for each op name read from stdin runs that op once and
+Prints a JSON header line (version, threads, allocator), then for each op name read from stdin runs that op once and
 prints its time in milliseconds. Alternating single iterations with ours keeps the two
 sides under the same load on a noisy host.
 """
@@ -10,6 +10,8 @@ import sys
 import time
 
 import torch
+
+from bench_torch_env import allocator
 
 torch.set_num_threads(int(sys.argv[1]))
 torch.manual_seed(0)
@@ -37,7 +39,8 @@ def matmul():
 
 
 OPS = {"conv3x3_fwd_bwd": conv_fwd_bwd, "conv3x3_fwd": conv_fwd, "matmul_1024": matmul}
-print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "allocator": allocator()}),
+      flush=True)
 for line in sys.stdin:
     fn = OPS[line.strip()]
     t = time.perf_counter()

@@ -71,14 +71,17 @@ async function tests(
 /** Runs `deno task bench --device cuda --json` and reads the median seconds of both sides. */
 async function bench(step: string, args: string[]): Promise<Row> {
   const r = await deno(["task", "-q", "bench", "--device", "cuda", "--json", ...args], {});
-  let rows: { side: string; seconds: number | null }[];
+  let rows: { side: string; seconds?: number | null; step?: number | null }[];
   try {
     rows = JSON.parse(r.stdout.trim().split("\n").pop() ?? "").rows;
   } catch {
     show(step, r.stdout + r.stderr);
     return { step, ok: false, result: `no JSON report (exit ${r.code})` };
   }
-  const seconds = (side: string) => rows.find((x) => x.side === side)?.seconds ?? undefined;
+  const seconds = (side: string) => {
+    const r = rows.find((x) => x.side === side);
+    return r?.seconds ?? r?.step ?? undefined; // --train-step reports its median step
+  };
   const ours = seconds("cuda"), torch = seconds("PyTorch");
   const ok = r.code === 0 && ours !== undefined;
   if (!ok) show(step, r.stdout + r.stderr);
