@@ -3,8 +3,8 @@
 // end, the canvas brightening with the exposure slider, and the downloads decoded. With
 // LFDIFF_SCREENSHOT=FILE it also saves a screenshot of the page (the README's docs/serve.png).
 
-import { decodeImage } from "@lfdiff/io/codecs.ts";
-import { DEFAULT_MAX_PIXELS } from "@lfdiff/io/image.ts";
+import { decodeImage, encodeImage } from "@lfdiff/io/codecs.ts";
+import { DEFAULT_MAX_PIXELS, newImage } from "@lfdiff/io/image.ts";
 import { previewImage } from "@lfdiff/imaging/tonemap.ts";
 import { serverModels } from "../tools/serve/options.ts";
 import { startServer } from "../tools/serve/server.ts";
@@ -47,14 +47,16 @@ Deno.test({
     maxWaiting: 8,
   });
   const downloads = await Deno.makeTempDir();
-  const page = await BrowserPage.launch((chromium as { path: string }).path, 1200, 1000);
+  const page = await BrowserPage.launch((chromium as { path: string }).path, 1100, 800);
   try {
     await page.send("Browser.setDownloadBehavior", {
       behavior: "allowAndName",
       downloadPath: downloads,
       eventsEnabled: true,
     });
+    const loaded = page.waitFor("Page.loadEventFired");
     await page.send("Page.navigate", { url: server.url });
+    await loaded;
     await page.until(`document.body.dataset.state === "idle"`);
     const { root } = await page.send("DOM.getDocument");
     const { nodeId } = await page.send("DOM.querySelector", {
@@ -105,7 +107,17 @@ Deno.test({
 
     const shot = Deno.env.get("LFDIFF_SCREENSHOT");
     if (shot) {
-      const { data } = await page.send("Page.captureScreenshot", { format: "png" });
+      const { data } = await page.send("Page.captureScreenshot", {
+        format: "png",
+        captureBeyondViewport: true,
+        clip: {
+          x: 0,
+          y: 0,
+          width: 1100,
+          height: await page.eval(`document.documentElement.scrollHeight`),
+          scale: 0.8,
+        },
+      });
       await Deno.writeFile(shot, Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
     }
     await page.eval(setInput("#compare", "0"));
@@ -142,6 +154,26 @@ Deno.test({
       worst = Math.max(worst, Math.abs(Math.round(got * 255) - code));
     }
     assert(worst <= 1, `the page's PNG is ${worst} codes from previewImage`);
+
+    // A failing job is one sentence on the page: here a frame of another size (a PNG with no
+    // EXIF time, whose EV is typed in).
+    const small = `${downloads}/small.png`;
+    await Deno.writeFile(small, await encodeImage(newImage(32, 24, 3, 8), small));
+    await page.eval(`while (document.querySelector("#frames .remove")) {
+      document.querySelector("#frames .remove").click();
+    }`);
+    await page.send("DOM.setFileInputFiles", { nodeId, files: [files[0], small] });
+    await page.until(`document.querySelectorAll("#frames li").length === 2 &&
+      !document.querySelector("#frames").textContent.includes("reading")`);
+    assertEquals(await page.eval(`document.body.dataset.state`), "done", "no EV yet: not ready");
+    await page.eval(`(() => { const e = document.querySelectorAll("#frames .ev")[1];
+      e.value = "2"; e.dispatchEvent(new Event("change")); })()`);
+    await page.eval(`document.querySelector("#start").click()`);
+    await page.until(`document.body.dataset.state === "failed"`);
+    assertEquals(
+      await page.eval(`document.querySelector("#error").textContent`),
+      "small.png: is 32x24, ev-2.jpg is 384x256",
+    );
   } finally {
     await page.close();
     await server.close();

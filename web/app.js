@@ -218,21 +218,34 @@ async function addFiles(list) {
 
 // --- the job -------------------------------------------------------------------------------
 
+/** The latest progress event and when it came, so the clock runs between events. */
+let lastProgress = null;
+
 function showProgress(e) {
   const status = $("#status");
   if (e.type === "waiting") {
+    lastProgress = null;
     status.textContent = e.position === 0
       ? "Queued."
       : `Waiting: ${e.position === 1 ? "next" : `number ${e.position}`} in the queue.`;
     $("#bar-fill").style.width = "0%";
     return;
   }
-  const left = e.left === null ? "" : `, about ${Math.ceil(e.left)} s left`;
-  status.textContent = `${e.stage} ${e.total > 1 ? `${e.done}/${e.total}` : ""} (${
-    e.elapsed.toFixed(1)
-  } s${left})`;
+  lastProgress = { e, at: performance.now() };
+  tick();
   $("#bar-fill").style.width = `${(100 * e.fraction).toFixed(1)}%`;
 }
+
+/** The status line: stage, count, seconds so far and (estimated) left, counted on locally. */
+function tick() {
+  if (!lastProgress || document.body.dataset.state !== "running") return;
+  const { e, at } = lastProgress, since = (performance.now() - at) / 1000;
+  const left = e.left === null ? "" : `, about ${Math.max(0, Math.ceil(e.left - since))} s left`;
+  $("#status").textContent = `${e.stage} ${e.total > 1 ? `${e.done}/${e.total}` : ""} (${
+    (e.elapsed + since).toFixed(0)
+  } s${left})`;
+}
+setInterval(tick, 1000);
 
 async function start() {
   showError(null);

@@ -9,7 +9,7 @@ import type { Flag } from "../cli.ts";
 import { MODEL_FLAGS, SHIPPED } from "../model_flags.ts";
 
 /** The model flags a job may set; the others (weights, device, limits) are the server's. */
-const JOB_MODEL_FLAGS = ["steps", "seed", "tile"] as const;
+const JOB_MODEL_FLAGS = ["steps", "seed", "tile", "precision"] as const;
 
 /** A form control for one flag, as GET /api/options sends it to the page. */
 export interface Control {
