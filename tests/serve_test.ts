@@ -409,6 +409,11 @@ Deno.test("serve: cancelling, expiry and shutdown remove the jobs' folders", asy
       fetch(`${s.url}api/jobs/${a.id}`, { method: "DELETE" }).then((r) => r.body?.cancel());
     });
     assertEquals(seen.at(-1)!.e, { type: "cancelled", message: "cancelled" });
+    // A page that goes away mid-job (its event stream dropped) leaves the server as it was.
+    const dropped = await fetch(`${s.url}api/jobs/${b.id}/events`);
+    const reader = dropped.body!.getReader();
+    await reader.read();
+    await reader.cancel();
     assertEquals((await last(s, c.id!)).type, "cancelled");
     assertEquals((await last(s, b.id!)).type, "done", "the next job runs after a cancel");
     assertEquals((await jobDirs(s)).length, 1);

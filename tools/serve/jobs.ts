@@ -135,11 +135,6 @@ export class JobQueue {
     return this.#jobs.get(id);
   }
 
-  /** Jobs known (waiting, running, or with results not yet expired). */
-  get size(): number {
-    return this.#jobs.size;
-  }
-
   /** Refuses with one line when the queue already holds its maximum of waiting jobs. */
   checkRoom(): void {
     if (this.#closed) throw new QueueFullError("the server is stopping");

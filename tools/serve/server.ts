@@ -5,6 +5,7 @@
 // and a client names a job by its random id and a result by a name from RESULT_FILES.
 
 import { Buffer } from "node:buffer";
+import { escapeText } from "../../io/files.ts";
 import type { DecodeOptions } from "../../io/image.ts";
 import { Fusion } from "./fusion.ts";
 import {
@@ -81,16 +82,15 @@ const mb = (n: number) =>
 async function readLimited(
   req: Request,
   limit: number,
-  what: string,
+  tooLarge: () => string,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const tooLarge = () => new HttpError(413, `${what} is over the server's limit of ${mb(limit)}`);
   const announced = Number(req.headers.get("content-length") ?? 0);
-  if (announced > limit) throw tooLarge();
+  if (announced > limit) throw new HttpError(413, tooLarge());
   const parts: Uint8Array[] = [];
   let n = 0;
   for await (const chunk of req.body ?? []) {
     n += chunk.length;
-    if (n > limit) throw tooLarge();
+    if (n > limit) throw new HttpError(413, tooLarge());
     parts.push(chunk);
   }
   const out = new Uint8Array(n);
@@ -99,10 +99,10 @@ async function readLimited(
   return out;
 }
 
-/** The client's name for a file, for messages only: its last path part, bounded. */
+/** The client's name for a file, for messages only: its last path part, bounded, escaped. */
 export function clientName(name: string, k: number): string {
   const base = name.split(/[/\\]/).pop()!.trim().slice(0, 100);
-  return base || `frame ${k + 1}`;
+  return base ? escapeText(base) : `frame ${k + 1}`;
 }
 
 /** The extension kept on a stored upload (decoders sniff content; RAW readers may not). */
@@ -120,7 +120,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const fusion = new Fusion();
   const queue = new JobQueue(fusion, { ttlMs: o.ttlMs, maxWaiting: o.maxWaiting });
   const controls = pageControls(o.models);
-  const streams = new Set<ReadableStreamDefaultController>();
+  /** Ends each open event stream. */
+  const streams = new Set<() => void>();
   const loopback = o.hostname === "127.0.0.1" || o.hostname === "localhost" ||
     o.hostname === "::1";
   let port = o.port;
@@ -154,7 +155,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     const bytes = await readLimited(
       req,
       o.maxFileBytes,
-      `${name} (${mb(Number(req.headers.get("content-length") ?? 0))})`,
+      () => `${name} is over the server's limit of ${mb(o.maxFileBytes)} per file`,
     );
     try {
       const r = await fusion.probe(bytes, name, url.searchParams.has("thumbnail"), o.decode);
@@ -169,7 +170,11 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
 
   const submit = async (req: Request) => {
     queue.checkRoom();
-    const body = await readLimited(req, o.maxJobBytes + FORM_OVERHEAD, "the upload");
+    const body = await readLimited(
+      req,
+      o.maxJobBytes + FORM_OVERHEAD,
+      () => `the upload is over the server's limit of ${mb(o.maxJobBytes)} per job`,
+    );
     let form: FormData;
     try {
       form = await new Response(body, {
@@ -259,24 +264,28 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     let stop = () => {};
     const body = new ReadableStream<Uint8Array>({
       start(c) {
-        streams.add(c);
         const ping = setInterval(() => c.enqueue(enc.encode(": ping\n\n")), 15_000);
         let unsubscribe = () => {};
         let ended = false;
         stop = () => {
           clearInterval(ping);
           unsubscribe();
-          streams.delete(c);
+          streams.delete(end);
         };
+        const end = () => {
+          ended = true;
+          stop();
+          try {
+            c.close();
+          } catch { /* the client has gone */ }
+        };
+        streams.add(end);
         unsubscribe = queue.subscribe(job, (e: JobEvent) => {
           if (ended) return;
           c.enqueue(enc.encode(`data: ${JSON.stringify(e)}\n\n`));
           if (e.type === "done" || e.type === "failed" || e.type === "cancelled") {
             ended = true;
-            queueMicrotask(() => {
-              stop();
-              c.close();
-            });
+            queueMicrotask(end);
           }
         });
       },
@@ -369,12 +378,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       const t = setTimeout(() => fusion.close(), 10_000);
       await stopping;
       clearTimeout(t);
-      for (const c of streams) {
-        try {
-          c.close();
-        } catch { /* already closed */ }
-      }
-      streams.clear();
+      for (const end of streams) end();
       await server.shutdown();
       fusion.close();
       await removeDir(root);
