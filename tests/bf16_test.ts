@@ -1,0 +1,120 @@
+// bf16 precision (ops/precision.ts) against fp32 on whole networks: the dtypes follow the
+// policy, a stage-1 training step of the small model gives the same loss and parameter
+// gradients to within what bf16 allows, and a whole s2 forward the same image. The op-level
+// cases (every golden op, forward and gradients) are in ops_test.ts; the shipped model's
+// quality under bf16 in quality_test.ts. Skipped, in one line, on a CPU without bf16.
+
+import * as T from "@lfdiff/ops/mod.ts";
+import type { Tensor } from "@lfdiff/ops/mod.ts";
+import { LFDiff } from "@lfdiff/model/lfdiff.ts";
+import { SMALL } from "@lfdiff/model/config.ts";
+import { Trainer } from "@lfdiff/model/trainer.ts";
+import { Conv2d } from "@lfdiff/model/nn/layers.ts";
+import { Adam } from "@lfdiff/model/optim/adam.ts";
+import { assert } from "./assert.ts";
+import { bf16Unavailable } from "./golden.ts";
+
+// The default device, oneDNN where it loads: what LFDiff's parameters are made on.
+const ignore = bf16Unavailable() !== null || !T.getBackend().bf16;
+
+/** Three random 6-channel frames and a ground truth of n crops of size². */
+function batch(n: number, size: number, seed: number) {
+  const rng = new T.Rng(seed), o = {};
+  const x = [0, 1, 2].map(() => T.rand([n, 6, size, size], rng, 0, 1, o)) as [
+    Tensor,
+    Tensor,
+    Tensor,
+  ];
+  return { x, gt: T.rand([n, 3, size, size], rng, 0, 1, o) };
+}
+
+Deno.test({
+  name: "bf16: dtypes follow the policy, and weights, gradients and Adam stay fp32",
+  ignore,
+  fn: () => {
+    const conv = new Conv2d(16, 16, 3, { padding: 1 });
+    const scale = T.ones([1], { requiresGrad: true }).keep();
+    const params = [...conv.parameters(), scale], opt = new Adam(params);
+    T.scope(() =>
+      T.withPrecision("bf16", () => {
+        const x = T.randn([2, 16, 8, 8], new T.Rng(2));
+        const y = conv.forward(x);
+        assert(y.dtype === "bfloat16", `conv wrote ${y.dtype}`);
+        const z = T.gelu(T.add(y, y));
+        assert(z.dtype === "bfloat16", `gelu(y + y) is ${z.dtype}`);
+        assert(T.add(z, x).dtype === "float32", "bf16 + fp32 is not fp32");
+        const loss = T.mean(T.mul(z, scale));
+        assert(loss.dtype === "float32", `mean wrote ${loss.dtype}`);
+        loss.backward();
+        opt.update();
+      })
+    );
+    assert(T.getPrecision() === "fp32", "withPrecision did not restore fp32");
+    for (const p of params) {
+      const { m, v } = opt.moments.get(p)!;
+      const dtypes = [p, p.grad!, m, v].map((t) => t.dtype);
+      assert(dtypes.every((d) => d === "float32"), `weight, gradient, moments: ${dtypes}`);
+    }
+  },
+});
+
+Deno.test({
+  name: "bf16: a stage-1 training step of the small model matches fp32's loss and gradients",
+  ignore,
+  fn: () => {
+    const b = batch(2, 64, 3);
+    const run = (p: T.Precision) =>
+      T.withPrecision(p, () => {
+        const model = new LFDiff({ ...SMALL, variant: "s1" }, new T.Rng(5));
+        for (const t of model.parameters()) t.keep();
+        const trainer = new Trainer(model, {
+          stage: 1,
+          lr: 1e-4,
+          lrStepEpochs: 50,
+          lrGamma: 0.1,
+          lambda: 0,
+          seed: 0,
+        });
+        const loss = T.scope(() => {
+          const { total } = trainer.loss(b);
+          total.backward();
+          return total.item();
+        });
+        return { loss, grads: model.namedParameters().map(([n, t]) => [n, t.grad!.toArray()]) };
+      });
+    const [a, c] = [run("fp32"), run("bf16")];
+    assert(Math.abs(a.loss - c.loss) <= 1e-3 * a.loss, `loss ${c.loss} in bf16, ${a.loss} in fp32`);
+    let differs = false;
+    for (const [k, [name, g]] of a.grads.entries()) {
+      const h = c.grads[k][1] as Float32Array, r = g as Float32Array;
+      differs ||= h.some((v, i) => v !== r[i]);
+      // Direction, not each element: a parameter whose gradient is small beside the rest
+      // carries rounding from the larger ones (measured: cosine 0.995 at worst).
+      let dot = 0, hh = 0, rr = 0;
+      for (let i = 0; i < r.length; i++) (dot += h[i] * r[i]), (hh += h[i] ** 2), (rr += r[i] ** 2);
+      const cos = dot / Math.sqrt(hh * rr);
+      assert(cos >= 0.99, `gradient of ${name}: cosine ${cos.toFixed(4)} with fp32's`);
+    }
+    assert(differs, "bf16 gave fp32's gradients bit for bit");
+  },
+});
+
+Deno.test({
+  name: "bf16: a whole s2 inference of the small model gives fp32's image to 40 dB",
+  ignore,
+  fn: () => {
+    const model = new LFDiff(SMALL, new T.Rng(7));
+    const b = batch(1, 64, 8), k = SMALL.unshuffle;
+    const zT = T.randn([1, SMALL.priorChannels, 64 / k, 64 / k], new T.Rng(9));
+    const run = (p: T.Precision) =>
+      T.withPrecision(
+        p,
+        () => T.scope(() => T.noGrad(() => model.forward(...b.x, { zT }).toArray())),
+      );
+    const [a, c] = [run("fp32"), run("bf16")];
+    let se = 0;
+    for (let i = 0; i < a.length; i++) se += (a[i] - c[i]) ** 2;
+    const psnr = 10 * Math.log10(a.length / se); // outputs lie in [0, 1] (a sigmoid)
+    assert(psnr >= 40 && psnr < Infinity, `bf16 against fp32: ${psnr.toFixed(1)} dB`);
+  },
+});
