@@ -4,7 +4,7 @@
 // client paths that never reach the file system, and `deno task serve` stopped by a signal.
 
 import { decodeImage, encodeImage } from "@lfdiff/io/codecs.ts";
-import { DEFAULT_MAX_PIXELS } from "@lfdiff/io/image.ts";
+import { DEFAULT_MAX_PIXELS, newImage } from "@lfdiff/io/image.ts";
 import { synthesizeScene } from "@lfdiff/datasets/synth.ts";
 import type { Flag } from "../tools/cli.ts";
 import type { JobEvent } from "../tools/serve/jobs.ts";
@@ -240,6 +240,30 @@ Deno.test("serve: a job gives infer's output for the same files and flags, strea
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("serve probe: EXIF exposure times, and thumbnails of what browsers cannot show", async () => {
+  await withServer({}, async (s) => {
+    const probe = async (name: string, bytes: Uint8Array<ArrayBuffer>, thumbnail = false) => {
+      const q = new URLSearchParams({ name, ...(thumbnail ? { thumbnail: "1" } : {}) });
+      const r = await fetch(`${s.url}api/probe?${q}`, { method: "POST", body: bytes });
+      return { status: r.status, ...(await r.json()) };
+    };
+    const jpeg = await probe("ev-2.jpg", await Deno.readFile(SAMPLE + "ev-2.jpg"));
+    assertEquals([jpeg.status, jpeg.exposureTime, jpeg.thumbnail], [200, 1 / 400, undefined]);
+    const big = newImage(640, 400, 3, 16);
+    big.data.forEach((_, i) => big.data[i] = (i % 1920) / 1920);
+    const tiff = await probe("frame1.tif", new Uint8Array(await encodeImage(big, "x.tif")), true);
+    assertEquals([tiff.exposureTime, tiff.width, tiff.height], [null, 640, 400]);
+    const png = await decodeImage(
+      Uint8Array.from(atob(tiff.thumbnail.split(",")[1]), (c) => c.charCodeAt(0)),
+      "thumbnail.png",
+    );
+    assertEquals([png.width, png.height], [320, 200]);
+    const bad = await probe("../x/notes.txt", new TextEncoder().encode("not an image"), true);
+    assertEquals(bad.status, 422);
+    assert(bad.error.startsWith("notes.txt: unrecognised image format"), bad.error);
+  });
 });
 
 Deno.test("serve: limits refuse in one sentence before anything runs", async () => {
