@@ -3,7 +3,8 @@
 // (4:4:4, 4:2:2, 4:2:0, 4:4:0), restart intervals; EXIF orientation is applied.
 // The IDCT, upsampling and colour conversion are libjpeg's defaults (integer "islow" IDCT,
 // triangle "fancy" upsampling, fixed-point YCbCr tables), so pixels are bit-identical to
-// what libjpeg-turbo (djpeg, ImageMagick) decodes.
+// what libjpeg-turbo (djpeg, ImageMagick) decodes. A file's one sequential scan streams: each
+// block goes through the IDCT as it is decoded and rows into the image as they are complete.
 
 import { parseExif } from "./exif.ts";
 import {
@@ -45,7 +46,7 @@ interface Component {
   bh: number;
   cw: number; // the component's own width/height in samples
   ch: number;
-  /** Quantised coefficients, natural order, 64 per block: all blocks, or one MCU row's. */
+  /** Quantised coefficients, natural order, 64 per block: all blocks, or while streaming one. */
   coefs: Int16Array;
   /** Samples after the IDCT, stride bw·8: block row y's lie at rows y·8 mod planeRows. */
   plane: Uint8Array;
