@@ -154,6 +154,10 @@ Deno.test({
       worst = Math.max(worst, Math.abs(Math.round(got * 255) - code));
     }
     assert(worst <= 1, `the page's PNG is ${worst} codes from previewImage`);
+    const jpeg = await download("#download-jpeg");
+    assertEquals(jpeg.name, "ev0-reinhard.jpg");
+    const jpegImage = await decodeImage(jpeg.bytes, jpeg.name);
+    assertEquals([jpegImage.width, jpegImage.height], [384, 256]);
 
     // A failing job is one sentence on the page: here a frame of another size (a PNG with no
     // EXIF time, whose EV is typed in).

@@ -355,8 +355,8 @@ function draw() {
   $("#compare-value").textContent = split > 0 ? "reference | HDR" : "HDR";
 }
 
-/** The whole image tone mapped as shown, as a PNG. */
-function downloadPng() {
+/** The whole image tone mapped as shown, as a PNG or a JPEG (the browser's encoders). */
+function downloadView(type) {
   const { full, stats, name } = page.result;
   const canvas = document.createElement("canvas");
   canvas.width = full.width;
@@ -365,13 +365,17 @@ function downloadPng() {
   const pixels = ctx.createImageData(full.width, full.height);
   toneMap(full, stats, $("#tonemap").value, Number($("#exposure").value), pixels.data);
   ctx.putImageData(pixels, 0, 0);
-  canvas.toBlob((blob) => {
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
-    a.download = `${name}-${$("#tonemap").value}.png`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
-  }, "image/png");
+  canvas.toBlob(
+    (blob) => {
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = `${name}-${$("#tonemap").value}.${type === "image/png" ? "png" : "jpg"}`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+    },
+    type,
+    0.92,
+  );
 }
 
 // --- wiring --------------------------------------------------------------------------------
@@ -396,7 +400,8 @@ $("#cancel").addEventListener("click", () => {
   if (page.job) fetch(`/api/jobs/${page.job}`, { method: "DELETE" });
 });
 for (const id of ["#exposure", "#tonemap", "#compare"]) $(id).addEventListener("input", draw);
-$("#download-png").addEventListener("click", downloadPng);
+$("#download-png").addEventListener("click", () => downloadView("image/png"));
+$("#download-jpeg").addEventListener("click", () => downloadView("image/jpeg"));
 
 loadOptions().then(() => renderFrames(), (e) => {
   showError(`The options could not be loaded: ${e.message}`);
