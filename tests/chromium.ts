@@ -19,6 +19,18 @@ export async function findChromium(): Promise<{ path: string } | { why: string }
   return { why: `no Chromium found (${names.join(", ")}); Debian: apt-get install chromium` };
 }
 
+/** Chromium found and started once (a browser that cannot start here is a reason to skip). */
+export async function usableChromium(): Promise<{ path: string } | { why: string }> {
+  const found = await findChromium();
+  if ("why" in found) return found;
+  try {
+    await (await BrowserPage.launch(found.path)).close();
+    return found;
+  } catch (e) {
+    return { why: `Chromium (${found.path}) cannot start here: ${(e as Error).message}` };
+  }
+}
+
 // deno-lint-ignore no-explicit-any
 type Json = any;
 

@@ -9,9 +9,9 @@ import { previewImage } from "@lfdiff/imaging/tonemap.ts";
 import { serverModels } from "../tools/serve/options.ts";
 import { startServer } from "../tools/serve/server.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { BrowserPage, findChromium } from "./chromium.ts";
+import { BrowserPage, usableChromium } from "./chromium.ts";
 
-const chromium = await findChromium();
+const chromium = await usableChromium();
 if ("why" in chromium) console.error(`serve_browser_test: skipped, ${chromium.why}`);
 const SAMPLE = new URL("../samples/bracket/", import.meta.url).pathname;
 
