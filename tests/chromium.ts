@@ -104,7 +104,9 @@ export class BrowserPage {
         reject(new Error(`Chromium exited: ${seen.trim().split("\n").pop()}`));
       })();
     }).catch(async (e) => {
-      child.kill("SIGKILL");
+      try {
+        child.kill("SIGKILL");
+      } catch { /* it has exited */ }
       await child.status;
       await Deno.remove(profile, { recursive: true }).catch(() => {});
       throw e;
