@@ -87,6 +87,7 @@ export class MpiCommunicator implements Communicator {
 export interface NcclDevice {
   readonly stream: Deno.PointerValue;
   address(b: DeviceBuffer): bigint;
+  synchronize(): void;
 }
 
 /** The ranks and host-side collectives NCCL is bootstrapped over (MPI in a real job). */
@@ -139,6 +140,7 @@ export class NcclCommunicator implements Communicator {
   close(): void {
     if (!this.#open) return;
     this.#open = false;
+    this.device.synchronize(); // no sum still queued when the communicator goes
     this.nccl.destroy(this.#comm);
     this.host.close();
   }

@@ -617,6 +617,7 @@ Deno.test({
       name: "cuda",
       stream: Deno.UnsafePointer.create(0x5ea0n),
       address: (b: DeviceBuffer) => 0x7000n + BigInt(b.length),
+      synchronize: () => {},
     };
     await withEnv({ CUDA_LIB_DIRS: tmp }, () => {
       for (const rank of [0, 1]) {

@@ -192,7 +192,9 @@ await run("train", async () => {
     about:
       "Trains LF-Diff in the paper's two stages. The run folder keeps config.json, log.csv,\n" +
       "val.csv, plot.png, weights.safetensors (for infer/eval) and state.safetensors (the\n" +
-      "checkpoint), all rewritten together at every checkpoint. Ctrl-C saves and exits.",
+      "checkpoint), all rewritten together at every checkpoint. Ctrl-C saves and exits.\n" +
+      "Under `mpirun -np N` the N processes train data-parallel, each on its share of every\n" +
+      "batch (README: Training on many processes); `kill -USR2` mpirun to save and stop.",
     examples: [
       "--config experiments/synth-tiny-stage1.json",
       "--config experiments/synth-tiny-stage2.json --max-steps 2000",
@@ -333,7 +335,8 @@ await run("train", async () => {
   };
   Deno.addSignalListener("SIGINT", onSigint);
   // mpirun ends its job on Ctrl-C but passes SIGUSR2 on: `kill -USR2` it to save and stop.
-  Deno.addSignalListener("SIGUSR2", onSigint);
+  const usr2 = Deno.build.os !== "windows";
+  if (usr2) Deno.addSignalListener("SIGUSR2", onSigint);
   const first = values.resume ? null : validateAndLog();
   const t0 = performance.now(), stepAtStart = trainer.step;
   let lastPrint = 0, batchesPerEpoch = 0, last = first;
@@ -393,7 +396,7 @@ await run("train", async () => {
     trainer.batchInEpoch = 0;
   }
   Deno.removeSignalListener("SIGINT", onSigint);
-  Deno.removeSignalListener("SIGUSR2", onSigint);
+  if (usr2) Deno.removeSignalListener("SIGUSR2", onSigint);
   if (folder.val.rows.at(-1)?.[0] !== trainer.step) last = validateAndLog();
   if (root) await folder.checkpoint(model, trainer);
   comm.close();

@@ -28,6 +28,8 @@ export interface CudaBackend extends Backend {
   readonly stream: Deno.PointerValue;
   /** A buffer's device address. */
   address(b: DeviceBuffer): bigint;
+  /** Waits for the stream's work. */
+  synchronize(): void;
 }
 
 /** Whether LFDIFF_TF32=1 lets cuBLAS and cuDNN use TF32 (the op tests loosen GEMMs to match). */
@@ -281,6 +283,7 @@ export function createCudaBackend(ordinal = 0): CudaBackend {
     name: "cuda",
     stream: cuda.stream,
     address: (b) => at(b),
+    synchronize: () => cuda.sync(),
     alloc, // uninitialised, as the interface allows: every kernel writes all its outputs
     free: release,
     upload(dst, src) {
