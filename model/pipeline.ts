@@ -64,6 +64,6 @@ export async function fuseFiles(
   o: PipelineOptions = {},
 ): Promise<FusionResult> {
   const bracket = await readBracket(input, o);
-  const prepared = prepareBracket(bracket.ldrs, bracket.evs, o);
+  const prepared = prepareBracket(bracket, o);
   return { ...fusePrepared(model, prepared, o), bracket, prepared };
 }

@@ -2,6 +2,7 @@
 // and the page (`serve`), which shows them with these defaults.
 
 import type { PrepareOptions } from "../imaging/prepare.ts";
+import { responseFromJson } from "../imaging/response.ts";
 import type { Flags } from "./cli.ts";
 
 export const BRACKET_FLAGS = {
@@ -11,18 +12,36 @@ export const BRACKET_FLAGS = {
     arg: "N|auto",
     help: "reference frame, 1 = the first file (auto: the middle exposure)",
   },
+  response: {
+    type: "string",
+    default: "auto",
+    arg: "auto|gamma|FILE",
+    help: "the camera's response: estimated from the bracket, γ 2.2 (Kalantari's " +
+      "convention), or a curve infer saved (NAME.response.json); RAW frames need none",
+  },
 } satisfies Flags;
 
 /** The preparation options the flags ask for, checked; `frames` is the bracket's size. */
-export function bracketOptions(
+export async function bracketOptions(
   v: { [K in keyof typeof BRACKET_FLAGS]?: string },
   frames: number,
-): PrepareOptions {
+): Promise<PrepareOptions> {
+  const o: PrepareOptions = {};
   const ref = v.ref ?? "auto";
-  if (ref === "auto") return {};
-  const n = Number(ref);
-  if (!(Number.isInteger(n) && n >= 1 && n <= frames)) {
-    throw new Error(`--ref must be auto or a frame from 1 to ${frames}, got ${ref}`);
+  if (ref !== "auto") {
+    const n = Number(ref);
+    if (!(Number.isInteger(n) && n >= 1 && n <= frames)) {
+      throw new Error(`--ref must be auto or a frame from 1 to ${frames}, got ${ref}`);
+    }
+    o.ref = n - 1;
   }
-  return { ref: n - 1 };
+  const r = v.response ?? "auto";
+  if (r === "auto" || r === "gamma") o.response = r;
+  else {
+    const text = await Deno.readTextFile(r).catch(() => {
+      throw new Error(`--response ${r}: no such file (auto, gamma, or a saved response)`);
+    });
+    o.response = responseFromJson(text, r);
+  }
+  return o;
 }

@@ -220,9 +220,8 @@ await run("eval", async () => {
   for (const [i, item] of items.entries()) {
     const { bracket, gt } = await item.load();
     const prepared = prepareBracket(
-      bracket.ldrs,
-      bracket.evs,
-      bracketOptions(values, bracket.files.length),
+      bracket,
+      await bracketOptions(values, bracket.files.length),
     );
     const t = performance.now();
     const out = await fuse(item.name, prepared, gt ?? undefined);

@@ -6,6 +6,8 @@ import { writeImage } from "../io/codecs.ts";
 import { describeScene, loadScene } from "../datasets/dataset.ts";
 import { chooseFrames } from "../imaging/frames.ts";
 import { prepareBracket } from "../imaging/prepare.ts";
+import { describeResponse, responseToJson } from "../imaging/response.ts";
+import { writeTextAtomic } from "../io/files.ts";
 import type { Image } from "../io/image.ts";
 import { previewImage } from "../imaging/tonemap.ts";
 import { fusePrepared, readBracket } from "../model/pipeline.ts";
@@ -135,7 +137,7 @@ await run("infer", async () => {
     bracket = await readBracket(input, { evs, decode });
     name = "";
   }
-  const prep = bracketOptions(values, bracket.files.length);
+  const prep = await bracketOptions(values, bracket.files.length);
   const out = values.out ??
     `out/${name || baseName(bracket.files[chooseFrames(bracket.evs, prep.ref).ref])}.hdr`;
   if (!/\.(hdr|exr)$/i.test(out)) {
@@ -155,7 +157,7 @@ await run("infer", async () => {
     }
   };
   const o = { ...prep, steps: choice.steps, seed: choice.seed, tile, onProgress };
-  const prepared = prepareBracket(bracket.ldrs, bracket.evs, o);
+  const prepared = prepareBracket(bracket, o);
   const roles = ["short", "reference", "long"];
   say(
     `${width}x${height}, ${bracket.files.length} frames (EVs ${bracket.evSource}); the network sees ${
@@ -166,12 +168,20 @@ await run("infer", async () => {
       tile ? `, tiles of ${tile}` : ""
     }`,
   );
+  say(`response: ${describeResponse(prepared.response)}`);
   const { hdr, timings } = fusePrepared(choice.model, prepared, { ...o, gt: gt ?? undefined });
   const tWrite = performance.now();
   await Deno.mkdir(out.replace(/\/[^/]*$/, "") || ".", { recursive: true });
   await writeImage(out, hdr);
   const preview = out.replace(/\.(hdr|exr)$/i, ".png");
   await writeImage(preview, previewImage(hdr));
+  // An estimated response is kept, so the same camera's next bracket can reuse it.
+  const responseFile = prepared.response?.source === "estimated"
+    ? out.replace(/\.(hdr|exr)$/i, ".response.json")
+    : null;
+  if (responseFile) {
+    await writeTextAtomic(responseFile, responseToJson(prepared.response!) + "\n");
+  }
   const seconds = {
     read: (tRead - t0) / 1000,
     prior: timings.prior / 1000,
@@ -186,6 +196,12 @@ await run("infer", async () => {
     height,
     evs: bracket.evs,
     evSource: bracket.evSource,
+    response: {
+      source: prepared.response?.source ?? "linear",
+      file: responseFile,
+      coverage: prepared.response?.coverage,
+      black: prepared.response?.black,
+    },
     frames: prepared.choice.indices.map((i, k) => ({
       file: bracket.files[i],
       ev: bracket.evs[i],

@@ -42,7 +42,7 @@ async function fuse(
   };
   onProgress("reading", 0, input.files.length);
   const bracket = await readBracket(input.files, { evs: input.evs, decode: input.decode });
-  const prep = bracketOptions(input.values, bracket.files.length);
+  const prep = await bracketOptions(input.values, bracket.files.length);
   useDevice(input.device);
   const notes: string[] = [];
   const choice = await chooseModel(
@@ -54,7 +54,7 @@ async function fuse(
   const tRead = performance.now();
   const o = { ...prep, steps: choice.steps, seed: choice.seed, tile, onProgress };
   onProgress("preparing", 0, 1);
-  const prepared = prepareBracket(bracket.ldrs, bracket.evs, o);
+  const prepared = prepareBracket(bracket, o);
   const { hdr, timings } = fusePrepared(choice.model, prepared, o);
   onProgress("writing", 0, 1);
   const tWrite = performance.now(), out = `${input.dir}/out`;
