@@ -236,6 +236,36 @@ Deno.test("serve: a job gives infer's output for the same files and flags, strea
       const ref = await fetch(`${s.url}api/jobs/${r.id}/reference.png`);
       assertEquals(ref.headers.get("content-type"), "image/png");
       await ref.body?.cancel();
+      // The response infer estimated and saved is the one the page offers...
+      const curve = await fetch(`${s.url}api/jobs/${r.id}/response.json?download`);
+      assertEquals(
+        curve.headers.get("content-disposition"),
+        `attachment; filename="ev-2.response.json"`,
+      );
+      const saved = await Deno.readFile(`${tmp}/infer.response.json`);
+      assertEquals(new Uint8Array(await curve.arrayBuffer()), saved);
+      // ...and given back as an upload (--response FILE) it is used as infer uses the file.
+      const withCurve = form(await samples(), { ref: "1", seed: "3", steps: "2" });
+      withCurve.append("response", new File([saved], "../../my camera.response.json"));
+      const b = await submit(s, withCurve);
+      const fromFile = await last(s, b.id!);
+      assertEquals(fromFile.type, "done", JSON.stringify(fromFile));
+      const given = (fromFile as { result: { response: string } }).result.response;
+      assert(given.startsWith("from a file"), given);
+      const again = await runTool("infer", [
+        ...["--config", "tiny", "--untrained", "--ref", "1", "--seed", "3", "--steps", "2"],
+        ...["--response", `${tmp}/infer.response.json`],
+        ...["--ldr", ...SAMPLES.map((f) => SAMPLE + f), "--out", `${tmp}/file.exr`],
+      ]);
+      assertEquals(again.code, 0, again.err);
+      const exrB = await fetch(`${s.url}api/jobs/${b.id}/result.exr`);
+      assertEquals(
+        new Uint8Array(await exrB.arrayBuffer()),
+        await Deno.readFile(`${tmp}/file.exr`),
+      );
+      const none = await fetch(`${s.url}api/jobs/${b.id}/response.json`);
+      assertEquals(none.status, 404, "nothing estimated, nothing offered");
+      await none.body?.cancel();
     });
   } finally {
     await Deno.remove(tmp, { recursive: true });

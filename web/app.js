@@ -313,11 +313,15 @@ async function showResult(id, info) {
   };
   $("#download-exr").href = `/api/jobs/${id}/result.exr?download`;
   $("#download-hdr").href = `/api/jobs/${id}/result.hdr?download`;
+  $("#download-response").href = `/api/jobs/${id}/response.json?download`;
+  $("#download-response").hidden = !info.responseSaved;
   const frames = info.frames.map((f) => `${f.name} (EV ${f.ev.toFixed(2)}, ${f.role})`);
   $("#summary").textContent =
     `${info.width}×${info.height}; the network saw ${
       frames.join(", ")
-    }; ${info.steps} DDIM steps, seed ${info.seed}; ${info.seconds.total.toFixed(1)} s. ` +
+    }; response: ${info.response}; ${info.steps} DDIM steps, seed ${info.seed}; ${
+      info.seconds.total.toFixed(1)
+    } s. ` +
     `Values are in shortest-exposure units (1.0 saturates the shortest frame).` +
     (info.notes.length ? ` ${info.notes.join(" ")}` : "");
   $("#progress").hidden = true;

@@ -8,11 +8,12 @@
 
 import { decodeImage, encodeImage, writeImage } from "../../io/codecs.ts";
 import { exposureTime } from "../../io/exif.ts";
-import { escapeText } from "../../io/files.ts";
+import { escapeText, writeTextAtomic } from "../../io/files.ts";
 import { type Image, newImage, toRgb } from "../../io/image.ts";
 import { decodeRaw, isRaw } from "../../io/raw.ts";
 import { srgbEncode } from "../../imaging/tonemap.ts";
 import { prepareBracket } from "../../imaging/prepare.ts";
+import { describeResponse, responseToJson } from "../../imaging/response.ts";
 import { fusePrepared, readBracket } from "../../model/pipeline.ts";
 import { bracketOptions } from "../bracket_flags.ts";
 import { chooseModel, MODEL_FLAGS, useDevice } from "../model_flags.ts";
@@ -67,6 +68,11 @@ async function fuse(
     `${out}/reference.png`,
     bracket.encoding === "linear" ? forDisplay(refImage) : refImage,
   );
+  // An estimated response is kept, as infer keeps it, for the same camera's next bracket.
+  const estimated = prepared.response?.source === "estimated";
+  if (estimated) {
+    await writeTextAtomic(`${out}/response.json`, responseToJson(prepared.response!) + "\n");
+  }
   const names = input.files.map((f) => input.labels[f]);
   return {
     width,
@@ -79,6 +85,8 @@ async function fuse(
       role: ROLES[k],
     })),
     ref,
+    response: describeResponse(prepared.response),
+    responseSaved: estimated,
     variant: choice.model.config.variant,
     steps: choice.steps,
     seed: choice.seed,

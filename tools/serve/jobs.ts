@@ -32,6 +32,9 @@ export interface JobResult {
   frames: { name: string; ev: number; role: string }[];
   /** Index of the reference frame in the job's files. */
   ref: number;
+  /** The camera response undone (describeResponse), and whether an estimate was saved. */
+  response: string;
+  responseSaved: boolean;
   variant: string;
   steps: number;
   seed: number;
@@ -43,11 +46,15 @@ export interface JobResult {
   units: "shortest-exposure";
 }
 
-/** The result files a client may fetch, by name, with their media types. */
-export const RESULT_FILES: Record<string, string> = {
-  "result.exr": "image/x-exr",
-  "result.hdr": "image/vnd.radiance",
-  "reference.png": "image/png",
+/**
+ * The result files a client may fetch, by name: their media types, and what a download's
+ * name adds to the reference frame's (ev0-hdr.exr; ev0.response.json, as infer names it).
+ */
+export const RESULT_FILES: Record<string, { type: string; suffix: string }> = {
+  "result.exr": { type: "image/x-exr", suffix: "-hdr.exr" },
+  "result.hdr": { type: "image/vnd.radiance", suffix: "-hdr.hdr" },
+  "reference.png": { type: "image/png", suffix: "-reference.png" },
+  "response.json": { type: "application/json", suffix: ".response.json" },
 };
 
 export type JobEvent =

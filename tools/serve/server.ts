@@ -299,18 +299,22 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   };
 
   const resultFile = async (job: Job, name: string, download: boolean) => {
-    const type = RESULT_FILES[name];
-    if (!type) throw new HttpError(404, "no such result file");
+    const file = RESULT_FILES[name];
+    if (!file) throw new HttpError(404, "no such result file");
     if (job.state !== "done" || job.last.type !== "done") {
       throw new HttpError(409, "the job has no results");
     }
     const r = job.last.result;
+    if (name === "response.json" && !r.responseSaved) {
+      throw new HttpError(404, "no response was estimated for this bracket");
+    }
     const stem = r.frames[1].name.replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9._-]+/g, "_");
-    const headers: Record<string, string> = { "content-type": type, "cache-control": "no-store" };
+    const headers: Record<string, string> = {
+      "content-type": file.type,
+      "cache-control": "no-store",
+    };
     if (download) {
-      headers["content-disposition"] = `attachment; filename="${stem || "result"}-hdr${
-        name.slice(name.lastIndexOf("."))
-      }"`;
+      headers["content-disposition"] = `attachment; filename="${stem || "result"}${file.suffix}"`;
     }
     return new Response(await Deno.readFile(`${job.input.dir}/out/${name}`), { headers });
   };
