@@ -162,25 +162,23 @@ Deno.test("serve options: the page's controls come from infer's flag schemas", a
   for (const n of ["weights", "config", "untrained", "device", "max-pixels"]) {
     assert(!names.includes(n), `--${n} is the server's, not the page's`);
   }
-  // A FILE value only ever comes as an upload, stored under a name the server chooses.
-  const controls = [
-    flagControl("response", f("auto|gamma|FILE"), "bracket")!,
-    ...pageControls(TINY),
-  ];
+  // A FILE value only ever comes as an upload, stored under a name the server chooses (a
+  // made-up flag, so that the test holds whatever flags bracket_flags.ts has).
+  const controls = [flagControl("curve", f("auto|gamma|FILE"), "bracket")!, ...pageControls(TINY)];
   const stored: string[] = [];
   const store = (name: string, file: File) => {
     stored.push(`${name}:${file.name}`);
     return Promise.resolve("/server/chosen/path");
   };
   const withFile = new FormData();
-  withFile.append("response", new File(["x"], "../../curve.txt"));
+  withFile.append("curve", new File(["x"], "../../curve.txt"));
   const v = await jobValues(withFile, controls, TINY, store, []);
-  assertEquals([v.values.response, stored], ["/server/chosen/path", ["response:../../curve.txt"]]);
+  assertEquals([v.values.curve, stored], ["/server/chosen/path", ["curve:../../curve.txt"]]);
   for (const bad of ["/etc/passwd", "../weights/x.safetensors", "curve.txt"]) {
     const asText = new FormData();
-    asText.append("response", bad);
+    asText.append("curve", bad);
     const e = await jobValues(asText, controls, TINY, store, []).catch((e) => e);
-    assert(/--response must be auto or gamma or a file/.test(e.message), e.message);
+    assert(/^--curve must be auto or gamma or a file, got "/.test(e.message), e.message);
   }
   const other = new FormData();
   other.append("model", "../../weights/lfdiff-small.safetensors");

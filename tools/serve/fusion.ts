@@ -33,11 +33,13 @@ class WorkerSlot {
   #worker: Worker | null = null;
   #turn: Promise<unknown> = Promise.resolve();
   #stop: ((e: Error) => void) | null = null;
+  #closed = false;
 
   /** Sends `req` once the previous request has finished; `onReply` settles it by returning a value. */
   request<T>(req: WorkerRequest, onReply: (m: WorkerReply) => T | undefined): Promise<T> {
     const run = () =>
       new Promise<T>((resolve, reject) => {
+        if (this.#closed) return reject(new Error("the server is stopping"));
         this.#stop = reject;
         const w = this.#worker ??= new Worker(
           new URL("./fusion_worker.ts", import.meta.url),
@@ -54,7 +56,7 @@ class WorkerSlot {
         };
         w.onerror = (e: ErrorEvent) => {
           e.preventDefault();
-          this.close(new Error(`the fusion stopped unexpectedly (${e.message})`));
+          this.#end(new Error(`the fusion stopped unexpectedly (${e.message})`));
         };
         w.postMessage(req);
       });
@@ -63,11 +65,17 @@ class WorkerSlot {
     return p;
   }
 
-  /** Ends the worker; what it was doing fails with `why`. */
-  close(why = new Error("the server is stopping")): void {
+  /** Ends the worker (the next request starts another); what it was doing fails with `why`. */
+  #end(why: Error): void {
     this.#worker?.terminate();
     this.#worker = null;
     this.#stop?.(why);
+  }
+
+  /** Ends the worker for good: what it was doing and every later request fail. */
+  close(): void {
+    this.#closed = true;
+    this.#end(new Error("the server is stopping"));
   }
 }
 
