@@ -10,7 +10,9 @@
 // leave it where the static scene puts it. Pixels whose codes fall as the exposure grows
 // are left out first: that is motion, whatever the curve. The pairs give equations
 //   G(z_b) − G(z_a) = t·ln 2     (weighted by the bin's count)
-// (Debevec & Malik's, on medians instead of pixels), solved by least squares with a
+// (Debevec & Malik's, on bin modes instead of pixels; t also carries each frame's error
+// from its nominal EV, a few percent in real shutters, estimated with a prior pulling it
+// to zero), solved by least squares with a
 // penalty on the curvature of G's departure from γ 2.2, so that codes no pair reaches (the
 // darkest, where noise and quantisation rule, and the brightest) follow the γ-2.2 shape
 // from the last constrained knot. Iteratively reweighted (Cauchy) against outlier bins.
@@ -58,8 +60,12 @@ const LO = 0.02, HI = 0.97; // codes trusted in a pair: above the noise floor, b
 interface Pair {
   za: number;
   zb: number;
+  /** Nominal stops from frame a to frame b. */
   stops: number;
   weight: number;
+  /** The frames (indices in exposure order). */
+  fa: number;
+  fb: number;
 }
 
 /**
@@ -89,8 +95,8 @@ function mode(v: number[]): number {
  * the trusted codes is dropped.
  */
 function comparametric(
-  a: Image,
-  b: Image,
+  [a, b]: [Image, Image],
+  [fa, fb]: [number, number],
   ch: number,
   stops: number,
   mask: Uint8Array | null,
@@ -115,7 +121,7 @@ function comparametric(
     const zb = mode(ys[k]);
     if (zb < LO || zb > HI) continue;
     const x = xs[k].sort((p, q) => p - q);
-    out.push({ za: x[x.length >> 1], zb, stops, weight: x.length / n });
+    out.push({ za: x[x.length >> 1], zb, stops, weight: x.length / n, fa, fb });
   }
 }
 
@@ -161,8 +167,14 @@ function knotsOf(z: number): [number, number, number, number] {
  * where the data do not say the channels differ they stay together, and a range that one
  * channel's pairs miss cannot become a colour cast.
  */
-function fit(pairs: Pair[][], smooth: number, tie: number): Float64Array[] {
-  const per = KNOTS - 2, n = 3 * per;
+function fit(
+  pairs: Pair[][],
+  frames: number,
+  o: { smooth: number; tie: number; exposure: number },
+): Float64Array[] {
+  // Curve unknowns per channel, then each frame's exposure error (ln units) after the first.
+  const per = KNOTS - 2, n = 3 * per + frames - 1;
+  const offset = (f: number) => (f === 0 ? -1 : 3 * per + f - 1);
   const prior = (k: number) => GAMMA * Math.log(knotCode(k)); // pairs never reach knot 0
   const unknown = (c: number, k: number) => (k >= 1 && k <= per ? c * per + k - 1 : -1);
   const w = pairs.map((ps) => ps.map((p) => p.weight));
@@ -181,12 +193,19 @@ function fit(pairs: Pair[][], smooth: number, tie: number): Float64Array[] {
     const residuals: number[][] = [[], [], []];
     for (let c = 0; c < 3; c++) {
       for (const [pi, p] of pairs[c].entries()) {
-        // G(z_b) − G(z_a) = t·ln 2, with G = prior + D interpolated between knots.
+        // G(z_b) − G(z_a) = (t + e_b − e_a)·ln 2, G = prior + D interpolated between knots.
         const [ka, wa, ka2, wa2] = knotsOf(p.za), [kb, wb, kb2, wb2] = knotsOf(p.zb);
         const rhs = p.stops * Math.LN2 -
           (wb * prior(kb) + wb2 * prior(kb2) - wa * prior(ka) - wa2 * prior(ka2));
-        const idx = [unknown(c, kb), unknown(c, kb2), unknown(c, ka), unknown(c, ka2)];
-        const co = [wb, wb2, -wa, -wa2];
+        const idx = [
+          unknown(c, kb),
+          unknown(c, kb2),
+          unknown(c, ka),
+          unknown(c, ka2),
+          offset(p.fb),
+          offset(p.fa),
+        ];
+        const co = [wb, wb2, -wa, -wa2, -1, 1];
         add(idx, co, rhs, w[c][pi]);
         residuals[c].push(rhs - idx.reduce((s, u, i) => s + (u >= 0 ? co[i] * d[u] : 0), 0));
       }
@@ -196,13 +215,15 @@ function fit(pairs: Pair[][], smooth: number, tie: number): Float64Array[] {
           [unknown(c, Math.max(k - 1, 1)), unknown(c, k), unknown(c, k + 1)],
           [1, -2, 1],
           0,
-          smooth,
+          o.smooth,
         );
         // the tie: D_c − mean of the three
         const idx = [0, 1, 2].map((q) => unknown(q, k));
-        add(idx, [0, 1, 2].map((q) => (q === c ? 2 / 3 : -1 / 3)), 0, tie);
+        add(idx, [0, 1, 2].map((q) => (q === c ? 2 / 3 : -1 / 3)), 0, o.tie);
       }
     }
+    // Exposures are near their nominal EVs (a shutter is off by a few percent).
+    for (let f = 1; f < frames; f++) add([offset(f)], [1], 0, o.exposure);
     for (let k = 0; k < n; k++) ata[k * n + k] += 1e-6; // a tiny pull to γ 2.2 keeps it solvable
     d = solve(ata, atb, n);
     if (iter > 0) {
@@ -232,11 +253,12 @@ function fit(pairs: Pair[][], smooth: number, tie: number): Float64Array[] {
  * below 0.6), the weighted median over pairs; 0 for a camera whose black is black.
  */
 function blackLevel(pairs: Pair[]): number {
-  const groups = new Map<number, Pair[]>();
+  const groups = new Map<string, Pair[]>();
   for (const p of pairs) {
     if (p.stops > 0 && p.za <= 0.3 && p.zb <= 0.6) {
-      if (!groups.has(p.stops)) groups.set(p.stops, []);
-      groups.get(p.stops)!.push(p);
+      const key = `${p.fa},${p.fb}`;
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key)!.push(p);
     }
   }
   const found: { z0: number; weight: number }[] = [];
@@ -282,6 +304,8 @@ export interface EstimateOptions {
   smooth?: number;
   /** Penalty on the channels' departures from their mean curve (default 10). */
   tie?: number;
+  /** Penalty on the frames' exposures departing from their nominal EVs (default 1). */
+  exposure?: number;
   /** Below this share of codes constrained, keep γ 2.2 (default 0.35). */
   minCoverage?: number;
 }
@@ -301,8 +325,8 @@ export function estimateResponse(ldrs: Image[], evs: number[], o: EstimateOption
         const a = ldrs[order[i]], b = ldrs[order[j]], t = evs[order[j]] - evs[order[i]];
         if (t <= 0.05) continue;
         const chan = Math.min(ch, a.channels - 1);
-        comparametric(a, b, chan, t, mask, pairs[ch]);
-        comparametric(b, a, chan, -t, mask, pairs[ch]);
+        comparametric([a, b], [i, j], chan, t, mask, pairs[ch]);
+        comparametric([b, a], [j, i], chan, -t, mask, pairs[ch]);
       }
     }
     for (const p of pairs[ch]) {
@@ -321,7 +345,11 @@ export function estimateResponse(ldrs: Image[], evs: number[], o: EstimateOption
       p.za >= 0.002 && p.zb >= 0.002
     );
   });
-  const fitted = fit(shifted, o.smooth ?? 1, o.tie ?? 10);
+  const fitted = fit(shifted, order.length, {
+    smooth: o.smooth ?? 1,
+    tie: o.tie ?? 10,
+    exposure: o.exposure ?? 1,
+  });
   const curves = fitted.map((g, c) => {
     const z0 = black[c];
     return Float64Array.from({ length: KNOTS }, (_, k) => {

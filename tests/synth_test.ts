@@ -1,7 +1,9 @@
 // The synthetic bracket generator: a seed fixes a scene; the ground truth is the reference
 // frame's radiance clipped where the shortest exposure clips, in shortest-exposure units;
-// EVs are written from the shortest frame, in the ±2 and ±3 sets; views come from the middle
-// latitudes of panoramas; held-out maps never reach a Training scene; a scene renders fast.
+// EVs are written from the shortest frame, in the ±1, ±2 and ±3 sets; the camera clips raw
+// channels before white balance and a colour matrix, yet agrees with the ground truth where
+// the reference is well exposed; views come from the middle latitudes of panoramas; held-out
+// maps never reach a Training scene; a scene renders fast.
 
 import {
   EV_SETS,
@@ -9,6 +11,7 @@ import {
   synthesizeScene,
   toRadianceMap,
 } from "@lfdiff/datasets/synth.ts";
+import { expose, plainSensor, sampleSensor } from "@lfdiff/datasets/synth/camera.ts";
 import { newImage } from "@lfdiff/io/image.ts";
 import { encodeRadiance } from "@lfdiff/io/radiance.ts";
 import { findScenes, loadScene } from "@lfdiff/datasets/dataset.ts";
@@ -46,8 +49,9 @@ Deno.test("a seed fixes the scene; another seed gives another", () => {
 });
 
 Deno.test("ground truth: reference radiance clipped at 1, where the shortest frame clips", () => {
-  // No motion and the network's own camera response, so frames and radiance line up.
-  const camera = { gamma: 2.2, sCurve: 0, shot: 1e-5, read: 1e-7 };
+  // No motion and the plain camera (no colour processing, exact exposures), so frames and
+  // radiance line up.
+  const camera = plainSensor({ shot: 1e-5, read: 1e-7 });
   for (const seed of [1, 2, 3]) {
     const s = synthesizeScene({
       width: 64,
@@ -82,7 +86,7 @@ Deno.test("ground truth: reference radiance clipped at 1, where the shortest fra
   }
 });
 
-Deno.test("EVs: ±2 and ±3 sets, written from the shortest frame; bit depths mixed on request", async () => {
+Deno.test("EVs: ±1, ±2 and ±3 sets, written from the shortest frame; bit depths mixed on request", async () => {
   assertEquals(synthesizeScene({ width: 32, height: 24, seed: 1, evs: [-3, 0, 3] }).evs, [0, 3, 6]);
   assertEquals(synthesizeScene({ width: 32, height: 24, seed: 1, evs: [0, 2, 4] }).evs, [0, 2, 4]);
   const sets = new Set<string>(), bits = new Set<number>();
@@ -221,4 +225,41 @@ Deno.test("a 384×256 scene from 1024×512 maps renders in well under a second o
   }
   const each = (performance.now() - t0) / 3;
   assert(each < 2500, `${each.toFixed(0)} ms per scene`);
+});
+
+Deno.test("the camera: raw channels clip before white balance, so highlights shift hue", () => {
+  const rng = new Rng(4);
+  for (let k = 0; k < 8; k++) {
+    const cam = sampleSensor(rng, { bits: 16 });
+    // Well exposed: a colour comes back through raw, white balance and the matrix unchanged
+    // (up to the 16-bit code and noise).
+    const colour = [0.3, 0.18, 0.07];
+    const mid = expose(new Float32Array(colour), 1, 1, 0, { ...cam, shot: 0, read: 0 }, rng);
+    for (let c = 0; c < 3; c++) {
+      assert(Math.abs(Math.pow(mid.data[c], 2.2) / colour[c] - 1) < 1e-3, `${mid.data} ${colour}`);
+    }
+    // A neutral highlight clips to white; a warm one past its raw red saturation changes hue.
+    const white = expose(new Float32Array([3, 3, 3]), 1, 1, 0, { ...cam, shot: 0, read: 0 }, rng);
+    assertEquals([...white.data], [1, 1, 1]);
+    const warm = [1.6, 0.8, 0.35];
+    const hot = expose(new Float32Array(warm), 1, 1, 0, { ...cam, shot: 0, read: 0 }, rng);
+    const lin = [...hot.data].map((v) => Math.pow(v, 2.2));
+    assert(lin[0] < 1.0001, "no channel passes 1");
+    assert(
+      Math.abs(lin[1] / lin[0] - warm[1] / warm[0]) > 0.05,
+      `the hue shifts where red clips: ${lin} from ${warm}`,
+    );
+  }
+});
+
+Deno.test("the camera: 8-bit frames are JPEGs; exposures are off their EVs by 0.1 stop at most", () => {
+  for (let seed = 0; seed < 6; seed++) {
+    const s = synthesizeScene({ width: 64, height: 48, seed, maps: MAPS, bits: "mixed" });
+    const { sensor, exposures } = s.meta;
+    if (sensor.bits === 8) assert(sensor.jpeg >= 75 && sensor.jpeg <= 98, `${sensor.jpeg}`);
+    else strictEqual(sensor.jpeg, 0);
+    strictEqual(exposures[1], s.evs[1], "the reference is exact: it defines the units");
+    for (const f of [0, 2]) assert(Math.abs(exposures[f] - s.evs[f]) <= 0.1);
+    assert(exposures[0] !== s.evs[0] || exposures[2] !== s.evs[2]);
+  }
 });

@@ -19,8 +19,8 @@ import { drawObject, type MovingObject, type Pose, sampleObject } from "./object
 import { proceduralMap } from "./procedural.ts";
 import { type Region, resampleRegion } from "./resample.ts";
 
-/** The EV sets brackets are shot with: ±2 and ±3 stops around the reference. */
-export const EV_SETS = [[-2, 0, 2], [-3, 0, 3]];
+/** The EV sets brackets are shot with: ±1, ±2 and ±3 stops around the reference. */
+export const EV_SETS = [[-1, 0, 1], [-2, 0, 2], [-3, 0, 3]];
 
 export interface SynthOptions {
   width: number;
@@ -37,7 +37,7 @@ export interface SynthOptions {
   maps?: RadianceMap[];
   /** Index in `maps` of the background (default: at random); textures come from the others. */
   background?: number;
-  /** Fixes parts of the camera (e.g. gamma 2.2 and sCurve 0: the response the network assumes). */
+  /** Fixes parts of the camera (e.g. another output curve, for tests of its recovery). */
   camera?: Partial<Sensor>;
   /** The reference frame's median linear value (default: 0.04–0.3 at random, 0.01–0.06 on dark maps). */
   key?: number;
@@ -51,6 +51,8 @@ export interface SynthMeta {
   objects: { source: string; bright: boolean }[];
   key: number;
   sensor: Sensor;
+  /** Each frame's actual exposure in stops (the EVs written are the nominal ones). */
+  exposures: number[];
   shake: Pose[];
 }
 
@@ -140,7 +142,7 @@ export function synthesizeScene(o: SynthOptions): SynthScene {
   if (given.length !== 3) throw new Error(`synth: needs 3 exposures, got ${given.length}`);
   const evs = normaliseEvs(given);
   const bits = o.bits === "mixed" ? (rng.float() < 0.5 ? 8 : 16) : o.bits ?? 16;
-  const sensor = { ...sampleSensor(rng, bits), ...o.camera };
+  const sensor: Sensor = { ...sampleSensor(rng, { bits }), ...o.camera };
   const cw = w * SS, ch = h * SS;
 
   // Camera poses (canvas pixels), and the margin the background needs for them.
@@ -194,7 +196,10 @@ export function synthesizeScene(o: SynthOptions): SynthScene {
     for (const ob of objects) drawObject(canvas, cw, ch, ob, f - 1, pose);
     return downsample(canvas, w, h);
   });
-  const ldrs = evs.map((ev, f) => expose(radiance[f], w, h, ev, sensor, rng));
+  // Each frame's actual exposure is off its nominal EV by up to ±jitter stops (the
+  // reference's defines the ground truth's units, so it is exact).
+  const exposures = evs.map((ev, f) => f === 1 ? ev : ev + (2 * rng.float() - 1) * sensor.jitter);
+  const ldrs = exposures.map((ev, f) => expose(radiance[f], w, h, ev, sensor, rng));
   const ref: Image = { ...newImage(w, h, 3, 32), data: radiance[1] };
   const gt: Image = { ...ref, data: radiance[1].map((v) => Math.min(v, 1)) };
   return {
@@ -212,6 +217,7 @@ export function synthesizeScene(o: SynthOptions): SynthScene {
       objects: objects.map((ob) => ({ source: ob.source, bright: ob.bright })),
       key,
       sensor,
+      exposures,
       shake: poses.map((p) => ({ dx: p.dx / SS, dy: p.dy / SS, th: p.th })),
     },
   };
