@@ -2,7 +2,10 @@
 // upstream gradient, on every available device. Tolerance 1e-4 relative (1e-3 for the
 // GEMM-backed conv and matmul), relative to the largest reference value. On a CPU with bf16
 // the oneDNN path runs every case again in bf16: the inputs rounded to bfloat16 and the op
-// under bf16 precision (ops/precision.ts), held to what bf16's 8-bit mantissa allows.
+// under bf16 precision (ops/precision.ts), held to what bf16's 8-bit mantissa allows. And
+// again with every image-shaped input held channels-last, as a conv leaves its output in
+// the oneDNN backend (ops/cpu/dnnl_kernels.ts): each op must read that layout, or put it
+// back in order, and give the same result.
 
 import * as T from "@lfdiff/ops/mod.ts";
 import type { Tensor } from "@lfdiff/ops/mod.ts";
@@ -105,7 +108,8 @@ function poisoned(name: string, dnnl: boolean): () => T.Backend {
 }
 T.registerBackend("cpu-dnnl-nan", poisoned("cpu-dnnl-nan", true));
 T.registerBackend("cpu-openblas-nan", poisoned("cpu-openblas-nan", false));
-const devices: { device: string; ignore: boolean; bf16?: boolean }[] = testDevices();
+const devices: { device: string; ignore: boolean; bf16?: boolean; nhwc?: boolean }[] =
+  testDevices();
 devices.push(
   { device: "cpu-dnnl-nan", ignore: devices[0].ignore },
   { device: "cpu-openblas-nan", ignore: false },
@@ -114,7 +118,20 @@ const noBf16 = bf16Unavailable() !== null;
 devices.push(
   { device: "cpu-dnnl", ignore: noBf16, bf16: true },
   { device: "cpu-dnnl-nan", ignore: noBf16, bf16: true },
+  { device: "cpu-dnnl", ignore: devices[0].ignore, nhwc: true },
+  { device: "cpu-dnnl-nan", ignore: devices[0].ignore, nhwc: true },
 );
+
+/**
+ * x through a 1×1 conv with the identity as its kernel: the same values (and gradient),
+ * left channels-last by the oneDNN backend.
+ */
+function channelsLast(x: Tensor): Tensor {
+  if (x.rank !== 4 || x.shape[1] < 2 || x.shape[2] * x.shape[3] < 2) return x;
+  const c = x.shape[1], eye = new Float32Array(c * c);
+  for (let i = 0; i < c; i++) eye[i * c + i] = 1;
+  return T.conv2d(x, T.tensor(eye, [c, c, 1, 1], { device: x.device }));
+}
 
 /**
  * bf16 keeps 8 mantissa bits (unit roundoff 2⁻⁹ ≈ 2e-3): inputs and outputs are each
@@ -123,9 +140,9 @@ devices.push(
  */
 const BF16_TOL = 1e-2;
 
-for (const { device, ignore, bf16 } of devices) {
+for (const { device, ignore, bf16, nhwc } of devices) {
   for (const c of cases) {
-    const on = bf16 ? `${device} in bf16` : device;
+    const on = bf16 ? `${device} in bf16` : nhwc ? `${device}, channels-last` : device;
     Deno.test({ name: `op ${c.name} (${c.op}) on ${on}`, ignore }, () => {
       // CUDA is held to 1e-5 (GEMM-backed ops to 1e-3 under LFDIFF_TF32=1: TF32 keeps 10
       // mantissa bits), the CPU to the engine's 1e-4 / 1e-3 for GEMMs.
@@ -147,7 +164,7 @@ for (const { device, ignore, bf16 } of devices) {
             "bf16",
             () => OPS[c.op](xs.map((x) => T.toDtype(x, "bfloat16")), c.params),
           )
-          : OPS[c.op](xs, c.params);
+          : OPS[c.op](nhwc ? xs.map(channelsLast) : xs, c.params);
         const ref = get(f, `${c.name}.out`);
         if (out.shape.join() !== ref.shape.join()) {
           throw new Error(`output shape [${out.shape}] ≠ PyTorch [${ref.shape}]`);

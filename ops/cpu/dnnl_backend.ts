@@ -26,7 +26,7 @@ import {
   query,
   SIZES,
 } from "../../native/dnnl.ts";
-import type { Backend, Gemm, GemmOperand, UnaryOp } from "../backend.ts";
+import type { Backend, BinaryOp, Gemm, GemmOperand, UnaryOp } from "../backend.ts";
 import { dnnlConv } from "./dnnl_conv.ts";
 import { type Buf, dnnlContext, dtOf, f, type Kernel, toBf16 } from "./dnnl_kernels.ts";
 
@@ -84,9 +84,93 @@ function denseOnes(dims: readonly number[], strides: readonly number[]): number[
 
 const isBf16 = (b: unknown) => b instanceof Uint16Array;
 
+/**
+ * The box of a plain [n, c, h, w] tensor that a coalesced copy (shape, strides, offset)
+ * reads: its origin and extent, and for each copy axis the box dims it spans (innermost
+ * first, the inner ones whole); null when the copy reads something else.
+ */
+function boxOf(
+  shape: readonly number[],
+  st: readonly number[],
+  off: number,
+  dims: readonly number[],
+): { origin: number[]; ext: number[]; spans: [number, number][] } | null {
+  const plainSt = [dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1];
+  const origin = plainSt.map((p, k) => Math.floor(off / p) % dims[k]);
+  if (origin.reduce((acc, o, k) => acc + o * plainSt[k], 0) !== off) return null;
+  const ext = [1, 1, 1, 1], spans: [number, number][] = new Array(shape.length);
+  let k = 3;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] === 1) {
+      spans[i] = [k + 1, k + 1];
+      continue;
+    }
+    while (k >= 0 && plainSt[k] !== st[i]) k--; // skip dims the copy takes one of
+    if (k < 0) return null;
+    const hi = k;
+    let covered = 1;
+    while (k >= 0 && covered * (dims[k] - origin[k]) < shape[i]) {
+      if (origin[k] !== 0) return null; // an inner dim spanned must be whole
+      ext[k] = dims[k];
+      covered *= dims[k];
+      k--;
+    }
+    if (k < 0 || shape[i] % covered !== 0) return null;
+    ext[k] = shape[i] / covered;
+    if (origin[k] + ext[k] > dims[k]) return null;
+    spans[i] = [k, hi];
+    k--;
+  }
+  return { origin, ext, spans };
+}
+
+/** The other side of a boxed copy: its strides over the box dims (see boxOf). */
+function stridesOver(
+  shape: readonly number[],
+  st: readonly number[],
+  box: { ext: number[]; spans: [number, number][] },
+): number[] | null {
+  const out = [0, 0, 0, 0];
+  for (let i = 0; i < shape.length; i++) {
+    const [lo, hi] = box.spans[i];
+    let s = st[i];
+    for (let k = hi; k >= lo && k < 4; k--) {
+      out[k] = s;
+      s *= box.ext[k];
+    }
+  }
+  return out;
+}
+
+/**
+ * An operand's strides over a tensor's [n, c, h, w] dims, from the coalesced shape and
+ * strides a binary op was given (0 where it broadcasts), or null where the coalesced axes
+ * do not fall on those dims.
+ */
+function strides4(
+  shape: readonly number[],
+  st: readonly number[],
+  dims: readonly number[],
+): number[] | null {
+  if (shape.reduce((a, b) => a * b, 1) !== dims.reduce((a, b) => a * b, 1)) return null;
+  const out = [0, 0, 0, 0];
+  let j = dims.length - 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] === 1) continue;
+    let covered = 1;
+    for (; j >= 0 && covered < shape[i]; j--) {
+      out[j] = st[i] === 0 || dims[j] === 1 ? 0 : st[i] * covered;
+      covered *= dims[j];
+    }
+    if (covered !== shape[i]) return null;
+  }
+  return out;
+}
+
 export function createDnnlBackend(name: string, base: Backend): Backend {
   const ctx = dnnlContext(base);
   const { d, s, build, kernel, run, tmp, release, reorderTo, convert, widen } = ctx;
+  const { nhwcMd, nhwcDims, markNhwc, unmark, plain, nhwcOf } = ctx;
   const conv = dnnlConv(ctx);
   // ---- Small helpers for one-shot primitives keyed by shape ----
   const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -191,14 +275,17 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     },
     free(buf) {
       conv.dirty(buf);
+      unmark(f(buf));
       release(f(buf));
     },
     upload(dst, src) {
       conv.dirty(dst);
+      unmark(f(dst));
       if (isBf16(dst)) convert(src, f(dst));
       else base.upload(dst, src);
     },
     download(src) {
+      plain(f(src));
       if (!isBf16(src)) return base.download(src);
       const out = new Float32Array(src.length);
       convert(f(src), out);
@@ -206,11 +293,13 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     },
     fill(dst, v) {
       conv.dirty(dst);
+      unmark(f(dst));
       if (isBf16(dst)) (dst as Uint16Array).fill(toBf16(v));
       else base.fill(dst, v);
     },
     adam(p, g, m, v, step) {
       conv.dirty(p);
+      plain(...[p, g, m, v].map(f));
       base.adam(p, g, m, v, step);
     },
 
@@ -218,6 +307,9 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       const n = sizeOf(shape);
       if (n === 0) return;
       const a = f(src), b = f(dst);
+      plain(b);
+      if (nhwcDims(a) && channelsLastCopy(shape, a, so, ss, b, dO, ds)) return;
+      plain(a);
       if (shape.length === 0 || (n < 4096 && sameType(a, b) && !isBf16(a))) {
         return base.copy(shape, src, so, ss, dst, dO, ds);
       }
@@ -228,10 +320,14 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       run(k, [[a, so], [b, dO]]);
     },
 
+    // Elementwise maps see one flat array, so they run on channels-last buffers as they are
+    // (every operand in the same layout) and their outputs keep the layout.
     unary(op, x, y, a, b) {
-      const n = f(y).length;
+      const n = f(y).length, dims = nhwcDims(f(x));
       if (n < 1024 || !sameType(f(x), f(y))) return base32.unary(op, x, y, a, b);
       run(eltwiseKernel(op, n, a, b, false, dtOf(f(y))), [f(x), f(y)]);
+      if (dims) markNhwc(f(y), dims);
+      else unmark(f(y));
     },
     unaryBackward(op, x, y, g, dx, a, b) {
       const n = f(dx).length;
@@ -240,12 +336,26 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       if (n < 1024 || !sameType(src, f(g), f(dx))) {
         return base32.unaryBackward(op, x, y, g, dx, a, b);
       }
-      run(eltwiseKernel(op, n, a, b, true, dtOf(f(dx))), [src, f(g), f(dx)]);
+      const dims = nhwcDims(src) ?? nhwcDims(f(g));
+      const [s1, g1] = dims ? [nhwcOf(src, dims, dtOf(src)), nhwcOf(f(g), dims, dtOf(f(g)))] : [
+        src,
+        f(g),
+      ];
+      run(eltwiseKernel(op, n, a, b, true, dtOf(f(dx))), [s1, g1, f(dx)]);
+      if (dims) markNhwc(f(dx), dims);
+      else unmark(f(dx));
+      if (s1 !== src) release(s1);
+      if (g1 !== f(g)) release(g1);
     },
 
     binary(op, shape, a, as, b, bs, out) {
       const n = sizeOf(shape);
       if (n === 0) return;
+      if (nhwcDims(f(a)) || nhwcDims(f(b))) {
+        if (channelsLastBinary(op, shape, f(a), as, f(b), bs, f(out))) return;
+        plain(f(a), f(b));
+      }
+      unmark(f(out));
       // oneDNN broadcasts only its second operand: swap commutative ops, else fall back.
       const aFull = shape.every((dim, i) => dim === 1 || as[i] !== 0);
       const bFull = shape.every((dim, i) => dim === 1 || bs[i] !== 0);
@@ -276,10 +386,23 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       run(k, [f(p), f(q), f(out)]);
     },
 
-    reduceSum: (x, shape, reduce, out) => base32.reduceSum(x, shape, reduce, out),
+    // A sum over h and w (and n) of a channels-last [n, c, h, w] is the same sum over
+    // [n, h, w, c], with the kept axes in the same order.
+    reduceSum(x, shape, reduce, out) {
+      const dims = nhwcDims(f(x));
+      if (
+        dims && shape.length === 4 && shape.join() === dims.join() &&
+        (reduce[1] || (reduce[2] && reduce[3]))
+      ) {
+        const [n, c, h, w] = shape, [rn, rc, rh, rw] = reduce;
+        return reduceSum32(x, [n, h, w, c], [rn, rh, rw, rc], out);
+      }
+      base32.reduceSum(x, shape, reduce, out);
+    },
 
     gemm(p) {
       const { transA, transB, m, n, k, batch, alpha, beta, a, b, c } = p;
+      plain(f(a.buf), f(b.buf), f(c.buf));
       if (alpha !== 1 || beta !== 0 || m === 0 || n === 0) return gemm32(p);
       const dims = (shared: boolean) => (shared ? 1 : batch);
       // bf16 compute when any operand is bf16; an fp32 input is then rounded into a dense
@@ -313,6 +436,7 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     },
 
     softmax(x, y, rows, cols) {
+      plain(f(x));
       if (!sameType(f(x), f(y))) return base32.softmax(x, y, rows, cols);
       const dt = dtOf(f(x));
       const k = kernel(`softmax ${rows} ${cols} ${dt}`, () => {
@@ -322,6 +446,7 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       run(k, [f(x), f(y)]);
     },
     softmaxBackward(y, g, dx, rows, cols) {
+      plain(f(y), f(g));
       if (!sameType(f(y), f(g), f(dx))) return base32.softmaxBackward(y, g, dx, rows, cols);
       const dt = dtOf(f(y));
       const k = kernel(`softmax bwd ${rows} ${cols} ${dt}`, () => {
@@ -339,15 +464,23 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     },
 
     // Layer norm across channels. oneDNN normalises the last axis and is fast only where it
-    // is dense, so [n, c, hw] is transposed to [n, hw, c] around it (two fast reorders beat
-    // the reference kernel on the strided layout by 20×); the transposes also widen bf16 to
-    // fp32, so the statistics are fp32 whatever the dtype. `rstd` carries oneDNN's variance
-    // between forward and backward (it is backend-private). Bias-free: TypeScript.
+    // is dense: [n, hw, c], which a channels-last buffer already is. A plain one is
+    // transposed into an fp32 temporary and back (two fast reorders beat the reference
+    // kernel on the strided layout by 20×). Either way the statistics are fp32. `rstd`
+    // carries oneDNN's variance between forward and backward (it is backend-private).
+    // Bias-free: TypeScript.
     layerNorm(geo, x, w, b, y, mean, rstd) {
       // Bias-free, or (in tests only) bf16 parameters: the TypeScript kernel.
       if (!b || isBf16(w) || isBf16(b)) return base32.layerNorm(geo, x, w, b, y, mean, rstd);
-      const t = channelsLast(geo), xt = t.into(f(x)), yt = tmp(4 * f(x).length);
-      run(layerNormKernel(geo, false), [xt, yt, f(w), f(b), f(mean), f(rstd)]);
+      const dims = lnDims(geo, f(x));
+      if (dims && sameType(f(x), f(y))) {
+        run(layerNormKernel(geo, false, dtOf(f(x))), [f(x), f(y), f(w), f(b), f(mean), f(rstd)]);
+        return markNhwc(f(y), dims);
+      }
+      plain(f(x));
+      unmark(f(y));
+      const t = transposed(geo), xt = t.into(f(x)), yt = tmp(4 * f(x).length);
+      run(layerNormKernel(geo, false, dataType.f32), [xt, yt, f(w), f(b), f(mean), f(rstd)]);
       t.back(yt, f(y));
       release(xt);
     },
@@ -355,10 +488,21 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       if (!db || [w, dw, db].some(isBf16)) {
         return base32.layerNormBackward(geo, x, w, mean, rstd, g, dx, dw, db);
       }
-      const t = channelsLast(geo), xt = t.into(f(x)), gt = t.into(f(g));
-      const dxt = tmp(4 * f(x).length);
+      const dims = lnDims(geo, f(x));
       // The primitive lists the shift among its inputs but never reads it: w stands in.
-      run(layerNormKernel(geo, true), [xt, gt, dxt, f(w), f(w), f(mean), f(rstd), f(dw), f(db)]);
+      const params = [f(w), f(w), f(mean), f(rstd), f(dw), f(db)];
+      if (dims && sameType(f(x), f(dx))) {
+        const gt = nhwcOf(f(g), dims, dtOf(f(x)));
+        run(layerNormKernel(geo, true, dtOf(f(x))), [f(x), gt, f(dx), ...params]);
+        markNhwc(f(dx), dims);
+        if (gt !== f(g)) release(gt);
+        return;
+      }
+      plain(f(x), f(g));
+      unmark(f(dx));
+      const t = transposed(geo), xt = t.into(f(x)), gt = t.into(f(g));
+      const dxt = tmp(4 * f(x).length);
+      run(layerNormKernel(geo, true, dataType.f32), [xt, gt, dxt, ...params]);
       t.back(dxt, f(dx));
       release(xt);
       release(gt);
@@ -368,22 +512,33 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     conv2dBackwardData: conv.conv2dBackwardData,
     conv2dBackwardFilter: conv.conv2dBackwardFilter,
 
+    // Average pooling keeps a channels-last input's layout (oneDNN pools nhwc directly).
     avgPool2d(geo, x, y) {
       if (!sameType(f(x), f(y))) return base32.avgPool2d(geo, x, y);
-      run(poolKernel("avg", geo, false, dtOf(f(x))), [f(x), f(y)]);
+      const dims = nhwcDims(f(x)), nc = dims && dims[0] * dims[1] === geo.planes ? dims : null;
+      if (!nc) plain(f(x));
+      run(poolKernel("avg", geo, false, dtOf(f(x)), nc), [f(x), f(y)]);
+      if (nc) markNhwc(f(y), [nc[0], nc[1], geo.oh, geo.ow]);
+      else unmark(f(y));
     },
     avgPool2dBackward(geo, g, dx) {
       if (!sameType(f(g), f(dx))) return base32.avgPool2dBackward(geo, g, dx);
-      run(poolKernel("avg", geo, true, dtOf(f(g))), [f(g), f(dx)]);
+      const dims = nhwcDims(f(g)), nc = dims && dims[0] * dims[1] === geo.planes ? dims : null;
+      if (!nc) plain(f(g));
+      run(poolKernel("avg", geo, true, dtOf(f(g)), nc), [f(g), f(dx)]);
+      if (nc) markNhwc(f(dx), [nc[0], nc[1], geo.h, geo.w]);
+      else unmark(f(dx));
     },
     // oneDNN's workspace (the winners) lives in the argmax buffer between the passes, so
     // both passes run in oneDNN, on a source converted to the output's dtype if need be.
     maxPool2d(geo, x, y, argmax) {
+      plain(f(x));
       const xs = as(f(x), f(y));
       run(poolKernel("max", geo, false, dtOf(f(y))), [xs, f(y), f(argmax)]);
       if (xs !== f(x)) release(xs);
     },
     maxPool2dBackward(geo, g, argmax, dx) {
+      plain(f(g));
       const gs = as(f(g), f(dx));
       run(poolKernel("max", geo, true, dtOf(f(dx))), [gs, f(argmax), f(dx)]);
       if (gs !== f(g)) release(gs);
@@ -392,22 +547,148 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     resampleBackward: (geo, g, dx) => base32.resampleBackward(geo, g, dx),
   };
 
-  // The base kernels, taking bf16 buffers through fp32 temporaries; each list names the
-  // arguments a kernel writes.
+  // The base kernels, on plain buffers and taking bf16 ones through fp32 temporaries; each
+  // list names the arguments a kernel writes.
+  const reduceSum32 = widened(base.reduceSum, [3]);
   const base32 = {
-    unary: widened(base.unary, [2]),
-    unaryBackward: widened(base.unaryBackward, [4]),
-    binary: widened(base.binary, [6]),
-    reduceSum: widened(base.reduceSum, [3]),
-    softmax: widened(base.softmax, [1]),
-    softmaxBackward: widened(base.softmaxBackward, [2]),
-    layerNorm: widened(base.layerNorm, [4, 5, 6]),
-    layerNormBackward: widened(base.layerNormBackward, [6, 7, 8]),
-    avgPool2d: widened(base.avgPool2d, [2]),
-    avgPool2dBackward: widened(base.avgPool2dBackward, [2]),
-    resample: widened(base.resample, [2]),
-    resampleBackward: widened(base.resampleBackward, [2]),
+    unary: onPlain(widened(base.unary, [2])),
+    unaryBackward: onPlain(widened(base.unaryBackward, [4])),
+    binary: onPlain(widened(base.binary, [6])),
+    reduceSum: onPlain(reduceSum32),
+    softmax: onPlain(widened(base.softmax, [1])),
+    softmaxBackward: onPlain(widened(base.softmaxBackward, [2])),
+    layerNorm: onPlain(widened(base.layerNorm, [4, 5, 6])),
+    layerNormBackward: onPlain(widened(base.layerNormBackward, [6, 7, 8])),
+    avgPool2d: onPlain(widened(base.avgPool2d, [2])),
+    avgPool2dBackward: onPlain(widened(base.avgPool2dBackward, [2])),
+    resample: onPlain(widened(base.resample, [2])),
+    resampleBackward: onPlain(widened(base.resampleBackward, [2])),
   };
+
+  /** fn on its buffer arguments put back in plain order (outputs unmarked). */
+  function onPlain<A extends unknown[]>(fn: (...a: A) => void) {
+    return (...a: A): void => {
+      for (const v of a) if (v instanceof Float32Array || v instanceof Uint16Array) plain(v);
+      fn(...a);
+    };
+  }
+
+  /**
+   * A copy out of a channels-last buffer, read where it lies: the copy must take a box of
+   * its [n, c, h, w] (a slice, a whole tensor) to a plain destination (a concat's window, a
+   * fresh tensor). A copy of the whole tensor to a whole tensor writes it channels-last too
+   * (a dtype conversion, a contiguous slice); false when the copy is no box, and the caller
+   * goes plain.
+   */
+  function channelsLastCopy(
+    shape: readonly number[],
+    a: Buf,
+    so: number,
+    ss: readonly number[],
+    b: Buf,
+    dO: number,
+    ds: readonly number[],
+  ): boolean {
+    const dims = nhwcDims(a)!;
+    const box = boxOf(shape, ss, so, dims);
+    const over = box && stridesOver(shape, ds, box);
+    if (!box || !over) return false;
+    const [, c, h, w] = dims, { origin, ext } = box;
+    const whole = ext.join() === dims.join() && b.length === a.length && dO === 0 &&
+      over.join() === [c * h * w, h * w, w, 1].join();
+    // The box within the whole channels-last tensor: its strides, and its origin's offset.
+    const srcStrides = [c * h * w, 1, w * c, c];
+    const srcOff = origin.reduce((acc, o, k) => acc + o * srcStrides[k], 0);
+    const dstStrides = whole ? srcStrides : denseOnes(ext, over);
+    const k = kernel(`copy nhwc ${ext} ${srcStrides} ${dstStrides} ${dtOf(a)} ${dtOf(b)}`, () => {
+      const ma = d.md(ext, srcStrides, dtOf(a)), mb = d.md(ext, dstStrides, dtOf(b));
+      return build(d.reorder(ma, mb), [[arg.src, ma], [arg.dst, mb]]);
+    });
+    run(k, [[a, srcOff], [b, dO]]);
+    if (whole) markNhwc(b, dims);
+    return true;
+  }
+
+  /** The dims of x when it holds layer norm's [n, c, hw] channels-last, else null. */
+  function lnDims(geo: { n: number; c: number; hw: number }, x: Buf) {
+    const dims = nhwcDims(x);
+    return dims && dims[0] === geo.n && dims[1] === geo.c && dims[2] * dims[3] === geo.hw
+      ? dims
+      : null;
+  }
+
+  /**
+   * A binary op with a channels-last operand, run channels-last when the op maps onto its
+   * [n, c, h, w] (full operands brought to nhwc, a broadcast one read as it is); false when
+   * it does not, and the caller goes plain.
+   */
+  function channelsLastBinary(
+    op: BinaryOp,
+    shape: readonly number[],
+    a: Buf,
+    as: readonly number[],
+    b: Buf,
+    bs: readonly number[],
+    out: Buf,
+  ): boolean {
+    const dims = (nhwcDims(a) ?? nhwcDims(b))!;
+    const sa = strides4(shape, as, dims), sb = strides4(shape, bs, dims);
+    if (!sa || !sb || !sameType(a, b, out)) return false;
+    const full = (st: number[]) => st.every((v, i) => v !== 0 || dims[i] === 1);
+    let [p, ps, q, qs] = [a, sa, b, sb];
+    if (!full(ps) && (op === "add" || op === "mul")) [p, ps, q, qs] = [b, sb, a, sa];
+    if (!full(ps)) return false;
+    if (!full(qs) && nhwcDims(q)) return false; // a channels-last operand that broadcasts
+    const dt = dtOf(out);
+    const pn = nhwcOf(p, dims, dt), qn = full(qs) ? nhwcOf(q, dims, dt) : q;
+    // oneDNN's fast kernels broadcast per channel: an operand that varies with n as well
+    // ([n, c, 1, 1]) is applied one image at a time.
+    const perImage = !full(qs) && qs[0] !== 0 && dims[0] > 1;
+    const d1 = perImage ? [1, ...dims.slice(1)] : dims;
+    const qDims = d1.map((dim, i) => (qs[i] === 0 ? 1 : dim));
+    const k = kernel(`binary nhwc ${op} ${d1} ${qs} ${dt}`, () => {
+      const m0 = nhwcMd(d1, dt), md = nhwcMd(d1, dt);
+      const m1 = full(qs) ? nhwcMd(d1, dt) : d.md(qDims, denseOnes(qDims, qs), dt);
+      const algo =
+        { add: alg.binaryAdd, sub: alg.binarySub, mul: alg.binaryMul, div: alg.binaryDiv }[op];
+      const prim = d.primitive(
+        "dnnl_binary_desc_init",
+        SIZES.binary,
+        (desc) => s.dnnl_binary_desc_init(desc, algo, m0, m1, md),
+      );
+      return build(prim, [[arg.src, m0], [arg.src1, m1], [arg.dst, md]]);
+    });
+    // Swapped operands of a commutative op, or in order: the kernel computes p op q.
+    if (!perImage) run(k, [pn, qn, out]);
+    else {
+      const image = dims[1] * dims[2] * dims[3];
+      for (let i = 0; i < dims[0]; i++) {
+        run(k, [[pn, i * image], [qn, i * qs[0]], [out, i * image]]);
+      }
+    }
+    markNhwc(out, dims);
+    if (pn !== p) release(pn);
+    if (qn !== q) release(qn);
+    return true;
+  }
+
+  /** [n, hw, c] of either dtype ↔ fp32 [n, hw, c] through pooled temporaries. */
+  function transposed({ n, c, hw }: { n: number; c: number; hw: number }) {
+    const planar = (b: Buf) => d.md([n, hw, c], [c * hw, 1, hw], dtOf(b));
+    const last = d.md([n, hw, c]);
+    const key = `${n} ${c} ${hw}`;
+    return {
+      into(buf: Buf): Float32Array {
+        const t = tmp(4 * buf.length);
+        reorderTo(planar(buf), last, `to channels-last ${key} ${dtOf(buf)}`, buf, t);
+        return t;
+      },
+      back(t: Float32Array, buf: Buf): void {
+        reorderTo(last, planar(buf), `from channels-last ${key} ${dtOf(buf)}`, t, buf);
+        release(t);
+      },
+    };
+  }
 
   /** b itself when it has like's dtype, else a temporary holding it converted (release it). */
   function as(b: Buf, like: Buf): Buf {
@@ -430,31 +711,15 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
   }
   const lowering = new Map<MemoryDesc, Kernel>();
 
-  /** [n, c, hw] of either dtype ↔ fp32 [n, hw, c] through pooled temporaries. */
-  function channelsLast({ n, c, hw }: { n: number; c: number; hw: number }) {
-    const planar = (b: Buf) => d.md([n, hw, c], [c * hw, 1, hw], dtOf(b));
-    const last = d.md([n, hw, c]);
-    const key = `${n} ${c} ${hw}`;
-    return {
-      into(buf: Buf): Float32Array {
-        const t = tmp(4 * buf.length);
-        reorderTo(planar(buf), last, `to channels-last ${key} ${dtOf(buf)}`, buf, t);
-        return t;
-      },
-      back(t: Float32Array, buf: Buf): void {
-        reorderTo(last, planar(buf), `from channels-last ${key} ${dtOf(buf)}`, t, buf);
-        release(t);
-      },
-    };
-  }
-
+  /** Layer norm over the dense last axis of [n, hw, c] in dt (statistics fp32). */
   function layerNormKernel(
     geo: { n: number; c: number; hw: number; eps: number },
     backward: boolean,
+    dt: DataType,
   ): Kernel {
     const { n, c, hw, eps } = geo;
-    return kernel(`lnorm ${backward} ${n} ${c} ${hw} ${eps}`, () => {
-      const data = d.md([n, hw, c]);
+    return kernel(`lnorm ${backward} ${n} ${c} ${hw} ${eps} ${dt}`, () => {
+      const data = d.md([n, hw, c], undefined, dt);
       const stat = d.md([n, hw]);
       const wmd = d.md([c]);
       const flags = normFlags.useScale | normFlags.useShift;
@@ -512,10 +777,16 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     g: { planes: number; h: number; w: number; oh: number; ow: number; k: number; stride: number },
     backward: boolean,
     dt: DataType,
+    nc: readonly number[] | null = null,
   ): Kernel {
-    return kernel(`pool ${kind} ${backward} ${JSON.stringify(g)} ${dt}`, () => {
-      const src = d.md([1, g.planes, g.h, g.w], undefined, dt);
-      const dst = d.md([1, g.planes, g.oh, g.ow], undefined, dt);
+    return kernel(`pool ${kind} ${backward} ${JSON.stringify(g)} ${dt} ${nc}`, () => {
+      // Plain: the n·c planes as channels of one image; channels-last: [n, c, h, w] in nhwc.
+      const [src, dst] = nc
+        ? [nhwcMd([nc[0], nc[1], g.h, g.w], dt), nhwcMd([nc[0], nc[1], g.oh, g.ow], dt)]
+        : [
+          d.md([1, g.planes, g.h, g.w], undefined, dt),
+          d.md([1, g.planes, g.oh, g.ow], undefined, dt),
+        ];
       const st = dimsOf([g.stride, g.stride]), kk = dimsOf([g.k, g.k]), dl = dimsOf([0, 0]);
       const pad = dimsOf([0, 0]);
       const a = kind === "max" ? alg.poolingMax : alg.poolingAvgExcludePadding;

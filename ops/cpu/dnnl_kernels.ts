@@ -1,9 +1,18 @@
 // The oneDNN backend's plumbing: the library, the primitive cache (one primitive per
 // shape, its memory objects re-pointed at our buffers on each call), temporaries and
 // scratchpads from the CPU arena (a scratchpad lives for one call: a 1024² conv's takes
-// 192 MiB that would otherwise stay resident), reorders between layouts, and bfloat16
-// buffers: a Uint16Array view of arena memory, converted by reorders (which round to
-// nearest even, as every oneDNN kernel that writes bf16 does).
+// 192 MiB that would otherwise stay resident), reorders between layouts, bfloat16 buffers
+// (a Uint16Array view of arena memory, converted by reorders, which round to nearest even
+// as every oneDNN kernel that writes bf16 does), and channels-last buffers.
+//
+// Channels-last: oneDNN's convs run on [n, h, w, c] (nhwc) activations, as PyTorch's
+// channels-last does, and a conv writes its output that way straight into the tensor's
+// buffer, which is then marked (`nhwc`). The ops never see it: a primitive that knows the
+// layout (conv, eltwise, binary, layer norm, pooling, sums over h and w) reads the buffer as
+// it is and marks what it writes; any other puts the buffer back in plain order first
+// (`plain`, in place). So a chain of convs, activations, residual adds and norms runs with
+// no reorder between its convs; before, each conv reordered its input into oneDNN's
+// layout and its output back (a quarter of a bf16 training step, a tenth in fp32).
 
 import {
   arg,
@@ -120,7 +129,106 @@ export function dnnlContext(base: Backend) {
     return t;
   }
 
-  return { d, s, build, kernel, run, tmp, release, bf16, reorderTo, convert, widen };
+  // ---- Channels-last buffers ----
+  const channelsLast = new WeakMap<Buf, readonly number[]>();
+  /** [n, c, h, w] laid out as [n, h, w, c], of element type dt. */
+  const nhwcMd = (dims: readonly number[], dt: DataType) =>
+    d.md(dims, [dims[1] * dims[2] * dims[3], 1, dims[3] * dims[1], dims[1]], dt);
+  /** The dims of the [n, c, h, w] tensor b holds channels-last, or undefined (plain). */
+  const nhwcDims = (b: Buf) => channelsLast.get(b);
+  /** Says b now holds a [n, c, h, w] tensor channels-last (where that differs from plain). */
+  const markNhwc = (b: Buf, dims: readonly number[]) => {
+    if (dims[1] > 1 && dims[2] * dims[3] > 1) channelsLast.set(b, dims);
+    else channelsLast.delete(b);
+  };
+  const unmark = (b: Buf) => channelsLast.delete(b);
+
+  /** Reorders b's [n, c, h, w] values (nhwc if `fromNhwc`, else plain) into nhwc dt in `to`. */
+  function toNhwc(b: Buf, dims: readonly number[], fromNhwc: boolean, to: Buf): void {
+    const src = fromNhwc ? nhwcMd(dims, dtOf(b)) : d.md(dims, undefined, dtOf(b));
+    reorderTo(
+      src,
+      nhwcMd(dims, dtOf(to)),
+      `nhwc ${dims} ${fromNhwc} ${dtOf(b)} ${dtOf(to)}`,
+      b,
+      to,
+    );
+  }
+
+  /** Puts b's values back in plain order, in place, if it holds them channels-last. */
+  function plain(...bs: Buf[]): void {
+    for (const b of bs) {
+      const dims = channelsLast.get(b);
+      if (!dims) continue;
+      channelsLast.delete(b);
+      const bytes = b.length * b.BYTES_PER_ELEMENT, t = tmp(bytes);
+      const dt = dtOf(b);
+      reorderTo(nhwcMd(dims, dt), d.md(dims, undefined, dt), `plain ${dims} ${dt}`, b, t);
+      new Uint8Array(b.buffer, b.byteOffset, bytes).set(
+        new Uint8Array(t.buffer, t.byteOffset, bytes),
+      );
+      release(t);
+    }
+  }
+
+  /**
+   * b's values as a [n, c, h, w] tensor channels-last in element type dt: b itself when it
+   * already holds them so, else a temporary (release it when it is not b).
+   */
+  function nhwcOf(b: Buf, dims: readonly number[], dt: DataType): Buf {
+    const have = channelsLast.get(b);
+    if (have && have.join() !== dims.join()) plain(b);
+    const marked = channelsLast.has(b);
+    if (marked && dtOf(b) === dt) return b;
+    const n = dims.reduce((x, y) => x * y, 1);
+    const t = dt === dataType.bf16 ? bf16(n) : tmp(4 * n);
+    toNhwc(b, dims, marked, t);
+    return t;
+  }
+
+  /**
+   * b's values as a [n, c, h, w] tensor laid out as `want` (nhwc, or a blocked layout a
+   * primitive chose): b itself when it already is, else a temporary (release it when not b).
+   */
+  function asLayout(b: Buf, dims: readonly number[], want: MemoryDesc): Buf {
+    const m = channelsLast.get(b);
+    if (m && m.join() !== dims.join()) plain(b);
+    const marked = channelsLast.has(b);
+    const have = marked ? nhwcMd(dims, dtOf(b)) : d.md(dims, undefined, dtOf(b));
+    if (d.mdEqual(have, want)) return b;
+    const t = tmp(d.mdSize(want));
+    reorderTo(have, want, `layout ${dims} ${marked} ${dtOf(b)} ${ids(want)}`, b, t);
+    return t;
+  }
+  /** A number per memory descriptor object (those of cached primitives), for kernel keys. */
+  const mdIds = new WeakMap<MemoryDesc, number>();
+  let nextMdId = 0;
+  const ids = (md: MemoryDesc) => {
+    let id = mdIds.get(md);
+    if (id === undefined) mdIds.set(md, id = nextMdId++);
+    return id;
+  };
+
+  return {
+    asLayout,
+    d,
+    s,
+    build,
+    kernel,
+    run,
+    tmp,
+    release,
+    bf16,
+    reorderTo,
+    convert,
+    widen,
+    nhwcMd,
+    nhwcDims,
+    markNhwc,
+    unmark,
+    plain,
+    nhwcOf,
+  };
 }
 
 /** The float32 view a bf16 buffer was carved from (what the arena handed out). */
