@@ -1,7 +1,10 @@
-// A user's bracket made ready for the network: the three frames it sees (./frames.ts), each
-// presented in the network's convention (./exposure.ts: values whose γ-2.2 linearisation,
-// divided by 2^EV, is the scene's radiance in shortest-exposure units), with EVs from the
-// shortest of the three.
+// A user's bracket made ready for the network: the three frames it sees (./frames.ts), moved
+// into the reference's geometry (./align.ts: a handheld bracket's frames are shifted by tens
+// of pixels), each presented in the network's convention (./exposure.ts: values whose γ-2.2
+// linearisation, divided by 2^EV, is the scene's radiance in shortest-exposure units), with
+// EVs from the shortest of the three. Every frame of the bracket is aligned first (when
+// alignment is on), so the response is estimated from pixels that show the same thing; the
+// borders a warped frame does not cover are left out of that estimate.
 //   Display-referred frames (JPEG, PNG, TIFF from a camera or a raw converter) carry the
 //   camera's response: it is estimated from the whole bracket (./response.ts) or taken as
 //   given (γ 2.2, or a saved curve), and undone: L' = g(L)^(1/2.2).
@@ -9,7 +12,9 @@
 //   L' = min(L, 1)^(1/2.2).
 
 import type { Image } from "../io/image.ts";
+import { alignBracket, type AlignMode, type FrameAlignment } from "./align.ts";
 import { GAMMA, normaliseEvs } from "./exposure.ts";
+import { apply } from "./homography.ts";
 import { chooseFrames, type FrameChoice } from "./frames.ts";
 import { estimateResponse, gammaResponse, type Response, toConvention } from "./response.ts";
 
@@ -18,6 +23,8 @@ export interface PrepareOptions {
   ref?: number;
   /** The camera's response: estimated from the bracket ("auto", the default), γ 2.2, or given. */
   response?: "auto" | "gamma" | Response;
+  /** Handheld alignment (default auto: from the measured residual). */
+  align?: AlignMode;
 }
 
 /** What preparing needs of a bracket (io/bracket.ts's Bracket has it). */
@@ -37,6 +44,23 @@ export interface PreparedBracket {
   choice: FrameChoice;
   /** The response that was undone (null for linear frames). */
   response: Response | null;
+  /** How each of the three frames was aligned to the reference. */
+  alignments: [FrameAlignment, FrameAlignment, FrameAlignment];
+}
+
+/** Pixels of the reference that every warped frame covers (1). */
+function covered(alignments: FrameAlignment[], width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height).fill(1);
+  for (const a of alignments) {
+    if (a.mode !== "translation" && a.mode !== "homography") continue;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const [u, v] = apply(a.matrix, x, y);
+        if (!(u >= 0 && v >= 0 && u <= width - 1 && v <= height - 1)) out[y * width + x] = 0;
+      }
+    }
+  }
+  return out;
 }
 
 /** A linear frame (1.0 = saturation) in the convention. */
@@ -57,13 +81,19 @@ export function prepareBracket(
 ): PreparedBracket {
   const choice = chooseFrames(evs, o.ref);
   const [a, b, c] = choice.indices;
-  const picked = [ldrs[a], ldrs[b], ldrs[c]];
+  const aligned = alignBracket(ldrs, choice.ref, { mode: o.align ?? "auto" });
+  const all = aligned.frames, picked = [all[a], all[b], all[c]];
   let response: Response | null = null;
   let frames: Image[];
   if (encoding === "linear") frames = picked.map(linearToConvention);
   else {
     const r = o.response ?? "auto";
-    response = r === "auto" ? estimateResponse(ldrs, evs) : r === "gamma" ? gammaResponse() : r;
+    const { width, height } = ldrs[0];
+    response = r === "auto"
+      ? estimateResponse(all, evs, { mask: covered(aligned.alignments, width, height) })
+      : r === "gamma"
+      ? gammaResponse()
+      : r;
     frames = response.source === "gamma" ? picked : picked.map((f) => toConvention(f, response!));
   }
   return {
@@ -71,5 +101,6 @@ export function prepareBracket(
     evs: normaliseEvs([evs[a], evs[b], evs[c]]) as [number, number, number],
     choice,
     response,
+    alignments: [a, b, c].map((i) => aligned.alignments[i]) as PreparedBracket["alignments"],
   };
 }

@@ -97,6 +97,53 @@ Deno.test("infer: a folder of five frames with exposure.txt; the network sees 1,
   });
 });
 
+Deno.test("infer: a handheld frame is aligned (--align auto), or left as it is (off)", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const s = synthesizeScene({ width: 192, height: 128, seed: 3, objects: 0, shake: 0 });
+    // The short frame shifted as a hand would: its content 9 px right and 5 px up.
+    const [dx, dy] = [9, -5], f = s.ldrs[0], moved = newImage(f.width, f.height, 3, 16);
+    for (let y = 0; y < f.height; y++) {
+      for (let x = 0; x < f.width; x++) {
+        const sx = Math.min(Math.max(x - dx, 0), f.width - 1);
+        const sy = Math.min(Math.max(y - dy, 0), f.height - 1);
+        for (let c = 0; c < 3; c++) {
+          moved.data[(y * f.width + x) * 3 + c] = f.data[(sy * f.width + sx) * 3 + c];
+        }
+      }
+    }
+    const files = [moved, s.ldrs[1], s.ldrs[2]].map((img, i) => `${tmp}/${i + 1}.tif`);
+    for (const [i, img] of [moved, s.ldrs[1], s.ldrs[2]].entries()) {
+      await Deno.writeFile(files[i], encodeTiff(img, 16));
+    }
+    const run = async (align: string) => {
+      const r = await runTool("infer", [
+        ...TINY_UNTRAINED,
+        ...files,
+        "--ev",
+        s.evs.join(","),
+        "--align",
+        align,
+        "--out",
+        `${tmp}/${align}.hdr`,
+        "--json",
+      ]);
+      strictEqual(r.code, 0, r.err);
+      return { err: r.err, frames: JSON.parse(r.out).frames };
+    };
+    const auto = await run("auto");
+    const a = auto.frames[0].alignment;
+    assert(a.mode === "translation" || a.mode === "homography", a.mode);
+    // Reference pixel (x, y) shows what the frame shows at matrix·(x, y, 1): (x + 9, y − 5).
+    assert(Math.abs(a.matrix[2] - dx) < 0.5 && Math.abs(a.matrix[5] - dy) < 0.5, `${a.matrix}`);
+    assert(a.residualAfter < a.residualBefore);
+    assert(auto.err.includes("aligned frame 1:"), auto.err);
+    strictEqual((await run("off")).frames[0].alignment.mode, "off");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("infer: bad input ends in one clear line and writes nothing", async () => {
   await withScene(async (dir, tmp) => {
     const frames = [1, 2, 3].map((i) => `${dir}/frame${i}.tif`);

@@ -2,6 +2,7 @@
 // and the page (`serve`), which shows them with these defaults.
 
 import type { PrepareOptions } from "../imaging/prepare.ts";
+import { ALIGN_MODES, parseAlignMode } from "../imaging/align.ts";
 import { responseFromJson } from "../imaging/response.ts";
 import type { Flags } from "./cli.ts";
 
@@ -11,6 +12,13 @@ export const BRACKET_FLAGS = {
     default: "auto",
     arg: "N|auto",
     help: "reference frame, 1 = the first file (auto: the middle exposure)",
+  },
+  align: {
+    type: "string",
+    default: "auto",
+    arg: ALIGN_MODES.join("|"),
+    help: "handheld alignment to the reference (auto: translation or homography where the " +
+      "measured residual says it helps)",
   },
   response: {
     type: "string",
@@ -35,6 +43,7 @@ export async function bracketOptions(
     }
     o.ref = n - 1;
   }
+  o.align = parseAlignMode(v.align ?? "auto");
   const r = v.response ?? "auto";
   if (r === "auto" || r === "gamma") o.response = r;
   else {

@@ -6,6 +6,7 @@ import { writeImage } from "../io/codecs.ts";
 import { describeScene, loadScene } from "../datasets/dataset.ts";
 import { chooseFrames } from "../imaging/frames.ts";
 import { prepareBracket } from "../imaging/prepare.ts";
+import { describeAlignment } from "../imaging/align.ts";
 import { describeResponse, responseToJson } from "../imaging/response.ts";
 import { writeTextAtomic } from "../io/files.ts";
 import type { Image } from "../io/image.ts";
@@ -168,6 +169,10 @@ await run("infer", async () => {
       tile ? `, tiles of ${tile}` : ""
     }`,
   );
+  for (const [k, a] of prepared.alignments.entries()) {
+    const f = prepared.choice.indices[k];
+    if (k !== 1) say(describeAlignment(a, f + 1, width, height));
+  }
   say(`response: ${describeResponse(prepared.response)}`);
   const { hdr, timings } = fusePrepared(choice.model, prepared, { ...o, gt: gt ?? undefined });
   const tWrite = performance.now();
@@ -206,6 +211,13 @@ await run("infer", async () => {
       file: bracket.files[i],
       ev: bracket.evs[i],
       role: roles[k],
+      alignment: {
+        mode: prepared.alignments[k].mode,
+        matrix: prepared.alignments[k].matrix,
+        residualBefore: prepared.alignments[k].residualBefore,
+        residualAfter: prepared.alignments[k].residualAfter,
+        uncovered: prepared.alignments[k].uncovered,
+      },
     })),
     /** The HDR's scale: 1.0 is what saturates the shortest frame used (see the README). */
     units: "shortest-exposure",
