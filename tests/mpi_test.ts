@@ -69,15 +69,12 @@ const losses = async (run: string) =>
 /** Waits until no process (a rank orphaned by a kill) names `run` on its command line. */
 async function ranksGone(run: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const alive = [...Deno.readDirSync("/proc")].some((e) => {
-      try {
-        return /^\d+$/.test(e.name) &&
-          Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(run);
-      } catch {
-        return false; // gone meanwhile
-      }
-    });
-    if (!alive) return;
+    try {
+      const found = await new Deno.Command("pgrep", { args: ["-f", run], stdout: "null" }).output();
+      if (!found.success) return;
+    } catch {
+      return void await new Promise((r) => setTimeout(r, 3000)); // no pgrep: Open MPI takes ~1 s
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`ranks of ${run} outlived their killed job`);
