@@ -149,24 +149,14 @@ function validMask(img: Image): Mask {
 /** At most this many pixel pairs make a transfer curve's histograms. */
 const TRANSFER_SAMPLES = 1 << 18;
 
-/**
- * Per channel, the transfer curves frame → reference and reference → frame. The histograms
- * are of pixel pairs the warp puts on the same point of the scene, inside both frames, so
- * what only one frame shows at its border does not bend the curve (a 2° turn left 5% of a
- * frame unpaired and moved a homography 0.1 px).
- */
-function transfers(frames: Image[], f: number, ref: number, o: AlignOptions, warp: Homography) {
-  const toRef: ToneCurve[] = [], toFrame: ToneCurve[] = [];
-  const { width: w, height: h, channels: c } = frames[ref];
-  if (o.linearise) {
-    const lin = o.linearise, gain = 2 ** (o.evs![ref] - o.evs![f]);
-    for (let k = 0; k < c; k++) {
-      const fromF = (v: number) => lin(f, k, v), fromR = (v: number) => lin(ref, k, v);
-      toRef.push(transferByResponse(fromF, fromR, gain));
-      toFrame.push(transferByResponse(fromR, fromF, 1 / gain));
-    }
-    return { toRef, toFrame };
-  }
+/** Pixel indices the warp puts on one point of the scene, in the reference and the frame. */
+interface Pairs {
+  refAt: Int32Array;
+  frameAt: Int32Array;
+}
+
+/** The pairs under `warp` inside both frames, on a grid thinned to TRANSFER_SAMPLES. */
+function pairsUnder(warp: Homography, w: number, h: number): Pairs {
   const step = Math.max(1, Math.round(Math.sqrt((w * h) / TRANSFER_SAMPLES)));
   const [m0, m1, m2, m3, m4, m5, m6, m7, m8] = warp;
   const refAt = new Int32Array(Math.ceil(w / step) * Math.ceil(h / step)), frameAt = refAt.slice();
@@ -180,16 +170,38 @@ function transfers(frames: Image[], f: number, ref: number, o: AlignOptions, war
       frameAt[n++] = v * w + u;
     }
   }
-  const a = new Float32Array(n), b = new Float32Array(n);
-  for (let k = 0; k < c; k++) {
-    for (let i = 0; i < n; i++) {
-      b[i] = frames[ref].data[refAt[i] * c + k];
-      a[i] = frames[f].data[frameAt[i] * c + k];
-    }
-    toRef.push(transferByHistogram(a, b));
-    toFrame.push(transferByHistogram(b, a));
+  return { refAt: refAt.subarray(0, n), frameAt: frameAt.subarray(0, n) };
+}
+
+/**
+ * Channel k's transfer curve from frame f to the reference (`back`: the reference to frame
+ * f). Without a response it matches the histograms of the pairs, so what only one frame
+ * shows at its border does not bend the curve (a 2° turn left 5% of a frame unpaired, and
+ * the curve made from the whole frames moved a homography 0.1 px).
+ */
+function transfer(
+  frames: Image[],
+  f: number,
+  ref: number,
+  k: number,
+  o: AlignOptions,
+  pairs: Pairs,
+  back = false,
+): ToneCurve {
+  if (o.linearise) {
+    const lin = o.linearise, gain = 2 ** (o.evs![ref] - o.evs![f]);
+    const fromF = (v: number) => lin(f, k, v), fromR = (v: number) => lin(ref, k, v);
+    return back
+      ? transferByResponse(fromR, fromF, 1 / gain)
+      : transferByResponse(fromF, fromR, gain);
   }
-  return { toRef, toFrame };
+  const c = frames[ref].channels, n = pairs.refAt.length;
+  const a = new Float32Array(n), b = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    b[i] = frames[ref].data[pairs.refAt[i] * c + k];
+    a[i] = frames[f].data[pairs.frameAt[i] * c + k];
+  }
+  return back ? transferByHistogram(b, a) : transferByHistogram(a, b);
 }
 
 /** The reference's pyramids, shared by every frame. */
@@ -302,7 +314,8 @@ function fitWarps(
     let h = atLevel(h0, 0, first);
     for (let l = first; l >= to; l--) {
       const { template, value, coverage } = level(l);
-      h = refineWarp(template, value, coverage, h, model);
+      // Coarse levels need only bring the next one within reach.
+      h = refineWarp(template, value, coverage, h, model, { tolerance: l > 0 ? 0.01 : 0.002 });
       if (l > to) h = toFinerLevel(h);
     }
     return atLevel(h, to, 0);
@@ -400,18 +413,19 @@ export function alignBracket(frames: Image[], ref: number, o: AlignOptions = {})
     const shift = coarseShift(reference, frames[f], maxShift);
     const k = matched(frames[f]), fine = levelWithin(reference.values, MTB_PIXELS);
     const again = o.linearise ? 0 : Math.min(1, levels - 1);
-    let curves = transfers(frames, f, ref, o, shift);
-    let fit = fitWarps(reference, frames[f], curves.toRef[k], [shift], [fine, again], mode);
+    let pairs = pairsUnder(shift, w, h);
+    const first = transfer(frames, f, ref, k, o, pairs);
+    let fit = fitWarps(reference, frames[f], first, [shift], [fine, again], mode);
     if (again > 0) {
-      curves = transfers(frames, f, ref, o, fit.candidates[fit.candidates.length - 1]);
-      const next = fit.candidates.slice(1);
-      fit = fitWarps(reference, frames[f], curves.toRef[k], next, [again, 0], mode);
+      pairs = pairsUnder(fit.candidates[fit.candidates.length - 1], w, h);
+      const curve = transfer(frames, f, ref, k, o, pairs);
+      fit = fitWarps(reference, frames[f], curve, fit.candidates.slice(1), [again, 0], mode);
     }
-    const { toFrame } = curves;
     const a = choose(fit, mode);
     if (a.mode !== "off") {
       const r = frames[ref].data;
-      const warped = warpImage(frames[f], a.matrix, (i, k) => applyCurve(toFrame[k], r[i * c + k]));
+      const fill = Array.from({ length: c }, (_, q) => transfer(frames, f, ref, q, o, pairs, true));
+      const warped = warpImage(frames[f], a.matrix, (i, q) => applyCurve(fill[q], r[i * c + q]));
       out[f] = warped.image;
       a.uncovered = warped.uncovered;
     }

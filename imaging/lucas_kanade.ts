@@ -121,7 +121,7 @@ export function refineWarp(
   o: LkOptions = {},
 ): Homography {
   const { width: w, height: h } = t, count = t.index.length;
-  const iterations = o.iterations ?? 30, tolerance = o.tolerance ?? 0.002;
+  const iterations = o.iterations ?? 20, tolerance = o.tolerance ?? 0.002;
   const geo = model === "homography" ? 8 : 2;
   const n = geo + PHOTOMETRIC;
   if (count < 4 * n) return start;

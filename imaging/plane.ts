@@ -51,9 +51,9 @@ export function pyramid<T extends Plane | Mask>(
   return out;
 }
 
-/** Separable Gaussian blur (taps to 3σ), edges replicated. */
+/** Separable Gaussian blur (taps to 3σ, rounded), edges replicated. */
 export function gaussianBlur(p: Plane, sigma: number): Plane {
-  const { width: w, height: h, data: s } = p, r = Math.max(1, Math.ceil(3 * sigma));
+  const { width: w, height: h, data: s } = p, r = Math.max(1, Math.round(3 * sigma));
   const k = Array.from(
     { length: 2 * r + 1 },
     (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)),
