@@ -19,6 +19,13 @@ export function srgbEncode(v: number): number {
   return v <= 0.0031308 ? 12.92 * v : 1.055 * Math.pow(v, 1 / 2.4) - 0.055;
 }
 
+/** IEC 61966-2-1 decoding: an sRGB code in [0, 1] to linear light. */
+export function srgbDecode(v: number): number {
+  if (v <= 0) return 0;
+  if (v >= 1) return 1;
+  return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+}
+
 const luminance = (r: number, g: number, b: number) => 0.2126 * r + 0.7152 * g + 0.0722 * b;
 
 export interface PreviewOptions {

@@ -12,6 +12,8 @@ import {
   toRadianceMap,
 } from "@lfdiff/datasets/synth.ts";
 import { expose, plainSensor, sampleSensor } from "@lfdiff/datasets/synth/camera.ts";
+import { liftPhoto, MAX_SIDE } from "@lfdiff/datasets/synth/photos.ts";
+import { srgbDecode } from "@lfdiff/imaging/tonemap.ts";
 import { newImage } from "@lfdiff/io/image.ts";
 import { encodeRadiance } from "@lfdiff/io/radiance.ts";
 import { findScenes, loadScene } from "@lfdiff/datasets/dataset.ts";
@@ -262,4 +264,22 @@ Deno.test("the camera: 8-bit frames are JPEGs; exposures are off their EVs by 0.
     for (const f of [0, 2]) assert(Math.abs(exposures[f] - s.evs[f]) <= 0.1);
     assert(exposures[0] !== s.evs[0] || exposures[2] !== s.evs[2]);
   }
+});
+
+Deno.test("photographs are lifted to HDR: sRGB decoded, clipped highlights boosted, shrunk", () => {
+  const w = 1600, h = 100, photo = newImage(w, h, 3, 8);
+  for (let i = 0; i < w * h; i++) {
+    const v = i % w < 800 ? 0.5 : 1; // half mid-grey, half clipped
+    for (let c = 0; c < 3; c++) photo.data[i * 3 + c] = v;
+  }
+  const lin = liftPhoto("a street", photo);
+  assertEquals([lin.width, lin.height], [MAX_SIDE, Math.round((h * MAX_SIDE) / w)]);
+  const at = (x: number) => lin.data[(Math.floor(lin.height / 2) * lin.width + x) * 3 + 1];
+  assert(Math.abs(at(10) - srgbDecode(0.5)) < 1e-5, `mid-grey ${at(10)}`);
+  const gain = at(lin.width - 10);
+  assert(gain >= 4 && gain <= 32, `a clipped code stands for 4-32x white: ${gain}`);
+  strictEqual(
+    liftPhoto("a street", photo).data[lin.data.length - 1],
+    lin.data[lin.data.length - 1],
+  );
 });

@@ -3,10 +3,12 @@
 // luminance over the middle latitudes and the positions of its brightest pixels there (the
 // sun, lamps, windows), from which bright moving objects are cut.
 // Equirectangular panoramas (2:1) are stretched towards the poles, so views are taken from
-// the rows between 20% and 80% of the height; other images are used whole.
+// the rows between 20% and 80% of the height; other images (flat HDR photographs, and LDR
+// photographs lifted to HDR by ./photos.ts) are used whole.
 
 import { type DecodeOptions, readImage } from "../../io/codecs.ts";
 import { type Image, ImageError, toRgb } from "../../io/image.ts";
+import { liftPhoto } from "./photos.ts";
 
 export interface RadianceMap {
   name: string;
@@ -64,7 +66,12 @@ export function toRadianceMap(name: string, img: Image, panorama?: boolean): Rad
   return { name, ...m, data, median, bright: Int32Array.from(bright) };
 }
 
-/** Maps from files and folders (every .hdr/.exr inside, by name), each read once. */
+const MATERIAL = /\.(hdr|exr|jpe?g|png)$/i;
+
+/**
+ * Maps from files and folders (every .hdr/.exr, and photograph .jpg/.png, inside and in
+ * folders below, by path), each read once; photographs are lifted to HDR (./photos.ts).
+ */
 export async function readMaps(
   paths: string[],
   decode: DecodeOptions = {},
@@ -82,19 +89,22 @@ export async function readMaps(
       continue;
     }
     const inside: string[] = [];
-    for await (const e of Deno.readDir(p)) {
-      if (e.isFile && /\.(hdr|exr)$/i.test(e.name)) {
-        inside.push(`${p.replace(/\/+$/, "")}/${e.name}`);
+    const walk = async (dir: string, depth: number) => {
+      for await (const e of Deno.readDir(dir)) {
+        const path = `${dir}/${e.name}`;
+        if (e.isFile && MATERIAL.test(e.name)) inside.push(path);
+        else if (e.isDirectory && depth < 3) await walk(path, depth + 1);
       }
-    }
-    if (!inside.length) throw new ImageError(p, "holds no .hdr or .exr radiance map");
+    };
+    await walk(p.replace(/\/+$/, ""), 0);
+    if (!inside.length) throw new ImageError(p, "holds no radiance map (.hdr/.exr) or photo");
     files.push(...inside.sort());
   }
   const maps: RadianceMap[] = [];
   for (const f of files) {
-    const img = await readImage(f, decode);
-    if (img.bitDepth !== 32) throw new ImageError(f, "is not an HDR radiance map (.hdr/.exr)");
-    maps.push(toRadianceMap(f.split("/").pop()!.replace(/\.[^.]+$/, ""), img));
+    const img = await readImage(f, decode), name = f.split("/").pop()!.replace(/\.[^.]+$/, "");
+    if (/\.(hdr|exr)$/i.test(f)) maps.push(toRadianceMap(name, img));
+    else maps.push(toRadianceMap(`photo_${name}`, liftPhoto(name, img), false));
   }
   return maps;
 }

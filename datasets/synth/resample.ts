@@ -48,7 +48,12 @@ function taps(n: number, origin: number, step: number, flip: boolean, size: numb
 }
 
 /** The region resampled to w×h interleaved RGB. */
-export function resampleRegion(map: RadianceMap, r: Region, w: number, h: number): Float32Array {
+export function resampleRegion(
+  map: Pick<RadianceMap, "width" | "height" | "data" | "panorama">,
+  r: Region,
+  w: number,
+  h: number,
+): Float32Array {
   const cols = taps(w, r.x0, r.step, r.flip, map.width, map.panorama);
   const rows = taps(h, r.y0, r.step, false, map.height, false);
   // Horizontal pass over the rows the vertical taps reach.
