@@ -322,7 +322,10 @@ async function showResult(id, info) {
     }; response: ${info.response}; ${info.steps} DDIM steps, seed ${info.seed}; ${
       info.seconds.total.toFixed(1)
     } s. ` +
-    `Values are in shortest-exposure units (1.0 saturates the shortest frame).` +
+    `Values are in shortest-exposure units (1.0 saturates the shortest frame). ` +
+    info.frames.filter((f) => f.role !== "reference").map((f) =>
+      `${f.alignment[0].toUpperCase()}${f.alignment.slice(1)}.`
+    ).join(" ") +
     (info.notes.length ? ` ${info.notes.join(" ")}` : "");
   $("#progress").hidden = true;
   $("#result").hidden = false;

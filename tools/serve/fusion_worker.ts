@@ -12,6 +12,7 @@ import { escapeText, writeTextAtomic } from "../../io/files.ts";
 import { type Image, newImage, toRgb } from "../../io/image.ts";
 import { decodeRaw, isRaw } from "../../io/raw.ts";
 import { srgbEncode } from "../../imaging/tonemap.ts";
+import { describeAlignment } from "../../imaging/align.ts";
 import { prepareBracket } from "../../imaging/prepare.ts";
 import { describeResponse, responseToJson } from "../../imaging/response.ts";
 import { fusePrepared, readBracket } from "../../model/pipeline.ts";
@@ -83,6 +84,7 @@ async function fuse(
       name: names[i],
       ev: bracket.evs[i],
       role: ROLES[k],
+      alignment: describeAlignment(prepared.alignments[k], i + 1, width, height),
     })),
     ref,
     response: describeResponse(prepared.response),

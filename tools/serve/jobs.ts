@@ -28,8 +28,8 @@ export interface JobResult {
   height: number;
   evs: number[];
   evSource: string;
-  /** The three frames the network saw, by client name. */
-  frames: { name: string; ev: number; role: string }[];
+  /** The three frames the network saw, by client name, and how each was aligned. */
+  frames: { name: string; ev: number; role: string; alignment: string }[];
   /** Index of the reference frame in the job's files. */
   ref: number;
   /** The camera response undone (describeResponse), and whether an estimate was saved. */
