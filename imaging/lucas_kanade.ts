@@ -204,10 +204,11 @@ export function refineWarp(
 }
 
 /**
- * For each warp, the mean |image(H·x) − template(x)| over the template's points that every
- * warp keeps inside the image and on covered image pixels (0 when none).
+ * For each warp, the median |image(H·x) − template(x)| over the template's points that every
+ * warp keeps inside the image and on covered image pixels (0 when none). A median, so movers
+ * and what one frame clips do not weigh unless they cover half the points.
  */
-export function meanResiduals(
+export function medianResiduals(
   t: Template,
   image: Plane,
   imageCoverage: Plane,
@@ -219,12 +220,12 @@ export function meanResiduals(
     differences(t, image, imageCoverage, h, d);
     return d;
   });
-  const sums = warps.map(() => 0);
+  const kept = diffs.map(() => new Float32Array(count));
   let used = 0;
   for (let k = 0; k < count; k++) {
     if (diffs.some((d) => d[k] !== d[k])) continue;
-    diffs.forEach((d, j) => sums[j] += Math.abs(d[k]));
+    diffs.forEach((d, j) => kept[j][used] = Math.abs(d[k]));
     used++;
   }
-  return sums.map((s) => used ? s / used : 0);
+  return kept.map((v) => used ? v.subarray(0, used).sort()[used >> 1] : 0);
 }

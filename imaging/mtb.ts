@@ -69,7 +69,8 @@ export function mtbShift(
   radius: number,
   finest = 0,
 ): [number, number] {
-  const q = chooseQuantile(ref[0], frame[0]);
+  // Quantiles hardly change with the level: choose on the coarsest.
+  const q = chooseQuantile(ref[ref.length - 1], frame[frame.length - 1]);
   let sx = 0, sy = 0;
   for (let l = ref.length - 1; l >= finest; l--) {
     const r = bitmap(ref[l], q), f = bitmap(frame[l], q), { width: w, height: h } = ref[l];

@@ -52,7 +52,7 @@ export function pyramid<T extends Plane | Mask>(
 }
 
 /** Separable Gaussian blur (taps to 3σ, rounded), edges replicated. */
-export function gaussianBlur(p: Plane, sigma: number): Plane {
+function gaussianBlur(p: Plane, sigma: number): Plane {
   const { width: w, height: h, data: s } = p, r = Math.max(1, Math.round(3 * sigma));
   const k = Array.from(
     { length: 2 * r + 1 },
@@ -64,18 +64,23 @@ export function gaussianBlur(p: Plane, sigma: number): Plane {
   const row = new Float32Array(w + 2 * r);
   for (let y = 0; y < h; y++) {
     const o = y * w;
-    for (let x = -r; x < w + r; x++) row[x + r] = s[o + Math.min(Math.max(x, 0), w - 1)];
+    row.set(s.subarray(o, o + w), r);
+    row.fill(s[o], 0, r);
+    row.fill(s[o + w - 1], w + r);
     for (let x = 0; x < w; x++) {
       let v = 0;
       for (let j = 0; j <= 2 * r; j++) v += taps[j] * row[x + j];
       tmp[o + x] = v;
     }
   }
-  for (let j = 0; j <= 2 * r; j++) {
-    const t = taps[j];
-    for (let y = 0; y < h; y++) {
-      const src = Math.min(Math.max(y + j - r, 0), h - 1) * w, o = y * w;
-      for (let x = 0; x < w; x++) out[o + x] += t * tmp[src + x];
+  const rows = new Int32Array(2 * r + 1);
+  for (let y = 0; y < h; y++) {
+    const o = y * w;
+    for (let j = 0; j <= 2 * r; j++) rows[j] = Math.min(Math.max(y + j - r, 0), h - 1) * w;
+    for (let x = 0; x < w; x++) {
+      let v = 0;
+      for (let j = 0; j <= 2 * r; j++) v += taps[j] * tmp[rows[j] + x];
+      out[o + x] = v;
     }
   }
   return { width: w, height: h, data: out };
