@@ -94,8 +94,8 @@ function cutInto(
   }
 }
 
-/** A crop not yet cut: scene (index into `scenes`), corner and dihedral transform. */
-interface CropRef {
+/** A crop not yet cut: scene (a key of the caller's scenes), corner and dihedral transform. */
+export interface CropRef {
   scene: number;
   x0: number;
   y0: number;
@@ -118,6 +118,60 @@ export interface LoaderOptions {
   device?: string;
   /** This process's rank and the job's size: batches hold the rank's share only. */
   shard?: { rank: number; size: number };
+}
+
+/** A crop's network inputs and ground truth, planar. */
+function cutCrop(
+  scene: Scene,
+  r: CropRef,
+  s: number,
+): { x: Float32Array[]; gt: Float32Array; id: string } {
+  const scales = linearScales(scene.evs);
+  const x = scene.ldrs.map((img, k) => {
+    const a = new Float32Array(6 * s * s);
+    cutInto(img, r.x0, r.y0, s, r.t, a, 0);
+    cutInto(img, r.x0, r.y0, s, r.t, a, 3 * s * s, scales[k]);
+    return a;
+  });
+  const gt = new Float32Array(3 * s * s);
+  cutInto(scene.gt!, r.x0, r.y0, s, r.t, gt, 0);
+  return { x, gt, id: `${scene.info.name}@${r.x0},${r.y0}/${r.t}` };
+}
+
+/** How a batch is cut: crop size, the device its tensors go to, and the rank's share. */
+export interface BatchShape {
+  size: number;
+  device?: string;
+  shard?: { rank: number; size: number };
+}
+
+/** The rank's rows of a global batch of crops, cut from the scenes held. */
+export function assembleBatch(all: CropRef[], held: Map<number, Scene>, o: BatchShape): Batch {
+  const { rank, size } = o.shard ?? { rank: 0, size: 1 };
+  const { offset, count } = shareOf(all.length, rank, size);
+  const refs = all.slice(offset, offset + count), s = o.size, b = refs.length;
+  const items = refs.map((r) => cutCrop(held.get(r.scene)!, r, s));
+  const xs = [0, 1, 2].map((k) => {
+    const a = new Float32Array(b * 6 * s * s);
+    items.forEach((it, i) => a.set(it.x[k], i * 6 * s * s));
+    return tensor(a, [b, 6, s, s], { device: o.device });
+  }) as [Tensor, Tensor, Tensor];
+  const g = new Float32Array(b * 3 * s * s);
+  items.forEach((it, i) => g.set(it.gt, i * 3 * s * s));
+  return {
+    x: xs,
+    gt: tensor(g, [b, 3, s, s], { device: o.device }),
+    ids: items.map((it) => it.id),
+    ...(o.shard && { share: { offset, total: all.length } }),
+  };
+}
+
+/** A seeded Fisher–Yates shuffle. */
+export function shuffleWith<T>(rng: Rng, a: T[]): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [a[i], a[j]] = [a[j], a[i]];
+  }
 }
 
 const sceneBytes = (s: Scene) => [...s.ldrs, s.gt!].reduce((n, img) => n + img.data.byteLength, 0);
@@ -173,61 +227,25 @@ export class CropLoader {
     return Math.max(1, Math.min(n, this.scenes.length));
   }
 
-  #cut(scene: Scene, r: CropRef): { x: Float32Array[]; gt: Float32Array; id: string } {
-    const s = this.size, scales = linearScales(scene.evs);
-    const x = scene.ldrs.map((img, k) => {
-      const a = new Float32Array(6 * s * s);
-      cutInto(img, r.x0, r.y0, s, r.t, a, 0);
-      cutInto(img, r.x0, r.y0, s, r.t, a, 3 * s * s, scales[k]);
-      return a;
-    });
-    const gt = new Float32Array(3 * s * s);
-    cutInto(scene.gt!, r.x0, r.y0, s, r.t, gt, 0);
-    return { x, gt, id: `${scene.info.name}@${r.x0},${r.y0}/${r.t}` };
-  }
-
-  #assemble(all: CropRef[], held: Map<number, Scene>): Batch {
-    const { rank, size } = this.shard ?? { rank: 0, size: 1 };
-    const { offset, count } = shareOf(all.length, rank, size);
-    const refs = all.slice(offset, offset + count), s = this.size, b = refs.length;
-    const items = refs.map((r) => this.#cut(held.get(r.scene)!, r));
-    const xs = [0, 1, 2].map((k) => {
-      const a = new Float32Array(b * 6 * s * s);
-      items.forEach((it, i) => a.set(it.x[k], i * 6 * s * s));
-      return tensor(a, [b, 6, s, s], { device: this.device });
-    }) as [Tensor, Tensor, Tensor];
-    const g = new Float32Array(b * 3 * s * s);
-    items.forEach((it, i) => g.set(it.gt, i * 3 * s * s));
-    return {
-      x: xs,
-      gt: tensor(g, [b, 3, s, s], { device: this.device }),
-      ids: items.map((it) => it.id),
-      ...(this.shard && { share: { offset, total: all.length } }),
-    };
-  }
-
   /**
-   * Batches of one epoch, in an order fixed by (seed, epoch). The last batch may be
+   * Batches of one epoch, in an order fixed by (seed, epoch), from batch `from` on (the
+   * ones before are drawn but not cut: a resumed run's place). The last batch may be
    * smaller. `onScene` reports progress through the scenes.
    */
   async *epoch(
     epoch: number,
+    from = 0,
     onScene?: (done: number, total: number) => void,
   ): AsyncGenerator<Batch> {
     const rng = new Rng(this.seed * 1000003 + epoch);
-    const shuffle = <T>(a: T[]) => {
-      for (let i = a.length - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        [a[i], a[j]] = [a[j], a[i]];
-      }
-    };
+    const shuffle = <T>(a: T[]) => shuffleWith(rng, a);
     const window = await this.window();
     const keep = window >= this.scenes.length;
     const order = this.scenes.map((_, i) => i);
     shuffle(order);
     const held = new Map<number, Scene>();
     let pool: CropRef[] = [];
-    let loaded = 0;
+    let loaded = 0, made = 0;
     for (let w = 0; w < order.length; w += window) {
       for (const i of order.slice(w, w + window)) {
         const scene = await this.#load(i);
@@ -242,7 +260,7 @@ export class CropLoader {
       shuffle(pool);
       const last = w + window >= order.length;
       while (pool.length >= this.batch || (last && pool.length > 0)) {
-        yield this.#assemble(pool.slice(0, this.batch), held);
+        if (made++ >= from) yield assembleBatch(pool.slice(0, this.batch), held, this);
         pool = pool.slice(this.batch);
       }
       // Scenes with no crop left in the pool are let go.

@@ -9,6 +9,7 @@ import type { DecodeOptions } from "../io/codecs.ts";
 import { findScenes, loadScene, type Scene } from "../datasets/dataset.ts";
 import { type Image, newImage } from "../io/image.ts";
 import { type Batch, CropLoader } from "../datasets/loader.ts";
+import { SynthStream } from "../datasets/synth_stream.ts";
 import { hdrMetrics } from "../imaging/metrics.ts";
 import { muLaw } from "../imaging/tonemap.ts";
 import { loadLFDiff } from "../model/checkpoint.ts";
@@ -66,6 +67,22 @@ interface Experiment {
   warmup?: number;
   /** fp32 (default), bf16 or auto: ops/precision.ts; `--precision` overrides it. */
   precision?: string;
+  /**
+   * Training scenes made as training goes (datasets/synth_stream.ts) instead of `data`'s
+   * Training folder, which then holds only the validation scenes (its Test split).
+   */
+  synth?: {
+    /** Maps and photographs: files or folders, relative to the working directory. */
+    from: string[];
+    /** Map names kept out (the validation scenes' material). */
+    exclude?: string[];
+    /** Scene size WxH (default 384x256). */
+    size?: string;
+    /** Scenes per epoch (default 600). */
+    scenesPerEpoch?: number;
+    /** Scenes whose crops are shuffled together (default 32). */
+    window?: number;
+  };
 }
 
 const DEFAULTS: Omit<Experiment, "name" | "data" | "stage"> = {
@@ -116,6 +133,33 @@ async function readExperiment(path: string): Promise<Experiment> {
 
 function baseConfig(x: Experiment): LFDiffConfig {
   return typeof x.model === "string" ? configNamed(x.model) : { ...PAPER, ...x.model };
+}
+
+/** The stream of synthetic training scenes an experiment's `synth` block asks for. */
+function synthStream(
+  x: Experiment,
+  shard: { rank: number; size: number } | undefined,
+  decode: DecodeOptions,
+): SynthStream {
+  const s = x.synth!, size = /^(\d+)x(\d+)$/.exec(s.size ?? "384x256");
+  if (!size) throw new Error(`synth.size must be WxH, got ${s.size}`);
+  return new SynthStream({
+    from: s.from,
+    exclude: s.exclude,
+    width: Number(size[1]),
+    height: Number(size[2]),
+    evs: "mixed",
+    bits: "mixed",
+    scenesPerEpoch: s.scenesPerEpoch ?? 600,
+    window: s.window,
+    size: x.crop,
+    stride: x.stride,
+    batch: x.batch,
+    seed: x.seed,
+    augment: x.augment,
+    shard,
+    maxPixels: decode.maxPixels,
+  });
 }
 
 /** The centre crop of an image (all of it when size is 0 or larger). */
@@ -235,11 +279,11 @@ await run("train", async () => {
   if (root) await folder.writeConfig(x);
 
   // Data
-  const train = await findScenes(x.data, "train");
-  if (!train.length) {
+  const decode = decodeOptions(values);
+  const train = x.synth ? [] : await findScenes(x.data, "train");
+  if (!x.synth && !train.length) {
     fail("train", `${x.data}: no training scenes (folders under a Training/ path)`);
   }
-  const decode = decodeOptions(values);
   const val = root ? await validationScenes(x, decode) : [];
   if (!val.length) say("no test scenes with ground truth: validation is off");
   const loaderOptions = {
@@ -252,10 +296,11 @@ await run("train", async () => {
     augment: x.augment,
     decode,
   };
-  const loader = new CropLoader(train, {
-    ...loaderOptions,
-    shard: dp.size > 1 ? { rank: dp.rank, size: dp.size } : undefined,
-  });
+  const shard = dp.size > 1 ? { rank: dp.rank, size: dp.size } : undefined;
+  const loader = x.synth
+    ? synthStream(x, shard, decode)
+    : new CropLoader(train, { ...loaderOptions, shard });
+  if (x.synth) say(`training scenes made as training goes from ${x.synth.from.join(", ")}`);
 
   // Model, teacher, perceptual network
   if (x.vgg) {
@@ -286,9 +331,13 @@ await run("train", async () => {
       // The stage-1 prior's deviation over the first batches of epoch 0 (the same batches on
       // every resume, so the same number).
       const gts: Tensor[] = [];
-      for await (const b of new CropLoader(train, loaderOptions).epoch(0)) {
+      const first = x.synth
+        ? synthStream(x, undefined, decode)
+        : new CropLoader(train, loaderOptions);
+      for await (const b of first.epoch(0)) {
         if (gts.push(b.gt) >= 4) break;
       }
+      if (first instanceof SynthStream) first.close();
       priorScale = priorStd(teacherFrom(s1), gts);
     } else if (x.priorScale !== undefined) priorScale = x.priorScale;
     say(`stage 2: the diffusion model works on z / ${priorScale.toPrecision(4)} (priorScale)`);
@@ -348,10 +397,10 @@ await run("train", async () => {
   if (!(deadline > t0)) fail("train", `--max-minutes must be a positive number`);
   // A run resumed at its last step (killed after its final checkpoint) takes no more.
   outer: for (; trainer.epoch < x.epochs && trainer.step < maxSteps; trainer.epoch++) {
-    let seen = 0;
+    let seen = trainer.batchInEpoch; // batches consumed before a resume are not made again
     let micro: Batch[] = [];
-    for await (const b of loader.epoch(trainer.epoch)) {
-      if (seen++ < trainer.batchInEpoch) continue; // consumed before the resume
+    for await (const b of loader.epoch(trainer.epoch, trainer.batchInEpoch)) {
+      seen++;
       micro.push(b);
       if (micro.length < x.accumulate) continue;
       lastTerms = trainer.trainStep(micro);
@@ -399,6 +448,7 @@ await run("train", async () => {
   if (usr2) Deno.removeSignalListener("SIGUSR2", onSigint);
   if (folder.val.rows.at(-1)?.[0] !== trainer.step) last = validateAndLog();
   if (root) await folder.checkpoint(model, trainer);
+  if (loader instanceof SynthStream) loader.close();
   comm.close();
   if (!root) return;
   const summary = {
