@@ -188,6 +188,22 @@ const cases: Case[] = [
     params: poolParams(pool),
   },
   ...[up, near].flatMap((g) => [
+    ...[5, 1].flatMap((c) => [ // three channels-last images of c channels
+      {
+        task: "resampleNhwc" as const,
+        items: 3 * g.oh,
+        bufs: () => [rand(3 * g.h * g.w * c), rand(3 * g.oh * g.ow * c)],
+        out: [1],
+        params: [...resampleParams({ ...g, planes: 3 }), c],
+      },
+      {
+        task: "resampleNhwcBackward" as const,
+        items: 3,
+        bufs: () => [rand(3 * g.oh * g.ow * c), rand(3 * g.h * g.w * c)],
+        out: [1],
+        params: [...resampleParams({ ...g, planes: 3 }), c],
+      },
+    ]),
     {
       task: "resample" as const,
       items: g.planes * g.oh,

@@ -29,6 +29,8 @@ import {
 import type { Backend, BinaryOp, Gemm, GemmOperand, UnaryOp } from "../backend.ts";
 import { dnnlConv } from "./dnnl_conv.ts";
 import { type Buf, dnnlContext, dtOf, f, type Kernel, toBf16 } from "./dnnl_kernels.ts";
+import { resampleParams } from "./tasks.ts";
+import { parallel } from "./threads.ts";
 
 /** oneDNN eltwise [algorithm, alpha, beta] for a unary op, forward and backward. */
 function eltwise(
@@ -271,7 +273,9 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     name,
     bf16: d.bf16,
     alloc(n, dtype) {
-      return dtype === "bfloat16" ? ctx.bf16(n) : base.alloc(n);
+      const b = dtype === "bfloat16" ? ctx.bf16(n) : f(base.alloc(n));
+      ctx.fresh.add(b);
+      return b;
     },
     free(buf) {
       conv.dirty(buf);
@@ -307,6 +311,9 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       const n = sizeOf(shape);
       if (n === 0) return;
       const a = f(src), b = f(dst);
+      if ((nhwcDims(b) || ctx.fresh.has(b)) && intoChannelsLast(shape, a, so, ss, b, dO, ds)) {
+        return;
+      }
       plain(b);
       if (nhwcDims(a) && channelsLastCopy(shape, a, so, ss, b, dO, ds)) return;
       plain(a);
@@ -395,6 +402,7 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
         (reduce[1] || (reduce[2] && reduce[3]))
       ) {
         const [n, c, h, w] = shape, [rn, rc, rh, rw] = reduce;
+        unmark(f(out));
         return reduceSum32(x, [n, h, w, c], [rn, rh, rw, rc], out);
       }
       base32.reduceSum(x, shape, reduce, out);
@@ -436,7 +444,7 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     },
 
     softmax(x, y, rows, cols) {
-      plain(f(x));
+      plain(f(x), f(y));
       if (!sameType(f(x), f(y))) return base32.softmax(x, y, rows, cols);
       const dt = dtOf(f(x));
       const k = kernel(`softmax ${rows} ${cols} ${dt}`, () => {
@@ -446,7 +454,7 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       run(k, [f(x), f(y)]);
     },
     softmaxBackward(y, g, dx, rows, cols) {
-      plain(f(y), f(g));
+      plain(f(y), f(g), f(dx));
       if (!sameType(f(y), f(g), f(dx))) return base32.softmaxBackward(y, g, dx, rows, cols);
       const dt = dtOf(f(y));
       const k = kernel(`softmax bwd ${rows} ${cols} ${dt}`, () => {
@@ -532,19 +540,45 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     // oneDNN's workspace (the winners) lives in the argmax buffer between the passes, so
     // both passes run in oneDNN, on a source converted to the output's dtype if need be.
     maxPool2d(geo, x, y, argmax) {
-      plain(f(x));
+      plain(f(x), f(y), f(argmax));
       const xs = as(f(x), f(y));
       run(poolKernel("max", geo, false, dtOf(f(y))), [xs, f(y), f(argmax)]);
       if (xs !== f(x)) release(xs);
     },
     maxPool2dBackward(geo, g, argmax, dx) {
-      plain(f(g));
+      plain(f(g), f(dx));
       const gs = as(f(g), f(dx));
       run(poolKernel("max", geo, true, dtOf(f(dx))), [gs, f(argmax), f(dx)]);
       if (gs !== f(g)) release(gs);
     },
-    resample: (geo, x, y) => base32.resample(geo, x, y),
-    resampleBackward: (geo, g, dx) => base32.resampleBackward(geo, g, dx),
+    // Channels-last images are resized as they lie (the TypeScript kernel moves a pixel's
+    // channels together), so an upsampled map keeps the layout of what it is added to.
+    resample(geo, x, y) {
+      const dims = nhwcDims(f(x));
+      if (!dims || dims[0] * dims[1] !== geo.planes || dims[2] !== geo.h) {
+        return base32.resample(geo, x, y);
+      }
+      const [n, c] = dims, p = [...resampleParams({ ...geo, planes: n }), c];
+      widened(
+        (a: Buf, b: Buf) =>
+          parallel("resampleNhwc", n * geo.oh, [f(a), f(b)] as Float32Array[], p, f(b).length),
+        [1],
+      )(f(x), f(y));
+      markNhwc(f(y), [n, c, geo.oh, geo.ow]);
+    },
+    resampleBackward(geo, g, dx) {
+      const dims = nhwcDims(f(g));
+      if (!dims || dims[0] * dims[1] !== geo.planes || dims[2] !== geo.oh) {
+        return base32.resampleBackward(geo, g, dx);
+      }
+      const [n, c] = dims, p = [...resampleParams({ ...geo, planes: n }), c];
+      widened(
+        (a: Buf, b: Buf) =>
+          parallel("resampleNhwcBackward", n, [f(a), f(b)] as Float32Array[], p, f(a).length),
+        [1],
+      )(f(g), f(dx));
+      markNhwc(f(dx), [n, c, geo.h, geo.w]);
+    },
   };
 
   // The base kernels, on plain buffers and taking bf16 ones through fp32 temporaries; each
@@ -606,6 +640,63 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     });
     run(k, [[a, srcOff], [b, dO]]);
     if (whole) markNhwc(b, dims);
+    return true;
+  }
+
+  /**
+   * A copy into a channels-last buffer, written where it lies: into one already marked, or
+   * into a fresh one that a channels-last source fills a channel window of (a concat's
+   * part), which then takes the layout (the concat's other parts follow it). False when the
+   * copy is no box of the destination, and the caller goes plain.
+   */
+  function intoChannelsLast(
+    shape: readonly number[],
+    a: Buf,
+    so: number,
+    ss: readonly number[],
+    b: Buf,
+    dO: number,
+    ds: readonly number[],
+  ): boolean {
+    const from = nhwcDims(a);
+    let dims = nhwcDims(b);
+    if (!dims) {
+      const whole = from && boxOf(shape, ss, so, from);
+      if (!from || !whole || whole.ext.join() !== from.join()) return false;
+      const over = stridesOver(shape, ds, whole);
+      const [n, c, h, w] = from, plane = h * w;
+      if (!over || over[1] !== plane || over[2] !== w || over[3] !== 1) return false;
+      // A single image's copy coalesces to one run: the batch stride is then the whole.
+      const total = n === 1 ? b.length / plane : over[0] / plane;
+      if (!Number.isInteger(total) || b.length !== n * total * plane) return false;
+      if (dO % plane !== 0 || dO / plane + c > total) return false;
+      markNhwc(b, dims = [n, total, h, w]);
+      if (!nhwcDims(b)) return false;
+    }
+    const box = boxOf(shape, ds, dO, dims);
+    if (!box) return false;
+    const last = (ds: readonly number[]) => [ds[1] * ds[2] * ds[3], 1, ds[3] * ds[1], ds[1]];
+    const at = (o: number[], st: number[]) => o.reduce((acc, v, k) => acc + v * st[k], 0);
+    let srcStrides: number[], srcOff = so;
+    if (from) {
+      const sbox = boxOf(shape, ss, so, from);
+      if (!sbox || sbox.ext.join() !== box.ext.join()) return false;
+      srcStrides = last(from);
+      srcOff = at(sbox.origin, srcStrides);
+    } else {
+      const over = stridesOver(shape, ss, box);
+      if (!over) return false;
+      srcStrides = denseOnes(box.ext, over);
+    }
+    const dstStrides = last(dims), ext = box.ext;
+    const k = kernel(
+      `copy into nhwc ${ext} ${srcStrides} ${dstStrides} ${dtOf(a)} ${dtOf(b)}`,
+      () => {
+        const ma = d.md(ext, srcStrides, dtOf(a)), mb = d.md(ext, dstStrides, dtOf(b));
+        return build(d.reorder(ma, mb), [[arg.src, ma], [arg.dst, mb]]);
+      },
+    );
+    run(k, [[a, srcOff], [b, at(box.origin, dstStrides)]]);
     return true;
   }
 

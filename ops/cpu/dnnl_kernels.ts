@@ -131,6 +131,11 @@ export function dnnlContext(base: Backend) {
 
   // ---- Channels-last buffers ----
   const channelsLast = new WeakMap<Buf, readonly number[]>();
+  /**
+   * Buffers not yet written (made by alloc, dropped on any write that passes here): a copy
+   * may lay one out channels-last, as nothing else in it can be plain.
+   */
+  const fresh = new WeakSet<Buf>();
   /** [n, c, h, w] laid out as [n, h, w, c], of element type dt. */
   const nhwcMd = (dims: readonly number[], dt: DataType) =>
     d.md(dims, [dims[1] * dims[2] * dims[3], 1, dims[3] * dims[1], dims[1]], dt);
@@ -138,10 +143,14 @@ export function dnnlContext(base: Backend) {
   const nhwcDims = (b: Buf) => channelsLast.get(b);
   /** Says b now holds a [n, c, h, w] tensor channels-last (where that differs from plain). */
   const markNhwc = (b: Buf, dims: readonly number[]) => {
+    fresh.delete(b);
     if (dims[1] > 1 && dims[2] * dims[3] > 1) channelsLast.set(b, dims);
     else channelsLast.delete(b);
   };
-  const unmark = (b: Buf) => channelsLast.delete(b);
+  const unmark = (b: Buf) => {
+    fresh.delete(b);
+    channelsLast.delete(b);
+  };
 
   /** Reorders b's [n, c, h, w] values (nhwc if `fromNhwc`, else plain) into nhwc dt in `to`. */
   function toNhwc(b: Buf, dims: readonly number[], fromNhwc: boolean, to: Buf): void {
@@ -158,6 +167,7 @@ export function dnnlContext(base: Backend) {
   /** Puts b's values back in plain order, in place, if it holds them channels-last. */
   function plain(...bs: Buf[]): void {
     for (const b of bs) {
+      fresh.delete(b);
       const dims = channelsLast.get(b);
       if (!dims) continue;
       channelsLast.delete(b);
@@ -210,6 +220,7 @@ export function dnnlContext(base: Backend) {
   };
 
   return {
+    fresh,
     asLayout,
     d,
     s,

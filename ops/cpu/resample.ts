@@ -6,7 +6,9 @@
 // correctly through double (53 ≥ 2·24 + 2 bits), and dst · scale is exact in double.
 // Both passes are separable: rows are resized along x once (in double, so the result is
 // what the two-tap formula gives), then blended along y. The forward splits over output
-// rows, the backward over planes (each plane's gradient is its own).
+// rows, the backward over planes (each plane's gradient is its own). Channels-last images
+// ([n, h, w, c], as the oneDNN backend keeps conv outputs) are resized the same way with the
+// c values of a pixel side by side (`…Nhwc`: planes are images, each tap moves c values).
 
 import type { ResampleGeometry, ResampleMode } from "../backend.ts";
 
@@ -99,5 +101,70 @@ export function resampleBackward(
       }
     }
     dx.set(acc, p * h * w);
+  }
+}
+
+/** Output rows [lo, hi) of channels-last images (row r is row r % oh of image ⌊r / oh⌋). */
+export function resampleNhwc(
+  { mode, h, w, oh, ow }: ResampleGeometry,
+  c: number,
+  x: Float32Array,
+  y: Float32Array,
+  lo: number,
+  hi: number,
+): void {
+  const ty = taps(mode, h, oh), tx = taps(mode, w, ow);
+  const rows = [new Float64Array(ow * c), new Float64Array(ow * c)], at = [-1, -1];
+  const resized = (src: number): Float64Array => {
+    const slot = at[0] === src ? 0 : at[1] === src ? 1 : -1;
+    if (slot >= 0) return rows[slot];
+    const k = at[0] === -1 || at[1] !== -1 && at[0] < at[1] ? 0 : 1;
+    const r = rows[k], o = src * w * c;
+    for (let ox = 0; ox < ow; ox++) {
+      const lx = tx.l1[ox], a = o + tx.i0[ox] * c, b = o + tx.i1[ox] * c, d = ox * c;
+      for (let ch = 0; ch < c; ch++) r[d + ch] = (1 - lx) * x[a + ch] + lx * x[b + ch];
+    }
+    at[k] = src;
+    return r;
+  };
+  for (let row = lo; row < hi; row++) {
+    const p = Math.floor(row / oh), oy = row - p * oh, d = row * ow * c;
+    const r0 = resized(p * h + ty.i0[oy]), r1 = resized(p * h + ty.i1[oy]);
+    const ly = ty.l1[oy], hy = 1 - ly;
+    for (let i = 0; i < ow * c; i++) y[d + i] = hy * r0[i] + ly * r1[i];
+  }
+}
+
+/** The gradient of channels-last images [lo, hi). */
+export function resampleNhwcBackward(
+  { mode, h, w, oh, ow }: ResampleGeometry,
+  c: number,
+  dy: Float32Array,
+  dx: Float32Array,
+  lo: number,
+  hi: number,
+): void {
+  const ty = taps(mode, h, oh), tx = taps(mode, w, ow);
+  const acc = new Float64Array(h * w * c), row = new Float64Array(w * c);
+  for (let p = lo; p < hi; p++) {
+    acc.fill(0);
+    for (let oy = 0; oy < oh; oy++) {
+      row.fill(0);
+      const d = (p * oh + oy) * ow * c;
+      for (let ox = 0; ox < ow; ox++) {
+        const lx = tx.l1[ox], a = tx.i0[ox] * c, b = tx.i1[ox] * c, s = d + ox * c;
+        for (let ch = 0; ch < c; ch++) {
+          const g = dy[s + ch];
+          row[a + ch] += (1 - lx) * g;
+          row[b + ch] += lx * g;
+        }
+      }
+      const ly = ty.l1[oy], hy = 1 - ly, a0 = ty.i0[oy] * w * c, a1 = ty.i1[oy] * w * c;
+      for (let i = 0; i < w * c; i++) {
+        acc[a0 + i] += hy * row[i];
+        acc[a1 + i] += ly * row[i];
+      }
+    }
+    dx.set(acc, p * h * w * c);
   }
 }

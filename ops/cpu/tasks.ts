@@ -16,7 +16,7 @@ import { adam } from "./adam.ts";
 import { binary, copy, reduceSum, unary, unaryBackward } from "./elementwise.ts";
 import { layerNorm, layerNormBackwardData, layerNormBackwardWeights } from "./layer_norm.ts";
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from "./pool.ts";
-import { resample, resampleBackward } from "./resample.ts";
+import { resample, resampleBackward, resampleNhwc, resampleNhwcBackward } from "./resample.ts";
 import { softmax, softmaxBackward } from "./softmax.ts";
 
 type Task = (b: Float32Array[], p: readonly number[], lo: number, hi: number) => void;
@@ -126,6 +126,10 @@ const table = {
   /** resampleParams; the forward over output rows, the backward over planes */
   resample: ([x, y], p, lo, hi) => resample(resampling(p), x, y, lo, hi),
   resampleBackward: ([g, dx], p, lo, hi) => resampleBackward(resampling(p), g, dx, lo, hi),
+  /** resampleParams of the images (planes = n) + [channels]; as above */
+  resampleNhwc: ([x, y], p, lo, hi) => resampleNhwc(resampling(p), p[6], x, y, lo, hi),
+  resampleNhwcBackward: ([g, dx], p, lo, hi) =>
+    resampleNhwcBackward(resampling(p), p[6], g, dx, lo, hi),
   /** adamParams over elements */
   adam: ([p, g, m, v], s, lo, hi) =>
     adam(
