@@ -88,7 +88,10 @@ export interface FrameAlignment {
   mode: "reference" | "off" | "translation" | "homography";
   /** Reference pixel (x, y) shows what the frame shows at matrix·(x, y, 1). */
   matrix: Homography;
-  /** Residual with the frame as given, and as aligned (the same when off). */
+  /**
+   * Residual with the frame as given, and as aligned (the same when off); NaN when not
+   * measured (mode off, a frame too small, or no textured pixel well exposed in both).
+   */
   residualBefore: number;
   residualAfter: number;
   /** Every candidate's residual (a frame too small to align has only `off`). */
@@ -350,10 +353,17 @@ function fitWarps(
 
 /** What `mode` keeps of a fit (auto: see the header). */
 function choose({ candidates, scores }: Fit, mode: AlignMode): FrameAlignment {
-  let chosen: 0 | 1 | 2 = mode === "translation" ? 1 : mode === "homography" ? 2 : 0;
+  // With nothing to compare (NaN), any mode leaves the frame as it is.
+  let chosen: 0 | 1 | 2 = Number.isNaN(scores[0])
+    ? 0
+    : mode === "translation"
+    ? 1
+    : mode === "homography"
+    ? 2
+    : 0;
   if (mode === "auto") {
-    if (scores[1] <= (1 - GAIN) * scores[0]) chosen = 1;
-    if (scores[2] <= (1 - GAIN) * scores[chosen]) chosen = 2;
+    if (scores[1] < (1 - GAIN) * scores[0]) chosen = 1;
+    if (scores[2] < (1 - GAIN) * scores[chosen]) chosen = 2;
   }
   const [off, translation, homography] = scores;
   return {
@@ -387,14 +397,18 @@ export function alignBracket(frames: Image[], ref: number, o: AlignOptions = {})
   if (o.linearise && o.evs?.length !== frames.length) {
     throw new Error(`align: a response needs one EV per frame (${frames.length})`);
   }
-  const unmoved = (f: number): FrameAlignment => ({
-    mode: f === ref ? "reference" : "off",
-    matrix: identity(),
-    residualBefore: 0,
-    residualAfter: 0,
-    residuals: { off: 0 },
-    uncovered: 0,
-  });
+  // Not estimated: the reference (residual 0), or off, too small, the reference again (NaN).
+  const unmoved = (f: number): FrameAlignment => {
+    const r = f === ref ? 0 : NaN;
+    return {
+      mode: f === ref ? "reference" : "off",
+      matrix: identity(),
+      residualBefore: r,
+      residualAfter: r,
+      residuals: { off: r },
+      uncovered: 0,
+    };
+  };
   // Too small to estimate anything: a level must keep a few textured pixels.
   if (mode === "off" || Math.min(w, h) < 32) {
     return { frames: frames.slice(), alignments: frames.map((_, f) => unmoved(f)) };
@@ -450,7 +464,9 @@ export function describeAlignment(a: FrameAlignment, frame: number, width: numbe
   if (a.mode === "reference") return `frame ${frame}: the reference`;
   const res = `residual ${a.residualBefore.toFixed(3)} → ${a.residualAfter.toFixed(3)}`;
   if (a.mode === "off") {
-    return `frame ${frame}: not aligned (residual ${a.residualBefore.toFixed(3)})`;
+    return Number.isNaN(a.residualBefore)
+      ? `frame ${frame}: not aligned (no residual measured)`
+      : `frame ${frame}: not aligned (residual ${a.residualBefore.toFixed(3)})`;
   }
   const cx = (width - 1) / 2, cy = (height - 1) / 2, [u, v] = apply(a.matrix, cx, cy);
   const shift = `(${signed(u - cx)}, ${signed(v - cy)}) px`;

@@ -205,8 +205,8 @@ export function refineWarp(
 
 /**
  * For each warp, the median |image(H·x) − template(x)| over the template's points that every
- * warp keeps inside the image and on covered image pixels (0 when none). A median, so movers
- * and what one frame clips do not weigh unless they cover half the points.
+ * warp keeps inside the image and on covered image pixels (NaN when none). A median, so
+ * movers and what one frame clips do not weigh unless they cover half the points.
  */
 export function medianResiduals(
   t: Template,
@@ -227,5 +227,5 @@ export function medianResiduals(
     diffs.forEach((d, j) => kept[j][used] = Math.abs(d[k]));
     used++;
   }
-  return kept.map((v) => used ? v.subarray(0, used).sort()[used >> 1] : 0);
+  return kept.map((v) => used ? v.subarray(0, used).sort()[used >> 1] : NaN);
 }

@@ -215,9 +215,20 @@ Deno.test("auto leaves a registered bracket alone", () => {
     assert(a.residualBefore > 0 && a.residualBefore < 0.02, JSON.stringify(a.residuals));
     strictEqual(a.residualAfter, a.residualBefore);
   }
-  // Off is off, and a frame that is the reference itself is not estimated.
+  // Off is off, and a frame that is the reference itself is not estimated; nor is one with
+  // nothing to compare (black), nor one too small, whatever the mode.
   strictEqual(alignBracket(frames, 1, { mode: "off" }).alignments[0].mode, "off");
   strictEqual(alignBracket([mid, mid], 1, { mode: "homography" }).alignments[0].mode, "off");
+  const black = alignBracket([newImage(W, H, 3, 8), mid], 1, { mode: "homography" });
+  strictEqual(black.alignments[0].mode, "off");
+  assert(Number.isNaN(black.alignments[0].residualBefore));
+  strictEqual(
+    describeAlignment(black.alignments[0], 1, W, H),
+    "frame 1: not aligned (no residual measured)",
+  );
+  const tiny = newImage(20, 10, 3, 8);
+  const tinyCopy = { ...tiny, data: tiny.data.slice() };
+  strictEqual(alignBracket([tinyCopy, tiny], 1, { mode: "translation" }).alignments[0].mode, "off");
 });
 
 Deno.test("transfer curves: histograms find a tone curve, responses map exposures", () => {
