@@ -64,35 +64,41 @@ function lanczosTaps(p: number, out: Float64Array): void {
 function moveCamera(img: Image, truth: Homography): Image {
   const { width: w, height: h, channels: c } = img, out = newImage(w, h, c, img.bitDepth);
   const back = invert(truth), kx = new Float64Array(6), ky = new Float64Array(6);
+  const cols = new Int32Array(6), rows = new Int32Array(6), sum = new Float64Array(c);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const [u, v] = apply(back, x, y);
       if (!(u >= 0 && v >= 0 && u <= w - 1 && v <= h - 1)) continue;
       lanczosTaps(u, kx);
       lanczosTaps(v, ky);
-      const iu = Math.floor(u) - 2, iv = Math.floor(v) - 2;
-      for (let k = 0; k < c; k++) {
-        let sum = 0;
-        for (let j = 0; j < 6; j++) {
-          const row = Math.min(Math.max(iv + j, 0), h - 1) * w;
-          let s = 0;
-          for (let i = 0; i < 6; i++) {
-            s += kx[i] * img.data[(row + Math.min(Math.max(iu + i, 0), w - 1)) * c + k];
-          }
-          sum += ky[j] * s;
-        }
-        out.data[(y * w + x) * c + k] = Math.min(Math.max(sum, 0), 1);
+      for (let i = 0; i < 6; i++) {
+        cols[i] = Math.min(Math.max(Math.floor(u) - 2 + i, 0), w - 1) * c;
+        rows[i] = Math.min(Math.max(Math.floor(v) - 2 + i, 0), h - 1) * w * c;
       }
+      sum.fill(0);
+      for (let j = 0; j < 6; j++) {
+        for (let i = 0; i < 6; i++) {
+          const wt = kx[i] * ky[j], p = rows[j] + cols[i];
+          for (let k = 0; k < c; k++) sum[k] += wt * img.data[p + k];
+        }
+      }
+      for (let k = 0; k < c; k++) out.data[(y * w + x) * c + k] = Math.min(Math.max(sum[k], 0), 1);
     }
   }
   return out;
 }
 
-/** `img` through `curve`, with Gaussian noise of σ `noise`, quantised to 8 bits. */
-function reexpose(img: Image, curve: (v: number) => number, noise = 0, seed = 1): Image {
-  const n = new Rng(seed).normal(img.data.length, 0, noise);
+/** Unit Gaussian noise for a frame, drawn once (the RNG's normals are slow to draw). */
+const noise = new Rng(1).normal(W * H * 3);
+
+/**
+ * `img` through `curve`, with Gaussian noise of σ `sigma` (drawn from `noise` from `offset`
+ * on, so two frames get different noise), quantised to 8 bits.
+ */
+function reexpose(img: Image, curve: (v: number) => number, sigma: number, offset = 0): Image {
+  const n = noise.length;
   const data = img.data.map((v, i) =>
-    Math.round(Math.min(Math.max(curve(v) + n[i], 0), 1) * 255) / 255
+    Math.round(Math.min(Math.max(curve(v) + sigma * noise[(i + offset) % n], 0), 1) * 255) / 255
   );
   return { ...img, data };
 }
@@ -187,7 +193,7 @@ Deno.test("a turn across the bracket's own exposures moves the estimate by the t
 
 Deno.test("noise and a mover do not pull the estimate", () => {
   const truth = translation(12.6, 7.9), moved = moveCamera(short, truth);
-  const noisy = reexpose(moved, (v) => v, 0.02, 7);
+  const noisy = reexpose(moved, (v) => v, 0.02, 12345);
   // A 140×110 block of wood pasted over the window (6% of the frame).
   const mover = { ...moved, data: moved.data.slice() };
   for (let y = 0; y < 110; y++) {
