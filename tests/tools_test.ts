@@ -112,10 +112,9 @@ Deno.test("infer: a handheld frame is aligned (--align auto), or left as it is (
         }
       }
     }
-    const files = [moved, s.ldrs[1], s.ldrs[2]].map((img, i) => `${tmp}/${i + 1}.tif`);
-    for (const [i, img] of [moved, s.ldrs[1], s.ldrs[2]].entries()) {
-      await Deno.writeFile(files[i], encodeTiff(img, 16));
-    }
+    const frames = [moved, s.ldrs[1], s.ldrs[2]],
+      files = frames.map((_, i) => `${tmp}/${i + 1}.tif`);
+    for (const [i, img] of frames.entries()) await Deno.writeFile(files[i], encodeTiff(img, 16));
     const run = async (align: string) => {
       const r = await runTool("infer", [
         ...TINY_UNTRAINED,
