@@ -3,7 +3,8 @@
 //     the same split by region (imaging/regions.ts): where the reference is well exposed,
 //     bright, dark, and where something moves or not.
 //   --real DIR: every bracket below DIR (no ground truth) → the checks of
-//     imaging/consistency.ts: reference, highlight, shadow and fill consistency.
+//     imaging/consistency.ts: reference, highlight, shadow and fill consistency, against the
+//     method's frames (its response's convention) aligned by a homography in any case.
 // `--help` lists the flags.
 
 import { findScenes, loadScene } from "../datasets/dataset.ts";
@@ -14,7 +15,7 @@ import { type Image, toRgb } from "../io/image.ts";
 import { CHECKS, consistency } from "../imaging/consistency.ts";
 import { mergeBracket } from "../imaging/merge.ts";
 import { type HdrMetrics, hdrMetrics } from "../imaging/metrics.ts";
-import { prepareBracket, type PreparedBracket } from "../imaging/prepare.ts";
+import { prepareBracket, type PreparedBracket, type PrepareOptions } from "../imaging/prepare.ts";
 import { regionMasks, REGIONS, type RegionScore, scoreRegions } from "../imaging/regions.ts";
 import { previewImage } from "../imaging/tonemap.ts";
 import { fusePrepared } from "../model/pipeline.ts";
@@ -128,6 +129,25 @@ function regionTable(rows: Row[], names: readonly string[], title: string): unkn
   return summary;
 }
 
+/**
+ * The frames a result is checked against: the method's own three, in its response's
+ * convention, but aligned by a homography whatever the method's --align (so a method that
+ * did not align is measured against frames that are).
+ */
+function checkFrames(
+  bracket: Bracket,
+  prepared: PreparedBracket,
+  o: PrepareOptions,
+): [Image[], number[]] {
+  if (o.align === "homography") return [prepared.ldrs, prepared.evs];
+  const r = prepareBracket(bracket, {
+    ...o,
+    align: "homography",
+    response: prepared.response ?? undefined,
+  });
+  return [r.ldrs, r.evs];
+}
+
 /** The method's HDR for a prepared bracket, or the named file of another method. */
 function runner(
   choice: ModelChoice | null,
@@ -219,10 +239,8 @@ await run("eval", async () => {
   const t0 = performance.now();
   for (const [i, item] of items.entries()) {
     const { bracket, gt } = await item.load();
-    const prepared = prepareBracket(
-      bracket,
-      await bracketOptions(values, bracket.files.length),
-    );
+    const options = await bracketOptions(values, bracket.files.length);
+    const prepared = prepareBracket(bracket, options);
     const t = performance.now();
     const out = await fuse(item.name, prepared, gt ?? undefined);
     const seconds = (performance.now() - t) / 1000;
@@ -239,7 +257,7 @@ await run("eval", async () => {
         scene: item.name,
         frames,
         seconds,
-        regions: consistency(out, prepared.ldrs, prepared.evs),
+        regions: consistency(out, ...checkFrames(bracket, prepared, options)),
       };
     rows.push(row);
     if (values.save) {
