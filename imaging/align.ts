@@ -25,12 +25,14 @@
 // reference's values (0..1), between the reference's green and the transferred frame's sampled
 // through the warp. It is taken over the reference's textured pixels (the stronger-gradient
 // half of its valid pixels, at most 40 000, evenly thinned: misalignment shows at edges, and
-// flat areas would only add noise), after the σ 0.7 smoothing, at the finest level of at most
-// a megapixel. Every candidate is scored on the same pixels, those that all keep inside the
-// frame and valid there. A median, so movers count only once they cover half those pixels.
+// flat areas would only add noise), after the σ 0.7 smoothing, at the finest level used.
+// Every candidate is scored on the same pixels, those that all keep inside the frame and valid
+// there. A median, so movers count only once they cover half those pixels. With no such pixel
+// (a frame black or clipped wherever the reference has texture) it is NaN, and the frame goes
+// through unchanged whatever the mode.
 //
-// `auto` keeps a translation when it lowers the identity's residual by 5% or more, and a
-// homography when it lowers the best simpler candidate's by 5% or more; otherwise the frame
+// `auto` keeps a translation when it lowers the identity's residual by more than 5%, and a
+// homography when it lowers the best simpler candidate's by more than 5%; otherwise the frame
 // goes through unchanged.
 //
 // Borders: the reference pixels whose warped position falls outside the frame are filled

@@ -41,7 +41,7 @@ export interface LkOptions {
  * A pixel takes part where at least this share of its smoothing kernel fell on valid pixels
  * (plane.ts smoothValid), in the template and, at the warped position, in the image.
  */
-export const MIN_COVERAGE = 0.9;
+const MIN_COVERAGE = 0.9;
 /** Photometric terms solved with the warp: gain, offset, blur (see the header). */
 const PHOTOMETRIC = 3;
 /** Tukey's constant for 95% efficiency under Gaussian noise. */
