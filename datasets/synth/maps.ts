@@ -92,8 +92,9 @@ export async function readMaps(
     const walk = async (dir: string, depth: number) => {
       for await (const e of Deno.readDir(dir)) {
         const path = `${dir}/${e.name}`;
-        if (e.isFile && MATERIAL.test(e.name)) inside.push(path);
-        else if (e.isDirectory && depth < 3) await walk(path, depth + 1);
+        const kind = e.isSymlink ? await Deno.stat(path).catch(() => null) : e; // followed
+        if (kind?.isFile && MATERIAL.test(e.name)) inside.push(path);
+        else if (kind?.isDirectory && depth < 3) await walk(path, depth + 1);
       }
     };
     await walk(p.replace(/\/+$/, ""), 0);
