@@ -212,7 +212,11 @@ export class Dnnl {
   }
 
   /** A plain memory descriptor: dims with element strides (row-major when omitted). */
-  md(dims: readonly number[], strides?: readonly number[], dt: DataType = dataType.f32): MemoryDesc {
+  md(
+    dims: readonly number[],
+    strides?: readonly number[],
+    dt: DataType = dataType.f32,
+  ): MemoryDesc {
     const st = strides ?? dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
     const md = new Uint8Array(SIZES.memoryDesc);
     this.check(
