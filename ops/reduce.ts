@@ -1,8 +1,10 @@
 // Sums and means over axes.  x [...] → out with the reduced axes dropped (or kept as 1).
 //   d sum / dx = g broadcast back;  d mean / dx = g broadcast back / count
 
+import { affine } from "./arith.ts";
 import { record } from "./autograd.ts";
 import { expand, reshape } from "./layout.ts";
+import { toDtype } from "./precision.ts";
 import { axisOf } from "./shape.ts";
 import { empty, type Tensor } from "./tensor.ts";
 
@@ -27,10 +29,11 @@ function reduceScaled(
   x.backend.reduceSum(x.buffer, x.shape, reduce, out.buffer);
   if (scale !== 1) x.backend.unary("affine", out.buffer, out.buffer, scale, 0);
   return record(out, op, [x], (g) => {
-    const gk = reshape(g, kept);
+    // Scaled and put in x's dtype while small, then broadcast: one pass over dx.
+    const gs = scale !== 1 ? affine(g, scale, 0) : g, gd = toDtype(gs, x.dtype);
+    const gk = reshape(gd, kept);
     const dx = expand(gk, x.shape);
-    gk.dispose();
-    if (scale !== 1) x.backend.unary("affine", dx.buffer, dx.buffer, scale, 0);
+    for (const t of new Set([gk, gd, gs])) if (t !== g) t.dispose();
     return [dx];
   }, []);
 }
