@@ -242,7 +242,7 @@ Deno.test("serve: a job gives infer's output for the same files and flags, strea
       assertEquals(ref.headers.get("content-type"), "image/png");
       await ref.body?.cancel();
       // The response infer estimated and saved is the one the page offers...
-      const curve = await fetch(`${s.url}api/jobs/${r.id}/response.json?download`);
+      const curve = await fetch(`${s.url}api/jobs/${r.id}/result.response.json?download`);
       assertEquals(
         curve.headers.get("content-disposition"),
         `attachment; filename="ev-2.response.json"`,
@@ -268,7 +268,7 @@ Deno.test("serve: a job gives infer's output for the same files and flags, strea
         new Uint8Array(await exrB.arrayBuffer()),
         await Deno.readFile(`${tmp}/file.exr`),
       );
-      const none = await fetch(`${s.url}api/jobs/${b.id}/response.json`);
+      const none = await fetch(`${s.url}api/jobs/${b.id}/result.response.json`);
       assertEquals(none.status, 404, "nothing estimated, nothing offered");
       await none.body?.cancel();
     });
@@ -392,7 +392,7 @@ Deno.test("serve: client paths never reach the file system", async () => {
           `api/jobs/${r.id}/%2e%2e`,
           `api/jobs/${r.id}/in`,
           `api/jobs/../../etc/passwd`,
-          `api/jobs/${r.id!.replace(/.$/, "0")}/result.hdr`,
+          `api/jobs/${r.id!.replace(/.$/, (c) => (c === "0" ? "1" : "0"))}/result.hdr`, // not a job
           "app.js/../../README.md",
           "web/app.js",
           "..%2FREADME.md",

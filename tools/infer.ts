@@ -2,21 +2,18 @@
 // tone-mapped PNG preview beside it. `--help` lists the flags.
 
 import type { Bracket } from "../io/bracket.ts";
-import { writeImage } from "../io/codecs.ts";
 import { describeScene, loadScene } from "../datasets/dataset.ts";
 import { chooseFrames } from "../imaging/frames.ts";
-import { prepareBracket } from "../imaging/prepare.ts";
 import { describeAlignment } from "../imaging/align.ts";
-import { describeResponse, responseToJson } from "../imaging/response.ts";
-import { writeTextAtomic } from "../io/files.ts";
+import { describeResponse } from "../imaging/response.ts";
 import type { Image } from "../io/image.ts";
-import { previewImage } from "../imaging/tonemap.ts";
-import { fusePrepared, readBracket } from "../model/pipeline.ts";
+import { readBracket } from "../model/pipeline.ts";
 import { LFDiff } from "../model/lfdiff.ts";
 import { CONFIGS } from "../model/config.ts";
 import { BRACKET_FLAGS, bracketOptions } from "./bracket_flags.ts";
+import { framesUsed, fuseWithFlags, writeFusion } from "./fusion.ts";
 import { decodeOptions, fail, flags, run } from "./cli.ts";
-import { chooseModel, MODEL_FLAGS, type ModelChoice, SHIPPED, useDevice } from "./model_flags.ts";
+import { chooseModel, MODEL_FLAGS, type ModelChoice, SHIPPED } from "./model_flags.ts";
 
 const baseName = (f: string) => f.split("/").pop()!.replace(/\.[^.]+$/, "");
 const SAMPLE = new URL("../samples/bracket/", import.meta.url).pathname;
@@ -144,10 +141,7 @@ await run("infer", async () => {
   if (!/\.(hdr|exr)$/i.test(out)) {
     fail("infer", `--out ${out}: the HDR output must end in .hdr or .exr`);
   }
-  useDevice(values.device);
-  const choice = await chooseModel(values, say);
   const { width, height } = bracket.ldrs[0];
-  const tile = choice.tileFor(width, height);
   const tRead = performance.now();
   let last = 0;
   const onProgress = (what: string, done: number, total: number) => {
@@ -157,36 +151,29 @@ await run("infer", async () => {
       say(`${what} ${done}/${total} (${((now - tRead) / 1000).toFixed(1)} s)`);
     }
   };
-  const o = { ...prep, steps: choice.steps, seed: choice.seed, tile, onProgress };
-  const prepared = prepareBracket(bracket, o);
-  const roles = ["short", "reference", "long"];
-  say(
-    `${width}x${height}, ${bracket.files.length} frames (EVs ${bracket.evSource}); the network sees ${
-      prepared.choice.indices.map((i, k) =>
-        `${baseName(bracket.files[i])} (EV ${bracket.evs[i].toFixed(2)}, ${roles[k]})`
-      ).join(", ")
-    }; variant ${choice.model.config.variant}, ${choice.steps} DDIM steps${
-      tile ? `, tiles of ${tile}` : ""
-    }`,
-  );
-  for (const [k, a] of prepared.alignments.entries()) {
-    const f = prepared.choice.indices[k];
-    if (k !== 1) say(describeAlignment(a, f + 1, width, height));
-  }
-  say(`response: ${describeResponse(prepared.response)}`);
-  const { hdr, timings } = fusePrepared(choice.model, prepared, { ...o, gt: gt ?? undefined });
+  const f = await fuseWithFlags(bracket, values, {
+    say,
+    onProgress,
+    gt: gt ?? undefined,
+    onPrepared: (p) => {
+      say(
+        `${width}x${height}, ${bracket.files.length} frames (EVs ${bracket.evSource}); the network sees ${
+          framesUsed(p).map((u) => `${baseName(u.file)} (EV ${u.ev.toFixed(2)}, ${u.role})`)
+            .join(", ")
+        }; variant ${p.choice.model.config.variant}, ${p.choice.steps} DDIM steps${
+          p.tile ? `, tiles of ${p.tile}` : ""
+        }`,
+      );
+      for (const u of framesUsed(p)) {
+        if (u.role !== "reference") say(describeAlignment(u.alignment, u.index + 1, width, height));
+      }
+      say(`response: ${describeResponse(p.prepared.response)}`);
+    },
+  });
+  const { prepared, choice, timings } = f;
   const tWrite = performance.now();
-  await Deno.mkdir(out.replace(/\/[^/]*$/, "") || ".", { recursive: true });
-  await writeImage(out, hdr);
-  const preview = out.replace(/\.(hdr|exr)$/i, ".png");
-  await writeImage(preview, previewImage(hdr));
-  // An estimated response is kept, so the same camera's next bracket can reuse it.
-  const responseFile = prepared.response?.source === "estimated"
-    ? out.replace(/\.(hdr|exr)$/i, ".response.json")
-    : null;
-  if (responseFile) {
-    await writeTextAtomic(responseFile, responseToJson(prepared.response!) + "\n");
-  }
+  const written = await writeFusion(out, f, { preview: true });
+  const preview = written.preview!;
   const seconds = {
     read: (tRead - t0) / 1000,
     prior: timings.prior / 1000,
@@ -203,20 +190,20 @@ await run("infer", async () => {
     evSource: bracket.evSource,
     response: {
       source: prepared.response?.source ?? "linear",
-      file: responseFile,
+      file: written.response,
       coverage: prepared.response?.coverage,
       black: prepared.response?.black,
     },
-    frames: prepared.choice.indices.map((i, k) => ({
-      file: bracket.files[i],
-      ev: bracket.evs[i],
-      role: roles[k],
+    frames: framesUsed(f).map((u) => ({
+      file: u.file,
+      ev: u.ev,
+      role: u.role,
       alignment: {
-        mode: prepared.alignments[k].mode,
-        matrix: prepared.alignments[k].matrix,
-        residualBefore: prepared.alignments[k].residualBefore,
-        residualAfter: prepared.alignments[k].residualAfter,
-        uncovered: prepared.alignments[k].uncovered,
+        mode: u.alignment.mode,
+        matrix: u.alignment.matrix,
+        residualBefore: u.alignment.residualBefore,
+        residualAfter: u.alignment.residualAfter,
+        uncovered: u.alignment.uncovered,
       },
     })),
     /** The HDR's scale: 1.0 is what saturates the shortest frame used (see the README). */

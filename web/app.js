@@ -313,7 +313,7 @@ async function showResult(id, info) {
   };
   $("#download-exr").href = `/api/jobs/${id}/result.exr?download`;
   $("#download-hdr").href = `/api/jobs/${id}/result.hdr?download`;
-  $("#download-response").href = `/api/jobs/${id}/response.json?download`;
+  $("#download-response").href = `/api/jobs/${id}/result.response.json?download`;
   $("#download-response").hidden = !info.responseSaved;
   const frames = info.frames.map((f) => `${f.name} (EV ${f.ev.toFixed(2)}, ${f.role})`);
   $("#summary").textContent =

@@ -1,27 +1,25 @@
 // The page's fusions and probes, run off the server's thread: the network runs synchronously,
 // and here its progress messages reach the server (and the page's event stream) while it
-// runs. A job takes infer's path: readBracket, bracketOptions, chooseModel, prepareBracket,
-// fusePrepared, then the HDR written as infer writes it. Cancelling sets a shared flag that
+// runs. A job takes infer's path: readBracket, then tools/fusion.ts (the model and frames the
+// flags choose, the network, the files written as infer writes them). Cancelling sets a shared flag that
 // the next progress message turns into an error, which unwinds the network's scopes.
 
 /// <reference lib="deno.worker" />
 
 import { decodeImage, encodeImage, writeImage } from "../../io/codecs.ts";
 import { exposureTime } from "../../io/exif.ts";
-import { escapeText, writeTextAtomic } from "../../io/files.ts";
+import { escapeText } from "../../io/files.ts";
 import { type Image, newImage, toRgb } from "../../io/image.ts";
 import { decodeRaw, isRaw } from "../../io/raw.ts";
 import { srgbEncode } from "../../imaging/tonemap.ts";
 import { describeAlignment } from "../../imaging/align.ts";
-import { prepareBracket } from "../../imaging/prepare.ts";
-import { describeResponse, responseToJson } from "../../imaging/response.ts";
-import { fusePrepared, readBracket } from "../../model/pipeline.ts";
-import { bracketOptions } from "../bracket_flags.ts";
+import { describeResponse } from "../../imaging/response.ts";
+import { readBracket } from "../../model/pipeline.ts";
+import { framesUsed, fuseWithFlags, writeFusion } from "../fusion.ts";
 import { chooseModel, MODEL_FLAGS, useDevice } from "../model_flags.ts";
 import type { JobInput, JobResult } from "./jobs.ts";
 import type { ProbeResult, WorkerReply, WorkerRequest } from "./fusion.ts";
 
-const ROLES = ["short", "reference", "long"];
 /** The model flags as infer's parser gives them when not given: their defaults. */
 const MODEL_DEFAULTS = Object.fromEntries(
   Object.entries(MODEL_FLAGS).flatMap(([k, f]) => "default" in f ? [[k, f.default]] : []),
@@ -44,61 +42,48 @@ async function fuse(
   };
   onProgress("reading", 0, input.files.length);
   const bracket = await readBracket(input.files, { evs: input.evs, decode: input.decode });
-  const prep = await bracketOptions(input.values, bracket.files.length);
-  useDevice(input.device);
   const notes: string[] = [];
-  const choice = await chooseModel(
-    { ...MODEL_DEFAULTS, ...input.values, ...input.model.values, device: input.device },
-    (s) => notes.push(s),
-  );
-  const { width, height } = bracket.ldrs[0];
-  const tile = choice.tileFor(width, height);
   const tRead = performance.now();
-  const o = { ...prep, steps: choice.steps, seed: choice.seed, tile, onProgress };
-  onProgress("preparing", 0, 1);
-  const prepared = prepareBracket(bracket, o);
-  const { hdr, timings } = fusePrepared(choice.model, prepared, o);
+  const f = await fuseWithFlags(
+    bracket,
+    { ...MODEL_DEFAULTS, ...input.values, ...input.model.values, device: input.device },
+    { say: (s) => notes.push(s), onProgress },
+  );
   onProgress("writing", 0, 1);
   const tWrite = performance.now(), out = `${input.dir}/out`;
-  await Deno.mkdir(out, { recursive: true });
-  await writeImage(`${out}/result.exr`, hdr);
-  await writeImage(`${out}/result.hdr`, hdr);
-  const ref = prepared.choice.indices[1];
-  const refImage = bracket.ldrs[ref];
+  const written = await writeFusion(`${out}/result.exr`, f, { preview: false });
+  await writeImage(`${out}/result.hdr`, f.hdr);
+  const { width, height } = bracket.ldrs[0];
+  const ref = f.prepared.choice.indices[1], refImage = bracket.ldrs[ref];
   await writeImage(
     `${out}/reference.png`,
     bracket.encoding === "linear" ? forDisplay(refImage) : refImage,
   );
-  // An estimated response is kept, as infer keeps it, for the same camera's next bracket.
-  const estimated = prepared.response?.source === "estimated";
-  if (estimated) {
-    await writeTextAtomic(`${out}/response.json`, responseToJson(prepared.response!) + "\n");
-  }
-  const names = input.files.map((f) => input.labels[f]);
+  const names = input.files.map((file) => input.labels[file]);
   return {
     width,
     height,
     evs: bracket.evs,
     evSource: bracket.evSource,
-    frames: prepared.choice.indices.map((i, k) => ({
-      name: names[i],
-      ev: bracket.evs[i],
-      role: ROLES[k],
-      alignment: describeAlignment(prepared.alignments[k], i + 1, width, height),
+    frames: framesUsed(f).map((u) => ({
+      name: names[u.index],
+      ev: u.ev,
+      role: u.role,
+      alignment: describeAlignment(u.alignment, u.index + 1, width, height),
     })),
     ref,
-    response: describeResponse(prepared.response),
-    responseSaved: estimated,
-    variant: choice.model.config.variant,
-    steps: choice.steps,
-    seed: choice.seed,
-    tile,
-    trained: choice.trained,
+    response: describeResponse(f.prepared.response),
+    responseSaved: written.response !== null,
+    variant: f.choice.model.config.variant,
+    steps: f.choice.steps,
+    seed: f.choice.seed,
+    tile: f.tile,
+    trained: f.choice.trained,
     notes,
     seconds: {
       read: (tRead - t0) / 1000,
-      prior: timings.prior / 1000,
-      reconstruction: timings.reconstruction / 1000,
+      prior: f.timings.prior / 1000,
+      reconstruction: f.timings.reconstruction / 1000,
       write: (performance.now() - tWrite) / 1000,
       total: (performance.now() - t0) / 1000,
     },

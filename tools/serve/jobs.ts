@@ -54,7 +54,7 @@ export const RESULT_FILES: Record<string, { type: string; suffix: string }> = {
   "result.exr": { type: "image/x-exr", suffix: "-hdr.exr" },
   "result.hdr": { type: "image/vnd.radiance", suffix: "-hdr.hdr" },
   "reference.png": { type: "image/png", suffix: "-reference.png" },
-  "response.json": { type: "application/json", suffix: ".response.json" },
+  "result.response.json": { type: "application/json", suffix: ".response.json" },
 };
 
 export type JobEvent =

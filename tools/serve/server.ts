@@ -305,7 +305,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       throw new HttpError(409, "the job has no results");
     }
     const r = job.last.result;
-    if (name === "response.json" && !r.responseSaved) {
+    if (name === "result.response.json" && !r.responseSaved) {
       throw new HttpError(404, "no response was estimated for this bracket");
     }
     const stem = r.frames[1].name.replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9._-]+/g, "_");
