@@ -10,6 +10,7 @@ import { findScenes, loadScene, type Scene } from "../datasets/dataset.ts";
 import { type Image, newImage } from "../io/image.ts";
 import { type Batch, CropLoader } from "../datasets/loader.ts";
 import { SynthStream } from "../datasets/synth_stream.ts";
+import { regionScore, wellExposed } from "../imaging/regions.ts";
 import { hdrMetrics } from "../imaging/metrics.ts";
 import { muLaw } from "../imaging/tonemap.ts";
 import { loadLFDiff } from "../model/checkpoint.ts";
@@ -190,12 +191,18 @@ async function validationScenes(x: Experiment, decode: DecodeOptions): Promise<S
   return out;
 }
 
-/** μ-law L1 and PSNR-μ/-L of the model on the scenes, as inference runs it. */
+/**
+ * μ-law L1 and PSNR-μ/-L of the model on the scenes, as inference runs it, and PSNR-μ where
+ * the reference is well exposed (where the answer is the reference itself: imaging/regions.ts).
+ */
 function validate(model: LFDiff, scenes: Scene[]) {
-  let loss = 0, psnrMu = 0, psnrL = 0;
+  let loss = 0, psnrMu = 0, psnrL = 0, psnrMuWell = 0;
   for (const s of scenes) {
     const { hdr } = fuseBracket(model, s.ldrs, { evs: s.evs, seed: 0, gt: s.gt! });
-    const m = hdrMetrics({ ...hdr, bitDepth: 32 }, s.gt!);
+    const out: Image = { ...hdr, bitDepth: 32 };
+    const m = hdrMetrics(out, s.gt!);
+    const well = regionScore(out, s.gt!, wellExposed(s.ldrs[1]));
+    psnrMuWell += Math.min(well?.psnrMu ?? m.psnrMu, 100) / scenes.length;
     let l1 = 0;
     for (let i = 0; i < hdr.data.length; i++) {
       l1 += Math.abs(muLaw(hdr.data[i]) - muLaw(s.gt!.data[i]));
@@ -204,7 +211,7 @@ function validate(model: LFDiff, scenes: Scene[]) {
     psnrMu += m.psnrMu / scenes.length;
     psnrL += m.psnrL / scenes.length;
   }
-  return { loss, psnrMu, psnrL };
+  return { loss, psnrMu, psnrL, psnrMuWell };
 }
 
 await run("train", async () => {
@@ -367,11 +374,19 @@ await run("train", async () => {
   const validateAndLog = () => {
     if (!val.length) return null;
     const r = validate(model, val);
-    folder.val.add({ step: trainer.step, loss: r.loss, psnr_mu: r.psnrMu, psnr_l: r.psnrL });
+    folder.val.add({
+      step: trainer.step,
+      loss: r.loss,
+      psnr_mu: r.psnrMu,
+      psnr_l: r.psnrL,
+      psnr_mu_well: r.psnrMuWell,
+    });
     say(
       `validation at step ${trainer.step}: μ-law L1 ${r.loss.toFixed(5)}, PSNR-μ ${
         r.psnrMu.toFixed(2)
-      } dB, PSNR-L ${r.psnrL.toFixed(2)} dB`,
+      } dB, PSNR-L ${r.psnrL.toFixed(2)} dB, PSNR-μ where the reference is well exposed ${
+        r.psnrMuWell.toFixed(2)
+      } dB`,
     );
     return r;
   };
