@@ -12,7 +12,8 @@
 // (ops/precision.ts says which): conv and matmul compute in bf16 with fp32 accumulation
 // when a buffer of theirs is bf16, eltwise, binary, pooling and copies run on bf16 as they
 // are, softmax and layer norm keep fp32 statistics, and the TypeScript kernels get fp32
-// copies of bf16 buffers (`widened`).
+// copies of bf16 buffers (`widened`). Conv outputs stay channels-last for the primitives
+// that can read them so (dnnl_kernels.ts); the rest get them back in plain order (`onPlain`).
 
 import {
   alg,

@@ -8,11 +8,12 @@
 // Channels-last: oneDNN's convs run on [n, h, w, c] (nhwc) activations, as PyTorch's
 // channels-last does, and a conv writes its output that way straight into the tensor's
 // buffer, which is then marked (`nhwc`). The ops never see it: a primitive that knows the
-// layout (conv, eltwise, binary, layer norm, pooling, sums over h and w) reads the buffer as
-// it is and marks what it writes; any other puts the buffer back in plain order first
-// (`plain`, in place). So a chain of convs, activations, residual adds and norms runs with
-// no reorder between its convs; before, each conv reordered its input into oneDNN's
-// layout and its output back (a quarter of a bf16 training step, a tenth in fp32).
+// layout (conv, eltwise, binary, layer norm, average pooling, sums over h and w, resampling,
+// copies of a box of the tensor) reads the buffer as it is and marks what it writes; any
+// other puts the buffer back in plain order first (`plain`, in place). So a chain of convs,
+// activations, residual adds, norms and concats runs with no reorder between its convs;
+// before, each conv reordered its input into oneDNN's layout and its output back (a quarter
+// of a bf16 training step, a tenth in fp32).
 
 import {
   arg,
