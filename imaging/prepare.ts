@@ -46,6 +46,11 @@ export interface PreparedBracket {
   response: Response | null;
   /** How each of the three frames was aligned to the reference. */
   alignments: [FrameAlignment, FrameAlignment, FrameAlignment];
+  /** Every frame of the bracket in the reference's geometry, as decoded (./extend.ts). */
+  aligned: Image[];
+  /** Every frame's EV from the network's short frame (negative: shorter than it). */
+  alignedEvs: number[];
+  encoding: "display" | "linear";
 }
 
 /** Pixels of the reference that every warped frame covers (1). */
@@ -61,6 +66,15 @@ function covered(alignments: FrameAlignment[], width: number, height: number): U
     }
   }
   return out;
+}
+
+/** A frame of the bracket in the network's convention (its response undone, or linear). */
+export function inConvention(
+  img: Image,
+  p: Pick<PreparedBracket, "encoding" | "response">,
+): Image {
+  if (p.encoding === "linear") return linearToConvention(img);
+  return p.response!.source === "gamma" ? img : toConvention(img, p.response!);
 }
 
 /** A linear frame (1.0 = saturation) in the convention. */
@@ -84,9 +98,7 @@ export function prepareBracket(
   const aligned = alignBracket(ldrs, choice.ref, { mode: o.align ?? "auto" });
   const all = aligned.frames, picked = [all[a], all[b], all[c]];
   let response: Response | null = null;
-  let frames: Image[];
-  if (encoding === "linear") frames = picked.map(linearToConvention);
-  else {
+  if (encoding !== "linear") {
     const r = o.response ?? "auto";
     const { width, height } = ldrs[0];
     response = r === "auto"
@@ -94,13 +106,15 @@ export function prepareBracket(
       : r === "gamma"
       ? gammaResponse()
       : r;
-    frames = response.source === "gamma" ? picked : picked.map((f) => toConvention(f, response!));
   }
+  const how = { encoding: encoding ?? "display", response } as const;
   return {
-    ldrs: frames as [Image, Image, Image],
+    ldrs: picked.map((f) => inConvention(f, how)) as [Image, Image, Image],
     evs: normaliseEvs([evs[a], evs[b], evs[c]]) as [number, number, number],
     choice,
-    response,
     alignments: [a, b, c].map((i) => aligned.alignments[i]) as PreparedBracket["alignments"],
+    aligned: all,
+    alignedEvs: evs.map((e) => e - evs[a]),
+    ...how,
   };
 }

@@ -1,9 +1,11 @@
 // From files to an HDR image, the path `infer` and the page (`serve`) share: load the
 // bracket (io/bracket.ts), choose and prepare its frames (imaging/prepare.ts), fuse them
-// (./fuse.ts). The result is in shortest-exposure units of the frames the network saw.
+// (./fuse.ts), extend the highlights from the bracket's other frames (imaging/extend.ts).
+// The result is in shortest-exposure units of the frames the network saw.
 
 import { type Bracket, loadBracket, loadBracketFolder } from "../io/bracket.ts";
 import type { DecodeOptions, Image } from "../io/image.ts";
+import { extendRange, type Extension } from "../imaging/extend.ts";
 import { prepareBracket, type PreparedBracket, type PrepareOptions } from "../imaging/prepare.ts";
 import { fuseBracket, type FuseTimings } from "./fuse.ts";
 import type { LFDiff } from "./lfdiff.ts";
@@ -40,12 +42,16 @@ export function readBracket(
     : loadBracket(input, o.evs, o.decode);
 }
 
-/** Fuses a prepared bracket; `gt` feeds the s1 variant (a stage-1 diagnostic). */
+/**
+ * Fuses a prepared bracket, then takes highlights the network's short frame clipped from the
+ * bracket's shorter frames, if it has any (imaging/extend.ts). `gt` feeds the s1 variant (a
+ * stage-1 diagnostic).
+ */
 export function fusePrepared(
   model: LFDiff,
   prepared: PreparedBracket,
   o: PipelineOptions & { gt?: Image } = {},
-): { hdr: Image; timings: FuseTimings } {
+): { hdr: Image; timings: FuseTimings; extension: Extension } {
   const { hdr, timings } = fuseBracket(model, prepared.ldrs, {
     evs: prepared.evs,
     steps: o.steps,
@@ -55,7 +61,8 @@ export function fusePrepared(
     gt: o.gt,
     onProgress: o.onProgress,
   });
-  return { hdr: { ...hdr, bitDepth: 32 }, timings };
+  const extension = extendRange({ ...hdr, bitDepth: 32 }, prepared);
+  return { hdr: extension.hdr, timings, extension };
 }
 
 export async function fuseFiles(

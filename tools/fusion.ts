@@ -10,6 +10,7 @@ import type { Image } from "../io/image.ts";
 import { prepareBracket, type PreparedBracket } from "../imaging/prepare.ts";
 import { responseToJson } from "../imaging/response.ts";
 import { previewImage } from "../imaging/tonemap.ts";
+import type { Extension } from "../imaging/extend.ts";
 import type { FuseTimings } from "../model/fuse.ts";
 import { fusePrepared } from "../model/pipeline.ts";
 import { BRACKET_FLAGS, bracketOptions } from "./bracket_flags.ts";
@@ -30,6 +31,8 @@ export interface Fusion {
   tile: number;
   hdr: Image;
   timings: FuseTimings;
+  /** Highlights taken from the bracket's frames shorter than the network's short one. */
+  extension: Extension;
 }
 
 export interface FusionHooks {
@@ -39,7 +42,7 @@ export interface FusionHooks {
   /** Ground truth, for the s1 variant. */
   gt?: Image;
   /** Called once the model and frames are chosen, before the network runs. */
-  onPrepared?: (f: Omit<Fusion, "hdr" | "timings">) => void;
+  onPrepared?: (f: Omit<Fusion, "hdr" | "timings" | "extension">) => void;
 }
 
 /** Chooses the model and the frames, prepares them and runs the network. */
@@ -60,8 +63,14 @@ export async function fuseWithFlags(
   h.onProgress?.("preparing", 0, 1);
   const prepared = prepareBracket(bracket, o);
   h.onPrepared?.({ bracket, prepared, choice, tile });
-  const { hdr, timings } = fusePrepared(choice.model, prepared, { ...o, gt: h.gt });
-  return { bracket, prepared, choice, tile, hdr, timings };
+  const { hdr, timings, extension } = fusePrepared(choice.model, prepared, { ...o, gt: h.gt });
+  if (extension.frames.length) {
+    h.say(
+      `highlights the short frame clipped (${(100 * extension.highlights).toFixed(1)}% of the ` +
+        `image) from the shorter frames ${extension.frames.map((i) => i + 1).join(", ")}`,
+    );
+  }
+  return { bracket, prepared, choice, tile, hdr, timings, extension };
 }
 
 /** The frames the network saw, by role, with their EVs and alignment. */

@@ -194,6 +194,8 @@ await run("infer", async () => {
       coverage: prepared.response?.coverage,
       black: prepared.response?.black,
     },
+    /** Frames beyond the three whose radiance filled highlights the short frame clipped. */
+    highlightsFrom: f.extension.frames.map((i) => bracket.files[i]),
     frames: framesUsed(f).map((u) => ({
       file: u.file,
       ev: u.ev,
