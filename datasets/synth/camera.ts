@@ -60,11 +60,13 @@ const XYZ_TO_CAMERA = [
   [11434, -4948, -1210, -3746, 12042, 1903, -666, 1479, 5235],
 ];
 
+// deno-fmt-ignore
 const SRGB_TO_XYZ = [
   0.4124564, 0.3575761, 0.1804375,
   0.2126729, 0.7151522, 0.0721750,
   0.0193339, 0.1191920, 0.9503041,
 ];
+// deno-fmt-ignore
 const XYZ_TO_SRGB = [
   3.2404542, -1.5371385, -0.4985314,
   -0.9692660, 1.8760108, 0.0415560,
@@ -74,7 +76,9 @@ const XYZ_TO_SRGB = [
 export function mul3(a: number[], b: number[]): number[] {
   const o = new Array(9).fill(0);
   for (let i = 0; i < 3; i++) {
-    for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) o[i * 3 + j] += a[i * 3 + k] * b[k * 3 + j];
+    for (let j = 0; j < 3; j++) {
+      for (let k = 0; k < 3; k++) o[i * 3 + j] += a[i * 3 + k] * b[k * 3 + j];
+    }
   }
   return o;
 }
@@ -83,6 +87,7 @@ export function inv3(m: number[]): number[] {
   const [a, b, c, d, e, f, g, h, i] = m;
   const A = e * i - f * h, B = -(d * i - f * g), C = d * h - e * g;
   const det = a * A + b * B + c * C;
+  // deno-fmt-ignore
   return [
     A / det, -(b * i - c * h) / det, (b * f - c * e) / det,
     B / det, (a * i - c * g) / det, -(a * f - c * d) / det,
