@@ -36,6 +36,18 @@ interface Row extends Partial<HdrMetrics> {
 const { values } = flags("eval", {
   ...MODEL_FLAGS,
   ...BRACKET_FLAGS,
+  // Scenes with ground truth are in the network's convention and registered (Kalantari's
+  // protocol); brackets are as cameras shot them.
+  response: {
+    ...BRACKET_FLAGS.response,
+    default: undefined,
+    help: BRACKET_FLAGS.response.help + " (default: gamma with --data, auto with --real)",
+  },
+  align: {
+    ...BRACKET_FLAGS.align,
+    default: undefined,
+    help: BRACKET_FLAGS.align.help + " (default: off with --data, auto with --real)",
+  },
   data: {
     type: "string",
     arg: "DIR",
@@ -239,7 +251,11 @@ await run("eval", async () => {
   const t0 = performance.now();
   for (const [i, item] of items.entries()) {
     const { bracket, gt } = await item.load();
-    const options = await bracketOptions(values, bracket.files.length);
+    const options = await bracketOptions({
+      ...values,
+      response: values.response ?? (values.data ? "gamma" : "auto"),
+      align: values.align ?? (values.data ? "off" : "auto"),
+    }, bracket.files.length);
     const prepared = prepareBracket(bracket, options);
     const t = performance.now();
     const out = await fuse(item.name, prepared, gt ?? undefined);
