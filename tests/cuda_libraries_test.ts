@@ -23,6 +23,7 @@ import {
 } from "@lfdiff/native/library.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { absentHere, cudaAbsent } from "./golden.ts";
+import { cCompiler } from "./c_probe.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 /** A symbol no real library has: every candidate that exists fails to load, in order. */
@@ -189,15 +190,7 @@ Deno.test("CUDA_LIB_DIRS and CUDNN_PATH come first; failures keep the loader's r
 
 // --- NVRTC's builtins -------------------------------------------------------------------------
 
-async function cc(): Promise<string | null> {
-  for (const c of ["cc", "gcc", "clang"]) {
-    try {
-      if ((await new Deno.Command(c, { args: ["--version"] }).output()).success) return c;
-    } catch { /* next */ }
-  }
-  return null;
-}
-const compiler = await cc();
+const compiler = await cCompiler();
 
 /** Builds one stand-in of tests/fake_nvidia.c as `path` (its soname is its file name). */
 async function build(kind: string, path: string): Promise<void> {

@@ -15,6 +15,7 @@ import {
   SIZES,
 } from "@lfdiff/native/dnnl.ts";
 import { assertEquals } from "./assert.ts";
+import { cCompiler, runC } from "./c_probe.ts";
 
 const HEADER = "/usr/include/dnnl.h";
 const VERSION_HEADER = "/usr/include/oneapi/dnnl/dnnl_version.h";
@@ -93,18 +94,7 @@ const enums: [string, number][] = [
   ["dnnl_use_shift", normFlags.useShift],
 ];
 
-async function compiler(): Promise<string | null> {
-  for (const cc of ["cc", "gcc", "clang"]) {
-    try {
-      if ((await new Deno.Command(cc, { args: ["--version"], stdout: "null" }).output()).success) {
-        return cc;
-      }
-    } catch { /* not installed */ }
-  }
-  return null;
-}
-
-const cc = await compiler();
+const cc = await cCompiler();
 const version = await Deno.readTextFile(VERSION_HEADER).catch(() => "");
 const major = /#define DNNL_VERSION_MAJOR (\d+)/.exec(version)?.[1];
 const why = !cc
@@ -120,35 +110,22 @@ Deno.test({
   name: "oneDNN bindings: struct sizes and enum values match the installed header",
   ignore: why !== "",
   async fn() {
-    const dir = await Deno.makeTempDir();
-    try {
-      const lines = [
-        ...Object.entries(sizes).map(([k, t]) => `printf("\\"${k}\\": %zu,\\n", sizeof(${t}));`),
-        ...enums.map(([name]) => `printf("\\"${name}\\": %ld,\\n", (long)(${name}));`),
-      ];
-      await Deno.writeTextFile(
-        `${dir}/probe.c`,
+    const lines = [
+      ...Object.entries(sizes).map(([k, t]) => `printf("\\"${k}\\": %zu,\\n", sizeof(${t}));`),
+      ...enums.map(([name]) => `printf("\\"${name}\\": %ld,\\n", (long)(${name}));`),
+    ];
+    const c = JSON.parse(
+      await runC(
+        cc!,
         `#include <dnnl.h>\n#include <stdio.h>\nint main(void) {\n  printf("{\\n");\n  ${
           lines.join("\n  ")
         }\n  printf("\\"end\\": 0}\\n");\n  return 0;\n}\n`,
-      );
-      const build = await new Deno.Command(cc!, {
-        args: [`${dir}/probe.c`, "-o", `${dir}/probe`],
-        stderr: "piped",
-      }).output();
-      if (!build.success) throw new Error(new TextDecoder().decode(build.stderr));
-      const out = await new Deno.Command(`${dir}/probe`).output();
-      const c = JSON.parse(new TextDecoder().decode(out.stdout));
-      assertEquals(
-        Object.fromEntries(Object.keys(sizes).map((k) => [k, c[k]])),
-        { ...SIZES },
-      );
-      assertEquals(
-        Object.fromEntries(enums.map(([name]) => [name, c[name]])),
-        Object.fromEntries(enums),
-      );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+      ),
+    );
+    assertEquals(Object.fromEntries(Object.keys(sizes).map((k) => [k, c[k]])), { ...SIZES });
+    assertEquals(
+      Object.fromEntries(enums.map(([name]) => [name, c[name]])),
+      Object.fromEntries(enums),
+    );
   },
 });

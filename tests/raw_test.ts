@@ -13,6 +13,7 @@ import { decodeRaw, isRaw, type RawFrame } from "@lfdiff/io/raw.ts";
 import { encodeTiff } from "@lfdiff/io/tiff.ts";
 import { IMAGE_BITMAP, IO_ERROR, type LibRaw, OFFSETS, openLibRaw } from "@lfdiff/native/libraw.ts";
 import { assert, assertEquals, assertRejectsOneLine, strictEqual } from "./assert.ts";
+import { cCompiler, runC } from "./c_probe.ts";
 import { type DngFrame, writeDng } from "./dng_writer.ts";
 
 let lib: LibRaw | null = null;
@@ -402,19 +403,8 @@ for (const f of ${JSON.stringify([`${dir}/a.tif`, jpeg, `${dir}/a.dng`])}) {
 
 // --- the bindings against the installed header --------------------------------------------
 
-async function compiler(): Promise<string | null> {
-  for (const cc of ["cc", "gcc", "clang"]) {
-    try {
-      if ((await new Deno.Command(cc, { args: ["--version"], stdout: "null" }).output()).success) {
-        return cc;
-      }
-    } catch { /* not installed */ }
-  }
-  return null;
-}
-
 const HEADER = "/usr/include/libraw/libraw.h";
-const cc = await compiler();
+const cc = await cCompiler();
 const versionText = await Deno.readTextFile("/usr/include/libraw/libraw_version.h").catch(() => "");
 const headerVersion = ["MAJOR", "MINOR", "PATCH"].map((p) =>
   Number(new RegExp(`#define LIBRAW_${p}_VERSION (\\d+)`).exec(versionText)?.[1] ?? NaN)
@@ -457,36 +447,23 @@ Deno.test({
         ] as [string, string]]
         : []),
     ];
-    const dir = await Deno.makeTempDir();
-    try {
-      await Deno.writeTextFile(
-        `${dir}/probe.c`,
-        `#include <stddef.h>\n#include <stdio.h>\n#include <libraw/libraw.h>\nint main(void) {\n${
-          fields.map(([k, e]) => `  printf("%s %ld\\n", "${k}", (long)(${e}));`).join("\n")
-        }\n  return 0;\n}\n`,
-      );
-      const build = await new Deno.Command(cc!, {
-        args: [`${dir}/probe.c`, "-o", `${dir}/probe`],
-        stderr: "piped",
-      }).output();
-      if (!build.success) throw new Error(new TextDecoder().decode(build.stderr));
-      const out = new TextDecoder().decode(
-        (await new Deno.Command(`${dir}/probe`).output()).stdout,
-      );
-      const c = Object.fromEntries(out.trim().split("\n").map((l) => l.split(" ")));
-      const ours: Record<string, number> = { imageBitmap: IMAGE_BITMAP, ioError: IO_ERROR };
-      for (const [group, o] of Object.entries(OFFSETS)) {
-        if (typeof o === "number") ours[group] = o;
-        else for (const [k, v] of Object.entries(o)) ours[`${group}.${k}`] = v;
-      }
-      for (const [k] of fields) strictEqual(ours[k], Number(c[k]), k);
-      // 0.21 and later set adjust_maximum_thr through the C API instead of the offset.
-      if (!v020) {
-        assert(lib!.symbols.libraw_set_adjust_maximum_thr !== null);
-        assert((await Deno.readTextFile(HEADER)).includes("libraw_set_adjust_maximum_thr"));
-      }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
+    const out = await runC(
+      cc!,
+      `#include <stddef.h>\n#include <stdio.h>\n#include <libraw/libraw.h>\nint main(void) {\n${
+        fields.map(([k, e]) => `  printf("%s %ld\\n", "${k}", (long)(${e}));`).join("\n")
+      }\n  return 0;\n}\n`,
+    );
+    const c = Object.fromEntries(out.trim().split("\n").map((l) => l.split(" ")));
+    const ours: Record<string, number> = { imageBitmap: IMAGE_BITMAP, ioError: IO_ERROR };
+    for (const [group, o] of Object.entries(OFFSETS)) {
+      if (typeof o === "number") ours[group] = o;
+      else for (const [k, v] of Object.entries(o)) ours[`${group}.${k}`] = v;
+    }
+    for (const [k] of fields) strictEqual(ours[k], Number(c[k]), k);
+    // 0.21 and later set adjust_maximum_thr through the C API instead of the offset.
+    if (!v020) {
+      assert(lib!.symbols.libraw_set_adjust_maximum_thr !== null);
+      assert((await Deno.readTextFile(HEADER)).includes("libraw_set_adjust_maximum_thr"));
     }
   },
 });
