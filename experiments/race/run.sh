@@ -8,15 +8,4 @@
 #   bash experiments/race/run.sh RUNS_DIR
 # A finished run is skipped; an interrupted one is resumed.
 set -euo pipefail
-runs=$1
-mkdir -p "$runs"
-for cfg in experiments/race/*.json; do
-  name=$(basename "$cfg" .json)
-  out=$runs/$name
-  [ -f "$out/summary.json" ] && continue
-  resume=()
-  [ -f "$out/state.safetensors" ] && resume=(--resume)
-  deno run --allow-ffi --allow-read --allow-write --allow-env tools/train.ts --config "$cfg" \
-    --out "$out" --json "${resume[@]}" > "$out.json.tmp"
-  mkdir -p "$out" && mv "$out.json.tmp" "$out/summary.json"
-done
+exec bash experiments/train_each.sh experiments/race "$1"

@@ -7,15 +7,4 @@
 #   bash experiments/sweep/run.sh DATA_DIR RUNS_DIR
 # A run already finished in RUNS_DIR is skipped; an interrupted one is resumed.
 set -euo pipefail
-data=$1 runs=$2
-mkdir -p "$runs"
-for cfg in experiments/sweep/*.json; do
-  name=$(basename "$cfg" .json)
-  out=$runs/$name
-  [ -f "$out/summary.json" ] && continue
-  resume=()
-  [ -f "$out/state.safetensors" ] && resume=(--resume)
-  deno run --allow-ffi --allow-read --allow-write --allow-env tools/train.ts --config "$cfg" \
-    --data "$data" --out "$out" --json "${resume[@]}" > "$out.json.tmp"
-  mkdir -p "$out" && mv "$out.json.tmp" "$out/summary.json"
-done
+exec bash experiments/train_each.sh experiments/sweep "$2" --data "$1"
