@@ -6,7 +6,8 @@ import { ByteReader } from "./bytes.ts";
 import { checkHolds, checkSize, type DecodeOptions, type Image, newImage } from "./image.ts";
 import { deflate, inflate, ZLIB_MAX_RATIO } from "./zlib.ts";
 
-const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+/** The eight bytes every PNG file opens with. */
+export const PNG_SIGNATURE: readonly number[] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 const DEPTHS: Record<number, number[]> = {
   0: [1, 2, 4, 8, 16],
@@ -38,7 +39,7 @@ function crc32(bytes: Uint8Array, crc = 0xffffffff): number {
 }
 
 export function isPng(bytes: Uint8Array): boolean {
-  return SIGNATURE.every((b, i) => bytes[i] === b);
+  return PNG_SIGNATURE.every((b, i) => bytes[i] === b);
 }
 
 export function decodePng(bytes: Uint8Array, file: string, o: DecodeOptions = {}): Image {
@@ -207,7 +208,7 @@ export async function encodePng(img: Image, depth: 8 | 16 = 8): Promise<Uint8Arr
   dv.setUint32(4, height);
   ihdr.set([depth, type, 0, 0, 0], 8);
   const parts = [
-    new Uint8Array(SIGNATURE),
+    new Uint8Array(PNG_SIGNATURE),
     chunk("IHDR", ihdr),
     chunk("IDAT", await deflate(raw)),
     chunk("IEND", new Uint8Array(0)),

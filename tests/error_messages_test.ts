@@ -5,6 +5,7 @@
 import { decodeImage } from "@lfdiff/io/codecs.ts";
 import { escapeText } from "@lfdiff/io/files.ts";
 import { ImageError } from "@lfdiff/io/image.ts";
+import { PNG_SIGNATURE } from "@lfdiff/io/png.ts";
 import { assert, assertRejectsOneLine, strictEqual } from "./assert.ts";
 
 const ascii = (t: string) => [...t].map((c) => c.charCodeAt(0));
@@ -50,14 +51,7 @@ const CASES: [string, number[], RegExp][] = [
   [
     "a PNG chunk type",
     [
-      0x89,
-      0x50,
-      0x4e,
-      0x47,
-      0x0d,
-      0x0a,
-      0x1a,
-      0x0a,
+      ...PNG_SIGNATURE,
       0,
       0,
       0,
@@ -96,7 +90,7 @@ Deno.test("error messages: a file name with a newline and a bidi override is esc
   const files: [string, number[]][] = [
     ["jpeg", [0xff, 0xd8, 0xff, 0xc0, 0, 17]],
     ["tiff", ascii("II*\0\x08\0\0\0")],
-    ["png", [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]],
+    ["png", [...PNG_SIGNATURE]],
     ["exr", le32(20000630)],
     ["hdr", ascii("#?RADIANCE\n")],
     ["unknown", ascii("text")],

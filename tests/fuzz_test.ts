@@ -4,6 +4,7 @@
 
 import { decodeImage } from "@lfdiff/io/codecs.ts";
 import { ImageError } from "@lfdiff/io/image.ts";
+import { PNG_SIGNATURE } from "@lfdiff/io/png.ts";
 import { Rng } from "@lfdiff/ops/rng.ts";
 import { assert } from "./assert.ts";
 
@@ -179,14 +180,7 @@ function pngBomb(w: number, h: number): Uint8Array {
   };
   const idat = [0x78, 0x9c, 0x63, 0x60, 0x18, 0x05, 0xa3, 0x60, ...new Array(BOMB_BYTES).fill(0)];
   return new Uint8Array([
-    0x89,
-    0x50,
-    0x4e,
-    0x47,
-    0x0d,
-    0x0a,
-    0x1a,
-    0x0a,
+    ...PNG_SIGNATURE,
     ...chunk("IHDR", [...be32(w), ...be32(h), 8, 6, 0, 0, 0]),
     ...chunk("IDAT", idat),
     ...chunk("IEND", []),
