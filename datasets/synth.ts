@@ -10,4 +10,4 @@ export {
   type SynthOptions,
   type SynthScene,
 } from "./synth/scene.ts";
-export { writeScene } from "./synth/write.ts";
+export { writeScene, writeSynthSet } from "./synth/write.ts";

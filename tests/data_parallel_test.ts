@@ -15,6 +15,7 @@ import type { Communicator } from "@lfdiff/ops/collectives.ts";
 import type { Backend, DeviceBuffer } from "@lfdiff/ops/backend.ts";
 import * as T from "@lfdiff/ops/mod.ts";
 import { assert, assertEquals, strictEqual } from "./assert.ts";
+import { randomBatch, STAGE1 } from "./trainer_inputs.ts";
 
 Deno.test("shares of a batch cover it in order, the first total % size one larger", () => {
   for (const [total, size] of [[8, 2], [5, 2], [1, 2], [7, 3], [3, 4]]) {
@@ -109,25 +110,9 @@ Deno.test("gradients are summed bucket by bucket, each coming back whole", () =>
 });
 
 Deno.test("a share's loss counts by its part of the global batch", () => {
-  const rng = new T.Rng(3);
-  const batch = {
-    x: [0, 1, 2].map(() => T.tensor(rng.uniform(2 * 6 * 16 * 16), [2, 6, 16, 16])) as [
-      T.Tensor,
-      T.Tensor,
-      T.Tensor,
-    ],
-    gt: T.tensor(rng.uniform(2 * 3 * 16 * 16), [2, 3, 16, 16]),
-  };
-  const settings = {
-    stage: 1 as const,
-    lr: 1e-3,
-    lrStepEpochs: 50,
-    lrGamma: 0.1,
-    lambda: 0,
-    seed: 0,
-  };
+  const batch = randomBatch(new T.Rng(3), 2);
   const step = (share?: { offset: number; total: number }) =>
-    new Trainer(new LFDiff({ ...TINY, variant: "s1" }, new T.Rng(1)), settings)
+    new Trainer(new LFDiff({ ...TINY, variant: "s1" }, new T.Rng(1)), STAGE1)
       .trainStep([{ ...batch, share }]);
   const whole = step(), half = step({ offset: 2, total: 4 });
   assert(Math.abs(half.loss - whole.loss / 2) < 1e-7 * whole.loss, `${half.loss} ${whole.loss}`);

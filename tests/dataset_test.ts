@@ -7,7 +7,7 @@
 import { findScenes, loadScene } from "@lfdiff/datasets/dataset.ts";
 import { ldrToLinear } from "@lfdiff/imaging/exposure.ts";
 import { type Batch, CropLoader, cropPositions } from "@lfdiff/datasets/loader.ts";
-import { synthesizeScene, writeScene } from "@lfdiff/datasets/synth.ts";
+import { synthesizeScene, writeScene, writeSynthSet } from "@lfdiff/datasets/synth.ts";
 import { plainSensor } from "@lfdiff/datasets/synth/camera.ts";
 import { encodeTiff } from "@lfdiff/io/tiff.ts";
 import { encodeRadiance } from "@lfdiff/io/radiance.ts";
@@ -20,17 +20,10 @@ import { runTool } from "./run_tool.ts";
 const W = 160, H = 136;
 const CAMERA = plainSensor({ shot: 5e-5, read: 1e-6 });
 
-async function makeSet(root: string, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    const split = i === n - 1 ? "Test" : "Training";
-    await writeScene(
-      `${root}/${split}/${String(i + 1).padStart(3, "0")}`,
-      // The plain camera (the network's convention, no colour processing, exact exposures)
-      // with little noise, so linearised frames match the ground truth.
-      synthesizeScene({ width: W, height: H, seed: 40 + i, camera: CAMERA }),
-    );
-  }
-}
+// The plain camera (the network's convention, no colour processing, exact exposures) with
+// little noise, so linearised frames match the ground truth.
+const makeSet = (root: string, n: number) =>
+  writeSynthSet(root, n, { width: W, height: H, seed: 40, camera: CAMERA });
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();

@@ -3,7 +3,7 @@
 // the uninterrupted run's losses exactly; Ctrl-C saves and exits cleanly; the VGG19 loader
 // reads torchvision-named weights.
 
-import { synthesizeScene, writeScene } from "@lfdiff/datasets/synth.ts";
+import { writeSynthSet } from "@lfdiff/datasets/synth.ts";
 import { loadVgg19, Vgg19Features } from "@lfdiff/model/vgg.ts";
 import { LFDiff } from "@lfdiff/model/lfdiff.ts";
 import { TINY } from "@lfdiff/model/config.ts";
@@ -13,16 +13,10 @@ import { loadLFDiff } from "@lfdiff/model/checkpoint.ts";
 import * as T from "@lfdiff/ops/mod.ts";
 import { assert, assertEquals, strictEqual } from "./assert.ts";
 import { runTool, toolCommand } from "./run_tool.ts";
+import { randomBatch, STAGE1 } from "./trainer_inputs.ts";
 
-async function dataset(dir: string): Promise<void> {
-  for (let i = 0; i < 4; i++) {
-    const split = i === 3 ? "Test" : "Training";
-    await writeScene(
-      `${dir}/data/${split}/00${i + 1}`,
-      synthesizeScene({ width: 80, height: 64, seed: 100 + i, shake: 2 }),
-    );
-  }
-}
+const dataset = (dir: string) =>
+  writeSynthSet(`${dir}/data`, 4, { width: 80, height: 64, seed: 100, shake: 2 });
 
 async function experiment(
   dir: string,
@@ -286,18 +280,10 @@ Deno.test("gradient accumulation: two half-batches make the same Adam step as th
     ],
     gt: T.tensor(gt.subarray(from * 3 * 256, (from + n) * 3 * 256), [n, 3, 16, 16]),
   });
-  const settings = {
-    stage: 1 as const,
-    lr: 1e-3,
-    lrStepEpochs: 50,
-    lrGamma: 0.1,
-    lambda: 0,
-    seed: 0,
-  };
   const whole = new LFDiff({ ...TINY, variant: "s1" }, new T.Rng(1)),
     halves = new LFDiff({ ...TINY, variant: "s1" }, new T.Rng(1));
-  const a = new Trainer(whole, settings).trainStep([batch(0, 4)]);
-  const b = new Trainer(halves, settings).trainStep([batch(0, 2), batch(2, 2)]);
+  const a = new Trainer(whole, STAGE1).trainStep([batch(0, 4)]);
+  const b = new Trainer(halves, STAGE1).trainStep([batch(0, 2), batch(2, 2)]);
   assert(Math.abs(a.loss - b.loss) < 1e-6 * a.loss, `loss ${a.loss} vs ${b.loss}`);
   const pa = whole.parameters(), pb = halves.parameters();
   for (let i = 0; i < pa.length; i++) {
@@ -309,29 +295,12 @@ Deno.test("gradient accumulation: two half-batches make the same Adam step as th
 });
 
 Deno.test("joint stage 2 with warmup trains only the diffusion model first, then everything", () => {
-  const rng = new T.Rng(9);
-  const b = {
-    x: [0, 1, 2].map(() => T.tensor(rng.uniform(2 * 6 * 16 * 16), [2, 6, 16, 16])) as [
-      T.Tensor,
-      T.Tensor,
-      T.Tensor,
-    ],
-    gt: T.tensor(rng.uniform(2 * 3 * 16 * 16), [2, 3, 16, 16]),
-  };
+  const b = randomBatch(new T.Rng(9), 2);
   const s1 = new LFDiff({ ...TINY, variant: "s1" }, new T.Rng(1));
   const s2 = new LFDiff({ ...TINY, variant: "s2" }, new T.Rng(2));
   const trainer = new Trainer(
     s2,
-    {
-      stage: 2,
-      mode: "joint",
-      warmup: 2,
-      lr: 1e-3,
-      lrStepEpochs: 50,
-      lrGamma: 0.1,
-      lambda: 0,
-      seed: 0,
-    },
+    { ...STAGE1, stage: 2, mode: "joint", warmup: 2 },
     teacherFrom(s1),
   );
   const snap = (m: { parameters(): T.Tensor[] }) => m.parameters().map((p) => p.toArray().join());

@@ -6,7 +6,7 @@
 // a run resumed at another number of ranks stays on the same course. Skipped, in one line,
 // where mpirun or Open MPI's library is missing.
 
-import { synthesizeScene, writeScene } from "@lfdiff/datasets/synth.ts";
+import { writeSynthSet } from "@lfdiff/datasets/synth.ts";
 import { readSafetensors } from "@lfdiff/io/safetensors.ts";
 import { mpiLaunched } from "@lfdiff/native/mpi.ts";
 import { MPI_LIBRARY } from "@lfdiff/native/mpi.ts";
@@ -114,12 +114,7 @@ Deno.test({
   async fn(t) {
     const dir = await Deno.makeTempDir();
     try {
-      for (let i = 0; i < 4; i++) {
-        await writeScene(
-          `${dir}/data/${i === 3 ? "Test" : "Training"}/00${i + 1}`,
-          synthesizeScene({ width: 96, height: 64, seed: 200 + i, shake: 2 }),
-        );
-      }
+      await writeSynthSet(`${dir}/data`, 4, { width: 96, height: 64, seed: 200, shake: 2 });
       const cfg = `${dir}/tiny.json`;
       await Deno.writeTextFile(
         cfg,

@@ -6,7 +6,7 @@
 // 1 something failed (or the CUDA libraries are there but broken: the one-line reason), 2 no
 // GPU here (no NVIDIA driver or no device), said in one line with nothing run.
 
-import { synthesizeScene, writeScene } from "../datasets/synth.ts";
+import { writeSynthSet } from "../datasets/synth.ts";
 import { Cuda, NoCudaDevice } from "../native/cuda.ts";
 import { getBackend } from "../ops/device.ts";
 import { flags, run } from "./cli.ts";
@@ -105,12 +105,7 @@ async function dataParallel(gpus: number): Promise<Row> {
   if (gpus < 2) return { step, ok: true, result: `skipped: ${gpus} GPU` };
   const dir = await Deno.makeTempDir();
   try {
-    for (let i = 0; i < 4; i++) {
-      await writeScene(
-        `${dir}/data/${i === 3 ? "Test" : "Training"}/00${i + 1}`,
-        synthesizeScene({ width: 96, height: 64, seed: 200 + i, shake: 2 }),
-      );
-    }
+    await writeSynthSet(`${dir}/data`, 4, { width: 96, height: 64, seed: 200, shake: 2 });
     const config = `${dir}/tiny.json`;
     await Deno.writeTextFile(
       config,

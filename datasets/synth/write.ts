@@ -10,7 +10,7 @@ import { type Image, newImage } from "../../io/image.ts";
 import { encodeRadiance } from "../../io/radiance.ts";
 import { encodeTiff } from "../../io/tiff.ts";
 import { previewImage } from "../../imaging/tonemap.ts";
-import type { SynthScene } from "./scene.ts";
+import { synthesizeScene, type SynthOptions, type SynthScene } from "./scene.ts";
 
 export async function writeScene(dir: string, scene: SynthScene): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
@@ -22,6 +22,19 @@ export async function writeScene(dir: string, scene: SynthScene): Promise<void> 
   await writeFileAtomic(`${dir}/HDRImg.hdr`, encodeRadiance(scene.gt));
   await writeTextAtomic(`${dir}/synth.json`, JSON.stringify(scene.meta, null, 1) + "\n");
   await writeImage(`${dir}/preview.png`, previewStrip(scene));
+}
+
+/**
+ * A small set for tests and checks: scenes 001…n made with seeds o.seed, o.seed + 1, …, the
+ * last in Test/ and the others in Training/.
+ */
+export async function writeSynthSet(root: string, n: number, o: SynthOptions): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await writeScene(
+      `${root}/${i === n - 1 ? "Test" : "Training"}/${String(i + 1).padStart(3, "0")}`,
+      synthesizeScene({ ...o, seed: o.seed + i }),
+    );
+  }
 }
 
 /** The three frames and the plain average of their linearised values. */
