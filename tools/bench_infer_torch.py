@@ -12,7 +12,6 @@ import argparse
 import json
 import math
 import os
-import struct
 import sys
 import time
 
@@ -22,28 +21,16 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_torch_env import allocator, peak_mib  # noqa: E402
+from bench_torch_env import allocator, parse_run, peak_mib, read_safetensors  # noqa: E402
 from torch_lfdiff import LFDiff, alpha_bar  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("ckpt")
 p.add_argument("scene")
 p.add_argument("threads", type=int)
-p.add_argument("device", nargs="?", default="cpu")
-p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-p.add_argument("--format", choices=["nchw", "channels-last"], default="nchw")
-a = p.parse_args()
-device = torch.device(a.device)
-fmt = torch.channels_last if a.format == "channels-last" else torch.contiguous_format
-torch.set_num_threads(a.threads)
-torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = os.environ.get("LFDIFF_TF32") == "1"
-raw = open(a.ckpt, "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-header = json.loads(raw[8:8 + n])
-meta = header.pop("__metadata__")
+a, device, fmt, sync = parse_run(p)
+meta, state = read_safetensors(a.ckpt)
 c = json.loads(meta["lfdiff.config"])
-state = {k: torch.from_numpy(np.frombuffer(raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]], "<f4")
-                             .reshape(v["shape"]).copy()) for k, v in header.items()}
 model = LFDiff(c).float().eval()
 model.load_state_dict(state)
 model.to(device=device, memory_format=fmt)
@@ -60,7 +47,6 @@ for f, e in zip(frames, evs):
     l = F.pad(l, (0, pw - w, 0, ph - h), mode="reflect")
     xs.append(torch.cat([l, l ** 2.2 / 2 ** e], 1).to(device).contiguous(memory_format=fmt))
 zT = torch.randn(1, c["priorChannels"], ph // c["unshuffle"], pw // c["unshuffle"]).to(device)
-sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 amp = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16")  # noqa: E731
 
 with torch.no_grad():

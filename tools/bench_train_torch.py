@@ -13,28 +13,16 @@ import argparse
 import json
 import math
 import os
-import re
-import struct
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_torch_env import allocator, peak_mib  # noqa: E402
+from bench_torch_env import allocator, parse_run, peak_mib, read_safetensors  # noqa: E402
 from torch_lfdiff import Alignment, DHRNet, GtPriorNet  # noqa: E402
-
-
-def read(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    return meta, {k: torch.from_numpy(np.frombuffer(raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
-                                                    "<f4").reshape(v["shape"]).copy()) for k, v in header.items()}
 
 
 class S1(nn.Module):
@@ -48,21 +36,13 @@ p.add_argument("ckpt")
 p.add_argument("batch")
 p.add_argument("threads", type=int)
 p.add_argument("iters", type=int)
-p.add_argument("device", nargs="?", default="cpu")
-p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-p.add_argument("--format", choices=["nchw", "channels-last"], default="nchw")
-a = p.parse_args()
-device = torch.device(a.device)
-fmt = torch.channels_last if a.format == "channels-last" else torch.contiguous_format
-torch.set_num_threads(a.threads)
-torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = os.environ.get("LFDIFF_TF32") == "1"
-sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-meta, state = read(a.ckpt)
+a, device, fmt, sync = parse_run(p)
+meta, state = read_safetensors(a.ckpt)
 c = json.loads(meta["lfdiff.config"])
 model = S1(c).float()
 model.load_state_dict(state)
 model.to(device=device, memory_format=fmt)
-_, b = read(a.batch)
+_, b = read_safetensors(a.batch)
 b = {k: v.to(device).contiguous(memory_format=fmt) for k, v in b.items()}
 opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 mu = lambda x: torch.log(1 + 5000 * x) / math.log(5001)  # noqa: E731
