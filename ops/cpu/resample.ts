@@ -9,6 +9,8 @@
 // rows, the backward over planes (each plane's gradient is its own). Channels-last images
 // ([n, h, w, c], as the oneDNN backend keeps conv outputs) are resized the same way with the
 // c values of a pixel side by side (`…Nhwc`: planes are images, each tap moves c values).
+// The plain kernels are the Nhwc ones at c = 1, written out: through the channel loop that
+// case runs 2–4× slower.
 
 import type { ResampleGeometry, ResampleMode } from "../backend.ts";
 
