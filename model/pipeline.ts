@@ -1,10 +1,12 @@
 // From files to an HDR image, the path `infer` and the page (`serve`) share: load the
 // bracket (io/bracket.ts), choose and prepare its frames (imaging/prepare.ts), fuse them
-// (./fuse.ts), extend the highlights from the bracket's other frames (imaging/extend.ts).
+// (./fuse.ts), hold the result to the reference's tone and colour (imaging/anchor.ts), extend
+// the highlights from the bracket's other frames (imaging/extend.ts).
 // The result is in shortest-exposure units of the frames the network saw.
 
 import { type Bracket, loadBracket, loadBracketFolder } from "../io/bracket.ts";
 import type { DecodeOptions, Image } from "../io/image.ts";
+import { type Anchoring, anchorToReference } from "../imaging/anchor.ts";
 import { extendRange, type Extension } from "../imaging/extend.ts";
 import { prepareBracket, type PreparedBracket, type PrepareOptions } from "../imaging/prepare.ts";
 import { fuseBracket, type FuseTimings } from "./fuse.ts";
@@ -20,6 +22,8 @@ export interface PipelineOptions extends PrepareOptions {
   /** Tile side in pixels, 0 = whole image. */
   tile?: number;
   device?: string;
+  /** Hold the result to the reference's tone and colour (imaging/anchor.ts; default true). */
+  anchor?: boolean;
   /** Progress for people watching: a stage, and how far into it. */
   onProgress?: (stage: string, done: number, total: number) => void;
 }
@@ -43,7 +47,8 @@ export function readBracket(
 }
 
 /**
- * Fuses a prepared bracket, then takes highlights the network's short frame clipped from the
+ * Fuses a prepared bracket, holds the result to the reference's tone and colour where it is
+ * well exposed (unless `anchor` is false), then takes highlights the network's short frame clipped from the
  * bracket's shorter frames, if it has any (imaging/extend.ts). `gt` feeds the s1 variant (a
  * stage-1 diagnostic).
  */
@@ -51,7 +56,7 @@ export function fusePrepared(
   model: LFDiff,
   prepared: PreparedBracket,
   o: PipelineOptions & { gt?: Image } = {},
-): { hdr: Image; timings: FuseTimings; extension: Extension } {
+): { hdr: Image; timings: FuseTimings; anchoring: Anchoring | null; extension: Extension } {
   const { hdr, timings } = fuseBracket(model, prepared.ldrs, {
     evs: prepared.evs,
     steps: o.steps,
@@ -61,8 +66,12 @@ export function fusePrepared(
     gt: o.gt,
     onProgress: o.onProgress,
   });
-  const extension = extendRange({ ...hdr, bitDepth: 32 }, prepared);
-  return { hdr: extension.hdr, timings, extension };
+  const net = { ...hdr, bitDepth: 32 };
+  const anchoring = o.anchor === false
+    ? null
+    : anchorToReference(net, prepared.ldrs[1], prepared.evs[1]);
+  const extension = extendRange(anchoring?.hdr ?? net, prepared);
+  return { hdr: extension.hdr, timings, anchoring, extension };
 }
 
 export async function fuseFiles(

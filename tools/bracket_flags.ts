@@ -27,14 +27,25 @@ export const BRACKET_FLAGS = {
     help: "the camera's response: estimated from the bracket, γ 2.2 (Kalantari's " +
       "convention), or a curve infer saved (NAME.response.json); RAW frames need none",
   },
+  anchor: {
+    type: "string",
+    default: "on",
+    arg: "on|off",
+    help: "hold the result to the reference frame's tone and colour where it is well exposed " +
+      "(a smooth gain per channel; off: the network's output as it is)",
+  },
 } satisfies Flags;
 
-/** The preparation options the flags ask for, checked; `frames` is the bracket's size. */
+/** The options the flags ask for, checked; `frames` is the bracket's size. */
 export async function bracketOptions(
   v: { [K in keyof typeof BRACKET_FLAGS]?: string },
   frames: number,
-): Promise<PrepareOptions> {
-  const o: PrepareOptions = {};
+): Promise<PrepareOptions & { anchor: boolean }> {
+  const anchor = v.anchor ?? "on";
+  if (anchor !== "on" && anchor !== "off") {
+    throw new Error(`--anchor must be on or off, got ${anchor}`);
+  }
+  const o: PrepareOptions & { anchor: boolean } = { anchor: anchor === "on" };
   const ref = v.ref ?? "auto";
   if (ref !== "auto") {
     const n = Number(ref);

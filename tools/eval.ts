@@ -164,8 +164,8 @@ function checkFrames(
 function runner(
   choice: ModelChoice | null,
   outputs: string | undefined,
-): (name: string, p: PreparedBracket, gt?: Image) => Promise<Image> {
-  return async (name, p, gt) => {
+): (name: string, p: PreparedBracket, anchor: boolean, gt?: Image) => Promise<Image> {
+  return async (name, p, anchor, gt) => {
     if (outputs) return toRgb(await readImage(`${outputs}/${name}.hdr`));
     if (!choice) return mergeBracket(p.ldrs, p.evs);
     const { width, height } = p.ldrs[1];
@@ -173,6 +173,7 @@ function runner(
       steps: choice.steps,
       seed: choice.seed,
       tile: choice.tileFor(width, height),
+      anchor,
       gt,
     }).hdr;
   };
@@ -258,7 +259,7 @@ await run("eval", async () => {
     }, bracket.files.length);
     const prepared = prepareBracket(bracket, options);
     const t = performance.now();
-    const out = await fuse(item.name, prepared, gt ?? undefined);
+    const out = await fuse(item.name, prepared, options.anchor, gt ?? undefined);
     const seconds = (performance.now() - t) / 1000;
     const frames = prepared.choice.indices.map((f) => bracket.files[f].split("/").pop()!);
     const row: Row = gt

@@ -10,6 +10,7 @@ import type { Image } from "../io/image.ts";
 import { prepareBracket, type PreparedBracket } from "../imaging/prepare.ts";
 import { responseToJson } from "../imaging/response.ts";
 import { previewImage } from "../imaging/tonemap.ts";
+import type { Anchoring } from "../imaging/anchor.ts";
 import type { Extension } from "../imaging/extend.ts";
 import type { FuseTimings } from "../model/fuse.ts";
 import { fusePrepared } from "../model/pipeline.ts";
@@ -31,6 +32,8 @@ export interface Fusion {
   tile: number;
   hdr: Image;
   timings: FuseTimings;
+  /** The hold to the reference's tone and colour (null: --anchor off). */
+  anchoring: Anchoring | null;
   /** Highlights taken from the bracket's frames shorter than the network's short one. */
   extension: Extension;
 }
@@ -42,7 +45,7 @@ export interface FusionHooks {
   /** Ground truth, for the s1 variant. */
   gt?: Image;
   /** Called once the model and frames are chosen, before the network runs. */
-  onPrepared?: (f: Omit<Fusion, "hdr" | "timings" | "extension">) => void;
+  onPrepared?: (f: Omit<Fusion, "hdr" | "timings" | "anchoring" | "extension">) => void;
 }
 
 /** Chooses the model and the frames, prepares them and runs the network. */
@@ -63,14 +66,27 @@ export async function fuseWithFlags(
   h.onProgress?.("preparing", 0, 1);
   const prepared = prepareBracket(bracket, o);
   h.onPrepared?.({ bracket, prepared, choice, tile });
-  const { hdr, timings, extension } = fusePrepared(choice.model, prepared, { ...o, gt: h.gt });
+  const { hdr, timings, anchoring, extension } = fusePrepared(choice.model, prepared, {
+    ...o,
+    gt: h.gt,
+  });
+  if (anchoring) {
+    const [r, g, b] = anchoring.gain.map((v) => v.toFixed(3));
+    h.say(
+      anchoring.applied
+        ? `tone held to the reference where it is well exposed (${
+          (100 * anchoring.share).toFixed(0)
+        }% of the image): gains over the whole image R ${r}, G ${g}, B ${b}`
+        : "tone: the reference is well exposed in under 1% of the image; the network's as it is",
+    );
+  }
   if (extension.frames.length) {
     h.say(
       `highlights the short frame clipped (${(100 * extension.highlights).toFixed(1)}% of the ` +
         `image) from the shorter frames ${extension.frames.map((i) => i + 1).join(", ")}`,
     );
   }
-  return { bracket, prepared, choice, tile, hdr, timings, extension };
+  return { bracket, prepared, choice, tile, hdr, timings, anchoring, extension };
 }
 
 /** The frames the network saw, by role, with their EVs and alignment. */

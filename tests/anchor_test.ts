@@ -1,0 +1,74 @@
+// The result held to the reference's tone and colour: a smooth per-channel error of the
+// network is taken out where the reference is well exposed, highlights beyond what the
+// reference records keep their values, and a reference with no well-exposed pixels changes
+// nothing.
+
+import { anchorToReference } from "@lfdiff/imaging/anchor.ts";
+import { GAMMA } from "@lfdiff/imaging/exposure.ts";
+import { bracketOptions } from "../tools/bracket_flags.ts";
+import type { Image } from "@lfdiff/io/image.ts";
+import { assert, assertEquals, assertRejectsOneLine } from "./assert.ts";
+
+const W = 96, H = 64, EV = 2;
+const image = (f: (x: number, y: number, c: number) => number): Image => {
+  const data = new Float32Array(W * H * 3);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) data[(y * W + x) * 3 + c] = f(x, y, c);
+  }
+  return { width: W, height: H, channels: 3, bitDepth: 32, data };
+};
+/** Radiance in shortest-exposure units, and the reference's codes for it (γ 2.2, EV 2). */
+const code = (v: number) => Math.min(Math.pow(v * 2 ** EV, 1 / GAMMA), 1);
+const relErr = (a: Image, b: Image, i: number) => Math.abs(a.data[i] / b.data[i] - 1);
+
+Deno.test("a smooth tonal and colour error of the network is taken out", () => {
+  // Textured mid-tones, and a network 8% dark in red, 3% bright in blue, 5% darker to the right.
+  const truth = image((x, y, c) =>
+    0.04 + 0.1 * (0.5 + 0.5 * Math.sin(x / 3 + c) * Math.cos(y / 4)) * (1 + 0.2 * c)
+  );
+  const ref = image((x, y, c) => code(truth.data[(y * W + x) * 3 + c]));
+  const off = [0.92, 1, 1.03];
+  const net = image((x, y, c) => truth.data[(y * W + x) * 3 + c] * off[c] * (1 - 0.05 * x / W));
+  const a = anchorToReference(net, ref, EV);
+  assert(a.applied);
+  assert(a.share > 0.9, `share ${a.share}`);
+  // The whole image's gains undo the offsets (and the mean of the ramp).
+  a.gain.forEach((g, c) => assert(Math.abs(g * off[c] * 0.975 - 1) < 0.01, `gain ${c}: ${g}`));
+  let worstBefore = 0, worstAfter = 0;
+  for (let i = 0; i < W * H * 3; i++) {
+    worstBefore = Math.max(worstBefore, relErr(net, truth, i));
+    worstAfter = Math.max(worstAfter, relErr(a.hdr, truth, i));
+  }
+  assert(worstBefore > 0.09, `before ${worstBefore}`);
+  assert(worstAfter < 0.012, `after ${worstAfter}`); // the ramp, within a cell's blur
+});
+
+Deno.test("highlights above what the reference records keep the network's values", () => {
+  // Left: mid-tones 10% dark in the output; right: a lamp 8x above the reference's clip.
+  const lamp = 8 * Math.pow(0.85, GAMMA) / 2 ** EV;
+  const truth = image((x) => (x < W / 2 ? 0.05 : lamp));
+  const ref = image((x, y, c) => code(truth.data[(y * W + x) * 3 + c]));
+  const net = image((x, y, c) => truth.data[(y * W + x) * 3 + c] * (x < W / 2 ? 0.9 : 1));
+  const a = anchorToReference(net, ref, EV);
+  const at = (x: number) => a.hdr.data[(10 * W + x) * 3];
+  assert(Math.abs(at(5) / 0.05 - 1) < 0.01, `mid-tone ${at(5)}`);
+  assertEquals(at(W - 5), net.data[(10 * W + W - 5) * 3], "the lamp untouched");
+});
+
+Deno.test("a reference with no well-exposed pixels changes nothing", () => {
+  const ref = image(() => 1); // clipped everywhere
+  const net = image((x) => 0.5 + x / W);
+  const a = anchorToReference(net, ref, EV);
+  assertEquals([a.applied, a.gain], [false, [1, 1, 1]]);
+  assertEquals(a.hdr.data, net.data);
+});
+
+Deno.test("--anchor takes on or off", async () => {
+  assertEquals((await bracketOptions({}, 3)).anchor, true);
+  assertEquals((await bracketOptions({ anchor: "off" }, 3)).anchor, false);
+  await assertRejectsOneLine(
+    bracketOptions({ anchor: "maybe" }, 3),
+    Error,
+    /^--anchor must be on or off/,
+  );
+});
