@@ -46,20 +46,22 @@ export interface FuseTimings {
 function planarPadded(img: Pixels, ph: number, pw: number): Float32Array {
   const { width: w, height: h, channels: c, data } = img;
   const out = new Float32Array(3 * ph * pw);
-  const reflect = (i: number, n: number) => {
-    if (n === 1) return 0;
-    const p = 2 * (n - 1);
-    const m = ((i % p) + p) % p;
-    return m < n ? m : p - m;
-  };
+  const sx = Int32Array.from({ length: pw }, (_, x) => reflect(x, w) * c);
   for (let y = 0; y < ph; y++) {
-    const sy = reflect(y, h);
-    for (let x = 0; x < pw; x++) {
-      const s = (sy * w + reflect(x, w)) * c;
-      for (let k = 0; k < 3; k++) out[(k * ph + y) * pw + x] = data[s + (c >= 3 ? k : 0)];
+    const row = reflect(y, h) * w * c;
+    for (let k = 0; k < 3; k++) {
+      const o = (k * ph + y) * pw, kk = row + (c >= 3 ? k : 0);
+      for (let x = 0; x < pw; x++) out[o + x] = data[kk + sx[x]];
     }
   }
   return out;
+}
+
+/** Index i reflected into [0, n) (no edge repeat), as F.pad(mode="reflect"). */
+function reflect(i: number, n: number): number {
+  if (n === 1) return 0;
+  const p = 2 * (n - 1), m = ((i % p) + p) % p;
+  return m < n ? m : p - m;
 }
 
 function tileStarts(size: number, tile: number, overlap: number, multiple: number): number[] {
@@ -164,10 +166,11 @@ export function fuseBracket(
         const wy = ramp(th, overlap, yi > 0, yi < ys.length - 1),
           wx = ramp(tw, overlap, xi > 0, xi < xs.length - 1);
         for (let y = 0; y < th; y++) {
-          for (let x = 0; x < tw; x++) {
-            const wt = wy[y] * wx[x], p = (y0 + y) * pw + x0 + x;
-            wsum[p] += wt;
-            for (let q = 0; q < 3; q++) acc[q * ph * pw + p] += wt * out[(q * th + y) * tw + x];
+          const row = (y0 + y) * pw + x0;
+          for (let x = 0; x < tw; x++) wsum[row + x] += wy[y] * wx[x];
+          for (let q = 0; q < 3; q++) {
+            const a = q * ph * pw + row, b = (q * th + y) * tw;
+            for (let x = 0; x < tw; x++) acc[a + x] += wy[y] * wx[x] * out[b + x];
           }
         }
         o.onProgress?.("tiles", ++done, total);
@@ -177,9 +180,9 @@ export function fuseBracket(
   timings.total = performance.now() - t0;
   const hdr: Pixels = { width: w, height: h, channels: 3, data: new Float32Array(w * h * 3) };
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const p = y * pw + x;
-      for (let q = 0; q < 3; q++) hdr.data[(y * w + x) * 3 + q] = acc[q * ph * pw + p] / wsum[p];
+    for (let q = 0; q < 3; q++) {
+      const a = q * ph * pw + y * pw, r = y * pw;
+      for (let x = 0; x < w; x++) hdr.data[(y * w + x) * 3 + q] = acc[a + x] / wsum[r + x];
     }
   }
   return { hdr, timings };
