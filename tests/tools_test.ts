@@ -51,6 +51,12 @@ Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview
     const report = JSON.parse(r.out);
     assertEquals([report.width, report.height, report.trained], [48, 40, false]);
     assert(r.err.includes("UNTRAINED"), "says plainly that the weights are untrained");
+    // The hold to the reference's tone is on by default, and says what it did.
+    assert(
+      report.anchor !== null && report.anchor.gain.length === 3,
+      JSON.stringify(report.anchor),
+    );
+    assert(r.err.includes("infer: tone held to the reference") || !report.anchor.applied, r.err);
     assertEquals([
       (await readImage(`${tmp}/a.hdr`)).width,
       (await readImage(`${tmp}/a.png`)).height,
@@ -63,8 +69,11 @@ Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview
       `${tmp}/b.exr`,
       "--tile",
       "32",
+      "--anchor",
+      "off",
     ]);
     strictEqual(r.code, 0, r.err);
+    assert(!r.err.includes("tone held"), "--anchor off leaves the network's output as it is");
     assert(r.out.includes(`${tmp}/b.exr (48x40, 1.0 = the shortest frame's saturation)`), r.out);
     strictEqual((await readImage(`${tmp}/b.exr`)).channels, 3);
   });

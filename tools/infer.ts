@@ -194,6 +194,12 @@ await run("infer", async () => {
       coverage: prepared.response?.coverage,
       black: prepared.response?.black,
     },
+    /** The hold to the reference's tone: per-channel gains over the whole image (null: off). */
+    anchor: f.anchoring && {
+      applied: f.anchoring.applied,
+      gain: f.anchoring.gain,
+      share: f.anchoring.share,
+    },
     /** Frames beyond the three whose radiance filled highlights the short frame clipped. */
     highlightsFrom: f.extension.frames.map((i) => bracket.files[i]),
     frames: framesUsed(f).map((u) => ({
