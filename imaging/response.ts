@@ -12,10 +12,11 @@
 //   G(z_b) − G(z_a) = t·ln 2     (weighted by the bin's count)
 // (Debevec & Malik's, on bin modes instead of pixels; t also carries each frame's error
 // from its nominal EV, a few percent in real shutters, estimated with a prior pulling it
-// to zero), solved by least squares with a
-// penalty on the curvature of G's departure from γ 2.2, so that codes no pair reaches (the
-// darkest, where noise and quantisation rule, and the brightest) follow the γ-2.2 shape
-// from the last constrained knot. Iteratively reweighted (Cauchy) against outlier bins.
+// to zero: firmly, since the pairs alone cannot tell a curve g from g^k with every EV × k,
+// and a loose prior let that exponent drift from bracket to bracket), solved by least
+// squares with a penalty on the curvature of G's departure from γ 2.2, so that codes no
+// pair reaches (the darkest, where noise and quantisation rule, and the brightest) follow
+// the γ-2.2 shape from the last constrained knot. Iteratively reweighted (Cauchy) against outlier bins.
 // A bracket that constrains too little of the range keeps γ 2.2, and says so.
 
 import type { Image } from "../io/image.ts";
@@ -304,7 +305,7 @@ export interface EstimateOptions {
   smooth?: number;
   /** Penalty on the channels' departures from their mean curve (default 10). */
   tie?: number;
-  /** Penalty on the frames' exposures departing from their nominal EVs (default 1). */
+  /** Penalty on the frames' exposures departing from their nominal EVs (default 30). */
   exposure?: number;
   /** Below this share of codes constrained, keep γ 2.2 (default 0.35). */
   minCoverage?: number;
@@ -348,7 +349,7 @@ export function estimateResponse(ldrs: Image[], evs: number[], o: EstimateOption
   const fitted = fit(shifted, order.length, {
     smooth: o.smooth ?? 1,
     tie: o.tie ?? 10,
-    exposure: o.exposure ?? 1,
+    exposure: o.exposure ?? 30,
   });
   const curves = fitted.map((g, c) => {
     const z0 = black[c];
