@@ -26,6 +26,8 @@ function collect(value: unknown, into: Set<unknown>, depth = 0): void {
     into.add(value);
     return;
   }
+  // A returned typed array (an image's pixels) would otherwise be walked element by element.
+  if (ArrayBuffer.isView(value)) return;
   const items = Array.isArray(value) ? value : Object.values(value);
   for (const v of items) collect(v, into, depth + 1);
 }

@@ -68,6 +68,17 @@ Deno.test("scope frees what it made and keeps what it returns", () => {
   assertThrows(() => T.scope(() => Promise.resolve(1)), /synchronous/);
 });
 
+Deno.test("scope returns pixels without walking them", () => {
+  // Looking for tensors element by element in 8M floats took about a second (80 ms per
+  // 512×384 inference before it stopped); a typed array holds none.
+  const pixels = new Float32Array(1 << 23);
+  const t0 = performance.now();
+  const out = T.scope(() => ({ pixels, t: T.tensor([1]) }));
+  const ms = performance.now() - t0;
+  assert(out.pixels === pixels && !out.t.disposed, "both returned");
+  assert(ms < 50, `${ms.toFixed(0)} ms`);
+});
+
 Deno.test("nested scopes hand results outwards; kept tensors survive", () => {
   let kept: T.Tensor | undefined, mid: T.Tensor | undefined;
   T.scope(() => {
