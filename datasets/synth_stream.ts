@@ -20,6 +20,8 @@ export interface SynthStreamOptions {
   height: number;
   evs?: number[] | "mixed";
   bits?: 8 | 16 | "mixed";
+  /** The cameras' output curve (./synth/camera.ts; default "gamma", the convention itself). */
+  curve?: "gamma" | "srgb";
   scenesPerEpoch: number;
   /** Scenes whose crops are shuffled together (default 32). */
   window?: number;
@@ -96,9 +98,10 @@ export class SynthStream {
     if (!p) {
       p = new Promise<MadeScene>((resolve) => this.#waiting.set(id, resolve));
       this.#made.set(id, p);
-      const { width, height, evs, bits, seed } = this.o;
+      const { width, height, evs, bits, seed, curve } = this.o;
+      const camera = curve ? { curve } : undefined;
       this.#worker!.postMessage({
-        scene: { id, seed: seed * 7919 + id, width, height, evs, bits },
+        scene: { id, seed: seed * 7919 + id, width, height, evs, bits, camera },
       });
     }
     return p;

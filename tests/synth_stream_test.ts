@@ -75,6 +75,22 @@ Deno.test("the stream: a seed fixes the batches, epochs do not repeat, `from` sk
   }
 });
 
+Deno.test("the stream: `curve: srgb` reaches the cameras, and changes only the frames", async () => {
+  const dir = await Deno.makeTempDir();
+  const from = await maps(dir);
+  const a = new SynthStream(options(from)),
+    b = new SynthStream({ ...options(from), curve: "srgb" });
+  try {
+    const [x, y] = [await batches(a, 0), await batches(b, 0)];
+    assertEquals(x.map((r) => r.slice(0, -1)), y.map((r) => r.slice(0, -1)), "the same crops");
+    assert(x.every((r, i) => r.at(-1) !== y[i].at(-1)), "other frames");
+  } finally {
+    a.close();
+    b.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("train with a synth block: --resume mid-epoch ends where an uninterrupted run does", async () => {
   const dir = await Deno.makeTempDir();
   try {

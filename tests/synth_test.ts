@@ -254,6 +254,26 @@ Deno.test("the camera: raw channels clip before white balance, so highlights shi
   }
 });
 
+Deno.test("the camera: an sRGB curve comes back in the convention, with its shadows crushed", () => {
+  const rng = new Rng(5);
+  // A ramp of 4096 radiances from 1e-5 to 1, through an 8-bit camera without noise or JPEG.
+  const n = 4096, ramp = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) ramp.fill(Math.pow(10, -5 + (5 * i) / (n - 1)), 3 * i, 3 * i + 3);
+  const cam = { ...plainSensor({ bits: 8, shot: 0, read: 0 }) };
+  const [gamma, srgb] = (["gamma", "srgb"] as const).map((curve) =>
+    expose(ramp, n, 1, 0, { ...cam, curve }, rng).data
+  );
+  for (let i = 0; i < 3 * n; i++) {
+    // Mid-tones read as the convention's code within the 8-bit step (sRGB's slope ≤ 1.5×).
+    if (ramp[i] > 0.05) assert(Math.abs(srgb[i] - gamma[i]) < 0.007, `${ramp[i]}: ${srgb[i]}`);
+  }
+  // sRGB's first code above black is radiance 3e-4, 0.025 in the convention: below that the
+  // frame holds only black, where γ 2.2's 8 bits hold five values (measured).
+  const deepest = (d: Float32Array) => new Set([...d].filter((v) => v > 0 && v < 0.02)).size;
+  const g = deepest(gamma), s = deepest(srgb);
+  assert(g === 5 && s === 0, `values in (0, 0.02): γ 2.2 ${g}, sRGB ${s}`);
+});
+
 Deno.test("the camera: 8-bit frames are JPEGs; exposures are off their EVs by 0.1 stop at most", () => {
   for (let seed = 0; seed < 6; seed++) {
     const s = synthesizeScene({ width: 64, height: 48, seed, maps: MAPS, bits: "mixed" });

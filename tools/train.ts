@@ -83,6 +83,11 @@ interface Experiment {
     scenesPerEpoch?: number;
     /** Scenes whose crops are shuffled together (default 32). */
     window?: number;
+    /**
+     * The cameras' output curve: "gamma" (default, frames already in the convention) or
+     * "srgb" (sRGB's linear toe, then undone into the convention: real JPEGs' crushed shadows).
+     */
+    curve?: "gamma" | "srgb";
   };
 }
 
@@ -129,6 +134,9 @@ async function readExperiment(path: string): Promise<Experiment> {
   if (x.stage === 2 && !["joint", "split", "no-dm", undefined].includes(x.mode)) {
     throw new Error(`${path}: "mode" must be joint, split or no-dm`);
   }
+  if (x.synth && !["gamma", "srgb", undefined].includes(x.synth.curve)) {
+    throw new Error(`${path}: "synth.curve" must be gamma or srgb`);
+  }
   return x;
 }
 
@@ -153,6 +161,7 @@ function synthStream(
     bits: "mixed",
     scenesPerEpoch: s.scenesPerEpoch ?? 600,
     window: s.window,
+    curve: s.curve,
     size: x.crop,
     stride: x.stride,
     batch: x.batch,

@@ -11,8 +11,13 @@
 //   M·                      the colour matrix back to linear sRGB, M = (diag(g)·A)⁻¹, so an
 //                           unclipped pixel is S again, up to noise
 //   L = S(x^(1/γ))          the output curve: the network's convention, γ = 2.2 and no
-//                           S-curve, unless a test asks for another
+//                           S-curve, unless a test asks for another; or, with `curve: "srgb"`,
+//                           L = S(sRGB(x)), whose linear toe gives the deepest shadows far
+//                           fewer codes than γ 2.2 does (as real camera JPEGs do)
 //   quantise                8 or 16 bits; 8-bit frames are camera JPEGs (quality 75–98)
+//   undo (sRGB curve only)  the frame mapped back into the convention through the exact
+//                           inverse curve, as a perfect response estimate would: what the
+//                           network sees of a real camera's frame, crushed shadows included
 // The bracket's frames share the camera; each non-reference frame's actual exposure is off
 // its nominal EV by up to ±0.1 stop (real shutters and apertures are).
 
@@ -20,12 +25,15 @@ import type { Rng } from "../../ops/rng.ts";
 import { type Image, newImage } from "../../io/image.ts";
 import { jpegRoundTrip } from "../../io/jpeg_encode.ts";
 import { GAMMA } from "../../imaging/exposure.ts";
+import { srgbDecode, srgbEncode } from "../../imaging/tonemap.ts";
 
 export interface Sensor {
   /** Output curve exponent (2.2: the network's convention). */
   gamma: number;
   /** S-curve strength c of the output curve (0: none). */
   sCurve: number;
+  /** The output curve before the S-curve: x^(1/γ), or sRGB's, then undone into the convention. */
+  curve: "gamma" | "srgb";
   /** Shot-noise variance per unit of raw signal (1 = full well). */
   shot: number;
   /** Read-noise variance (raw). */
@@ -149,6 +157,7 @@ export function sampleSensor(rng: Rng, o: SensorChoice): Sensor {
   return {
     gamma: o.gamma ?? GAMMA,
     sCurve: o.sCurve ?? 0,
+    curve: "gamma",
     shot: logUniform(rng, 3e-5, 1e-3),
     read: logUniform(rng, 3e-4, 2e-3) ** 2,
     bits: o.bits,
@@ -167,6 +176,7 @@ export function plainSensor(s: Partial<Sensor> = {}): Sensor {
   return {
     gamma: GAMMA,
     sCurve: 0,
+    curve: "gamma",
     shot: 1e-4,
     read: 1e-6,
     bits: 16,
@@ -192,6 +202,7 @@ export function expose(
   const img = newImage(w, h, 3, cam.bits);
   const k = Math.pow(2, ev), levels = (1 << cam.bits) - 1, g = 1 / cam.gamma;
   const c = cam.sCurve / (2 * Math.PI), z = rng.normal(radiance.length), out = img.data;
+  const encode = cam.curve === "srgb" ? srgbEncode : (o: number) => Math.pow(o, g);
   const { toRaw: a, gains, toSrgb: m } = cam;
   const raw = [0, 0, 0], bal = [0, 0, 0];
   for (let p = 0; p < radiance.length; p += 3) {
@@ -204,9 +215,30 @@ export function expose(
     }
     for (let i = 0; i < 3; i++) {
       const o = m[i * 3] * bal[0] + m[i * 3 + 1] * bal[1] + m[i * 3 + 2] * bal[2];
-      const x = o <= 0 ? 0 : o >= 1 ? 1 : Math.pow(o, g);
+      const x = o <= 0 ? 0 : o >= 1 ? 1 : encode(o);
       out[p + i] = Math.round((x - c * Math.sin(2 * Math.PI * x)) * levels) / levels;
     }
   }
-  return cam.jpeg ? { ...jpegRoundTrip(img, cam.jpeg, cam.subsampling), bitDepth: 8 } : img;
+  const frame = cam.jpeg ? { ...jpegRoundTrip(img, cam.jpeg, cam.subsampling), bitDepth: 8 } : img;
+  return cam.curve === "srgb" ? toConventionExactly(frame, cam.sCurve) : frame;
+}
+
+/** A frame of the sRGB curve (with S-curve strength `sCurve`) re-encoded in the convention. */
+function toConventionExactly(frame: Image, sCurve: number): Image {
+  // L = S(y) inverted by bisection at 4097 codes, then y decoded by sRGB and encoded with γ 2.2.
+  const c = sCurve / (2 * Math.PI), size = 4096;
+  const table = Float32Array.from({ length: size + 1 }, (_, k) => {
+    let lo = 0, hi = 1;
+    for (let it = 0; it < 40; it++) {
+      const m = (lo + hi) / 2;
+      if (m - c * Math.sin(2 * Math.PI * m) < k / size) lo = m;
+      else hi = m;
+    }
+    return k === 0 ? 0 : Math.pow(srgbDecode((lo + hi) / 2), 1 / GAMMA); // black stays black
+  });
+  const data = frame.data.map((v) => {
+    const t = Math.min(Math.max(v, 0), 1) * size, j = Math.min(Math.floor(t), size - 1);
+    return table[j] + (t - j) * (table[j + 1] - table[j]);
+  });
+  return { ...frame, bitDepth: 16, data };
 }
