@@ -2,7 +2,7 @@
 # v2's stage 2 continued on brackets from sRGB-curve cameras (`synth.curve: "srgb"`), whose
 # frames reach the network with the crushed deepest shadows of real camera JPEGs: v2 kept a
 # real reference's crushed shadows where the long frame had the light (weights/MODEL_CARD.md).
-# Continues a copy of v2's stage-2 folder from its step 6,000 to 8,000; resumes where it
+# Continues a copy of v2's stage-2 folder from its step 6,000 to 14,000; resumes where it
 # stopped when run again. From the repository root, runs/ holding the run folders:
 #   bash experiments/v3/run.sh
 set -euo pipefail
