@@ -16,7 +16,8 @@
 // and a loose prior let that exponent drift from bracket to bracket), solved by least
 // squares with a penalty on the curvature of G's departure from γ 2.2, so that codes no
 // pair reaches (the darkest, where noise and quantisation rule, and the brightest) follow
-// the γ-2.2 shape from the last constrained knot. Iteratively reweighted (Cauchy) against outlier bins.
+// the γ-2.2 shape from the last constrained knot. Iteratively reweighted (Cauchy) against
+// outlier bins.
 // A bracket that constrains too little of the range keeps γ 2.2, and says so.
 
 import type { Image } from "../io/image.ts";
@@ -363,15 +364,27 @@ export function estimateResponse(ldrs: Image[], evs: number[], o: EstimateOption
 
 /** A frame re-encoded in the network's convention: L' = g(L)^(1/2.2), per channel. */
 export function toConvention(ldr: Image, r: Response): Image {
+  return toConventionBy(ldr, r.curves.map((curve) => (z: number) => applyCurve(curve, z)));
+}
+
+/**
+ * A frame re-encoded in the network's convention through per-channel inverse responses g
+ * (code in [0, 1] → relative radiance): L' = g(L)^(1/2.2).
+ */
+export function toConventionBy(ldr: Image, inverses: ((z: number) => number)[]): Image {
   const c = ldr.channels, n = ldr.width * ldr.height, out = new Float32Array(n * 3);
-  // A 4096-entry table per channel: frames are 8- or 16-bit, the table error is < 1e-4.
-  const size = 4096;
-  const tables = r.curves.map((curve) =>
-    Float32Array.from(
-      { length: size + 1 },
-      (_, i) => Math.pow(applyCurve(curve, i / size), 1 / GAMMA),
-    )
-  );
+  // A 4096-entry table per channel (one per distinct g): frames are 8- or 16-bit, the table
+  // error is < 1e-4.
+  const size = 4096, made = new Map<(z: number) => number, Float32Array>();
+  const tables = inverses.map((g) => {
+    if (!made.has(g)) {
+      made.set(
+        g,
+        Float32Array.from({ length: size + 1 }, (_, i) => Math.pow(g(i / size), 1 / GAMMA)),
+      );
+    }
+    return made.get(g)!;
+  });
   for (let i = 0; i < n; i++) {
     for (let k = 0; k < 3; k++) {
       const z = Math.min(Math.max(ldr.data[i * c + Math.min(k, c - 1)], 0), 1) * size;

@@ -25,6 +25,7 @@ import type { Rng } from "../../ops/rng.ts";
 import { type Image, newImage } from "../../io/image.ts";
 import { jpegRoundTrip } from "../../io/jpeg_encode.ts";
 import { GAMMA } from "../../imaging/exposure.ts";
+import { toConventionBy } from "../../imaging/response.ts";
 import { srgbDecode, srgbEncode } from "../../imaging/tonemap.ts";
 
 export interface Sensor {
@@ -225,20 +226,17 @@ export function expose(
 
 /** A frame of the sRGB curve (with S-curve strength `sCurve`) re-encoded in the convention. */
 function toConventionExactly(frame: Image, sCurve: number): Image {
-  // L = S(y) inverted by bisection at 4097 codes, then y decoded by sRGB and encoded with γ 2.2.
-  const c = sCurve / (2 * Math.PI), size = 4096;
-  const table = Float32Array.from({ length: size + 1 }, (_, k) => {
+  // L = S(y) inverted by bisection, then y decoded by sRGB; black stays black.
+  const c = sCurve / (2 * Math.PI);
+  const inverse = (z: number) => {
+    if (z <= 0) return 0;
     let lo = 0, hi = 1;
     for (let it = 0; it < 40; it++) {
       const m = (lo + hi) / 2;
-      if (m - c * Math.sin(2 * Math.PI * m) < k / size) lo = m;
+      if (m - c * Math.sin(2 * Math.PI * m) < z) lo = m;
       else hi = m;
     }
-    return k === 0 ? 0 : Math.pow(srgbDecode((lo + hi) / 2), 1 / GAMMA); // black stays black
-  });
-  const data = frame.data.map((v) => {
-    const t = Math.min(Math.max(v, 0), 1) * size, j = Math.min(Math.floor(t), size - 1);
-    return table[j] + (t - j) * (table[j + 1] - table[j]);
-  });
-  return { ...frame, bitDepth: 16, data };
+    return srgbDecode((lo + hi) / 2);
+  };
+  return { ...toConventionBy(frame, [inverse, inverse, inverse]), bitDepth: 16 };
 }
