@@ -443,7 +443,19 @@ export function describeResponse(r: Response | null): string {
       : `γ 2.2: the bracket constrains only ${(100 * r.coverage).toFixed(0)}% of the codes`;
   }
   if (r.source === "file") return `from a file (${shape})`;
+  // Camera curves sit near γ 2.2–3 at mid-grey (sRGB 2.2, the S-curves of real JPEGs up to
+  // about 3). Far outside, the EVs are the likelier error: the pairs cannot tell a curve g
+  // from g^k with every EV times k, so EVs off by a factor bend the curve by that power.
+  const odd = r.curves.some((c) => mid(c) < MID_GAMMA[0] || mid(c) > MID_GAMMA[1]);
   return `estimated from the bracket (${(100 * r.coverage!).toFixed(0)}% of codes; black ${
     r.black!.map((b) => Math.round(255 * b)).join("/")
-  } of 255; ${shape})`;
+  } of 255; ${shape})${
+    odd
+      ? `; unlike a camera's curve (γ ${MID_GAMMA.join("–")} at mid-grey): check the EVs, ` +
+        "an EV spacing off by a factor k bends the curve by the power k"
+      : ""
+  }`;
 }
+
+/** The effective γ at code 0.5 that camera curves fall in; outside it describeResponse warns. */
+const MID_GAMMA = [1.6, 3.6];

@@ -9,6 +9,7 @@ import { mergeBracket } from "@lfdiff/imaging/merge.ts";
 import { prepareBracket } from "@lfdiff/imaging/prepare.ts";
 import {
   applyCurve,
+  describeResponse,
   estimateResponse,
   gammaResponse,
   responseFromJson,
@@ -127,4 +128,21 @@ Deno.test("a response saved as JSON loads back; bad files are refused in one lin
     () => responseFromJson(JSON.stringify(g), "y.json"),
     /not finite and non-decreasing/,
   );
+});
+
+Deno.test("EVs off by a factor bend the curve by that power, and the description says so", () => {
+  const s = synthesizeScene({
+    width: 256,
+    height: 192,
+    seed: 31,
+    evs: [-2, 0, 2],
+    camera: plainSensor({ gamma: 2.2, bits: 8 }),
+  });
+  const right = describeResponse(estimateResponse(s.ldrs, s.evs));
+  const halved = estimateResponse(s.ldrs, [-1, 0, 1]);
+  const mid = Math.log(applyCurve(halved.curves[1], 0.5)) / Math.log(0.5);
+  // Measured: effective γ 1.11 at mid-grey when told half the spacing (2.2 / 2 expected).
+  assert(Math.abs(mid - 1.1) < 0.2, `effective γ ${mid}`);
+  assert(!right.includes("check the EVs"), right);
+  assert(describeResponse(halved).includes("check the EVs"), describeResponse(halved));
 });
