@@ -9,6 +9,7 @@
 
 import { Rng } from "../ops/rng.ts";
 import type { Scene } from "./dataset.ts";
+import type { Sensor } from "./synth/camera.ts";
 import { assembleBatch, type Batch, cropPositions, type CropRef, shuffleWith } from "./loader.ts";
 
 export interface SynthStreamOptions {
@@ -22,6 +23,8 @@ export interface SynthStreamOptions {
   bits?: 8 | 16 | "mixed";
   /** The cameras' output curve (./synth/camera.ts; default "gamma", the convention itself). */
   curve?: "gamma" | "srgb";
+  /** The cameras' black points (./synth/camera.ts), log-uniform in [lo, hi] per scene; default none. */
+  black?: [number, number];
   scenesPerEpoch: number;
   /** Scenes whose crops are shuffled together (default 32). */
   window?: number;
@@ -98,10 +101,16 @@ export class SynthStream {
     if (!p) {
       p = new Promise<MadeScene>((resolve) => this.#waiting.set(id, resolve));
       this.#made.set(id, p);
-      const { width, height, evs, bits, seed, curve } = this.o;
-      const camera = curve ? { curve } : undefined;
+      const { width, height, evs, bits, seed, curve, black } = this.o, sceneSeed = seed * 7919 + id;
+      const camera: Partial<Sensor> | undefined = curve || black ? {} : undefined;
+      if (curve) camera!.curve = curve;
+      if (black) {
+        // From its own draw, so the rest of the scene is what it was without a black point.
+        const [lo, hi] = black;
+        camera!.black = lo * Math.pow(hi / lo, new Rng(sceneSeed ^ 0x5bd1e995).float());
+      }
       this.#worker!.postMessage({
-        scene: { id, seed: seed * 7919 + id, width, height, evs, bits, camera },
+        scene: { id, seed: sceneSeed, width, height, evs, bits, camera },
       });
     }
     return p;

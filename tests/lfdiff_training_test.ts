@@ -314,3 +314,23 @@ Deno.test("joint stage 2 with warmup trains only the diffusion model first, then
   trainer.trainStep([b]);
   assert(snap(s2.dhr).some((p, i) => p !== dhr0[i]), "the DHRNet trains after the warmup");
 });
+
+Deno.test("a bad synth block is refused in one line naming the file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [synth, says] of [
+      [{ from: [dir], curve: "log" }, '"synth.curve" must be gamma or srgb'],
+      [{ from: [dir], black: [0.01, 0.001] }, '"synth.black" must be [lo, hi]'],
+      [{ from: [dir], black: 0.003 }, '"synth.black" must be [lo, hi]'],
+    ] as const) {
+      const cfg = await experiment(dir, "bad", { stage: 1, synth });
+      const r = await train(["--config", cfg, "--out", `${dir}/run`]);
+      strictEqual(r.code, 1);
+      const lines = r.err.trim().split("\n");
+      strictEqual(lines.length, 1, r.err);
+      assert(lines[0].includes(cfg) && lines[0].includes(says), r.err);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

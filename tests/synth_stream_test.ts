@@ -75,18 +75,22 @@ Deno.test("the stream: a seed fixes the batches, epochs do not repeat, `from` sk
   }
 });
 
-Deno.test("the stream: `curve: srgb` reaches the cameras, and changes only the frames", async () => {
+Deno.test("the stream: `curve` and `black` reach the cameras, and change only the frames", async () => {
   const dir = await Deno.makeTempDir();
   const from = await maps(dir);
   const a = new SynthStream(options(from)),
-    b = new SynthStream({ ...options(from), curve: "srgb" });
+    b = new SynthStream({ ...options(from), curve: "srgb" }),
+    c = new SynthStream({ ...options(from), curve: "srgb", black: [0.002, 0.006] });
   try {
-    const [x, y] = [await batches(a, 0), await batches(b, 0)];
+    const [x, y, z] = [await batches(a, 0), await batches(b, 0), await batches(c, 0)];
     assertEquals(x.map((r) => r.slice(0, -1)), y.map((r) => r.slice(0, -1)), "the same crops");
+    assertEquals(y.map((r) => r.slice(0, -1)), z.map((r) => r.slice(0, -1)), "the same crops");
     assert(x.every((r, i) => r.at(-1) !== y[i].at(-1)), "other frames");
+    assert(y.every((r, i) => r.at(-1) !== z[i].at(-1)), "other frames");
   } finally {
     a.close();
     b.close();
+    c.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

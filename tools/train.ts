@@ -88,6 +88,11 @@ interface Experiment {
      * "srgb" (sRGB's linear toe, then undone into the convention: real JPEGs' crushed shadows).
      */
     curve?: "gamma" | "srgb";
+    /**
+     * The cameras' black points [lo, hi] (fractions of white), log-uniform per scene: light
+     * below one becomes code 0, as in real camera JPEGs (default none).
+     */
+    black?: [number, number];
   };
 }
 
@@ -137,6 +142,14 @@ async function readExperiment(path: string): Promise<Experiment> {
   if (x.synth && !["gamma", "srgb", undefined].includes(x.synth.curve)) {
     throw new Error(`${path}: "synth.curve" must be gamma or srgb`);
   }
+  const black = x.synth?.black;
+  if (
+    black !== undefined &&
+    !(Array.isArray(black) && black.length === 2 && black[0] > 0 && black[0] <= black[1] &&
+      black[1] < 0.5)
+  ) {
+    throw new Error(`${path}: "synth.black" must be [lo, hi] with 0 < lo ≤ hi < 0.5`);
+  }
   return x;
 }
 
@@ -162,6 +175,7 @@ function synthStream(
     scenesPerEpoch: s.scenesPerEpoch ?? 600,
     window: s.window,
     curve: s.curve,
+    black: s.black,
     size: x.crop,
     stride: x.stride,
     batch: x.batch,

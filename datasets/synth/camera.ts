@@ -10,14 +10,18 @@
 //                           JPEGs, until every channel clips to white)
 //   M·                      the colour matrix back to linear sRGB, M = (diag(g)·A)⁻¹, so an
 //                           unclipped pixel is S again, up to noise
+//   (x − b)/(1 − b), ≥ 0     the black point b (0 unless asked): a JPEG engine maps the
+//                           darkest light to code 0 (real camera JPEGs lose everything
+//                           below about 0.2–0.5% of white, 8–9 stops down)
 //   L = S(x^(1/γ))          the output curve: the network's convention, γ = 2.2 and no
 //                           S-curve, unless a test asks for another; or, with `curve: "srgb"`,
 //                           L = S(sRGB(x)), whose linear toe gives the deepest shadows far
 //                           fewer codes than γ 2.2 does (as real camera JPEGs do)
 //   quantise                8 or 16 bits; 8-bit frames are camera JPEGs (quality 75–98)
-//   undo (sRGB curve only)  the frame mapped back into the convention through the exact
-//                           inverse curve, as a perfect response estimate would: what the
-//                           network sees of a real camera's frame, crushed shadows included
+//   undo (sRGB curve or     the frame mapped back into the convention through the exact
+//   a black point)          inverse, as a perfect response estimate would (code 0 → 0,
+//                           code z > 0 → b + (1 − b)·curve⁻¹(z)): what the network sees of a
+//                           real camera's frame, crushed and lost shadows included
 // The bracket's frames share the camera; each non-reference frame's actual exposure is off
 // its nominal EV by up to ±0.1 stop (real shutters and apertures are).
 
@@ -52,6 +56,8 @@ export interface Sensor {
   subsampling: "4:2:0" | "4:4:4";
   /** Largest exposure error of a non-reference frame, in stops. */
   jitter: number;
+  /** Black point: linear output below it becomes code 0 (0: none). */
+  black: number;
 }
 
 const logUniform = (rng: Rng, lo: number, hi: number) => lo * Math.pow(hi / lo, rng.float());
@@ -168,6 +174,7 @@ export function sampleSensor(rng: Rng, o: SensorChoice): Sensor {
     jpeg: o.bits === 8 ? 75 + rng.int(24) : 0,
     subsampling: rng.float() < 0.8 ? "4:2:0" : "4:4:4",
     jitter: 0.1,
+    black: 0,
   };
 }
 
@@ -187,6 +194,7 @@ export function plainSensor(s: Partial<Sensor> = {}): Sensor {
     jpeg: 0,
     subsampling: "4:2:0",
     jitter: 0,
+    black: 0,
     ...s,
   };
 }
@@ -203,7 +211,8 @@ export function expose(
   const img = newImage(w, h, 3, cam.bits);
   const k = Math.pow(2, ev), levels = (1 << cam.bits) - 1, g = 1 / cam.gamma;
   const c = cam.sCurve / (2 * Math.PI), z = rng.normal(radiance.length), out = img.data;
-  const encode = cam.curve === "srgb" ? srgbEncode : (o: number) => Math.pow(o, g);
+  const curve = cam.curve === "srgb" ? srgbEncode : (o: number) => Math.pow(o, g);
+  const b = cam.black, encode = b ? (o: number) => curve(Math.max(o - b, 0) / (1 - b)) : curve;
   const { toRaw: a, gains, toSrgb: m } = cam;
   const raw = [0, 0, 0], bal = [0, 0, 0];
   for (let p = 0; p < radiance.length; p += 3) {
@@ -221,13 +230,15 @@ export function expose(
     }
   }
   const frame = cam.jpeg ? { ...jpegRoundTrip(img, cam.jpeg, cam.subsampling), bitDepth: 8 } : img;
-  return cam.curve === "srgb" ? toConventionExactly(frame, cam.sCurve) : frame;
+  return cam.curve === "srgb" || cam.black ? toConventionExactly(frame, cam) : frame;
 }
 
-/** A frame of the sRGB curve (with S-curve strength `sCurve`) re-encoded in the convention. */
-function toConventionExactly(frame: Image, sCurve: number): Image {
-  // L = S(y) inverted by bisection, then y decoded by sRGB; black stays black.
-  const c = sCurve / (2 * Math.PI);
+/** A frame of `cam`'s curve and black point re-encoded in the convention. */
+function toConventionExactly(frame: Image, cam: Sensor): Image {
+  // L = S(y) inverted by bisection, y decoded by the curve, then the black point put back;
+  // code 0 stays black.
+  const c = cam.sCurve / (2 * Math.PI), b = cam.black;
+  const decode = cam.curve === "srgb" ? srgbDecode : (y: number) => Math.pow(y, cam.gamma);
   const inverse = (z: number) => {
     if (z <= 0) return 0;
     let lo = 0, hi = 1;
@@ -236,7 +247,7 @@ function toConventionExactly(frame: Image, sCurve: number): Image {
       if (m - c * Math.sin(2 * Math.PI * m) < z) lo = m;
       else hi = m;
     }
-    return srgbDecode((lo + hi) / 2);
+    return b + (1 - b) * decode((lo + hi) / 2);
   };
   return { ...toConventionBy(frame, [inverse, inverse, inverse]), bitDepth: 16 };
 }
