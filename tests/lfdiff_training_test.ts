@@ -318,11 +318,13 @@ Deno.test("joint stage 2 with warmup trains only the diffusion model first, then
 Deno.test("a bad synth block is refused in one line naming the file", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    for (const [synth, says] of [
-      [{ from: [dir], curve: "log" }, '"synth.curve" must be gamma or srgb'],
-      [{ from: [dir], black: [0.01, 0.001] }, '"synth.black" must be [lo, hi]'],
-      [{ from: [dir], black: 0.003 }, '"synth.black" must be [lo, hi]'],
-    ] as const) {
+    for (
+      const [synth, says] of [
+        [{ from: [dir], curve: "log" }, '"synth.curve" must be gamma or srgb'],
+        [{ from: [dir], black: [0.01, 0.001] }, '"synth.black" must be [lo, hi]'],
+        [{ from: [dir], black: 0.003 }, '"synth.black" must be [lo, hi]'],
+      ] as const
+    ) {
       const cfg = await experiment(dir, "bad", { stage: 1, synth });
       const r = await train(["--config", cfg, "--out", `${dir}/run`]);
       strictEqual(r.code, 1);
