@@ -9,7 +9,7 @@
 
 import { Rng } from "../ops/rng.ts";
 import type { Scene } from "./dataset.ts";
-import type { Sensor } from "./synth/camera.ts";
+import { cameraChoice } from "./synth/camera.ts";
 import { assembleBatch, type Batch, cropPositions, type CropRef, shuffleWith } from "./loader.ts";
 
 export interface SynthStreamOptions {
@@ -101,14 +101,8 @@ export class SynthStream {
     if (!p) {
       p = new Promise<MadeScene>((resolve) => this.#waiting.set(id, resolve));
       this.#made.set(id, p);
-      const { width, height, evs, bits, seed, curve, black } = this.o, sceneSeed = seed * 7919 + id;
-      const camera: Partial<Sensor> | undefined = curve || black ? {} : undefined;
-      if (curve) camera!.curve = curve;
-      if (black) {
-        // From its own draw, so the rest of the scene is what it was without a black point.
-        const [lo, hi] = black;
-        camera!.black = lo * Math.pow(hi / lo, new Rng(sceneSeed ^ 0x5bd1e995).float());
-      }
+      const { width, height, evs, bits, seed } = this.o, sceneSeed = seed * 7919 + id;
+      const camera = cameraChoice(sceneSeed, this.o);
       this.#worker!.postMessage({
         scene: { id, seed: sceneSeed, width, height, evs, bits, camera },
       });

@@ -310,3 +310,24 @@ Deno.test("deno task synth writes a set the loader reads", async () => {
     );
   });
 });
+
+Deno.test("deno task synth --curve srgb --black: the same scenes through a camera that loses its shadows", async () => {
+  await withDir(async (dir) => {
+    const make = (sub: string, extra: string[]) =>
+      runTool("synth", ["--out", `${dir}/${sub}`, "--scenes", "1", "--size", "64x48", ...extra]);
+    strictEqual((await make("a", [])).code, 0);
+    const r = await make("b", ["--curve", "srgb", "--black", "0.02,0.02", "--json"]);
+    strictEqual(r.code, 0, r.err);
+    assertEquals([JSON.parse(r.out).curve, JSON.parse(r.out).black], ["srgb", [0.02, 0.02]]);
+    const [a, b] = await Promise.all(
+      ["a", "b"].map(async (s) => loadScene((await findScenes(`${dir}/${s}`))[0])),
+    );
+    assertEquals(a.gt!.data, b.gt!.data, "the same ground truth");
+    const zeros = (d: Float32Array) => d.filter((v) => v === 0).length;
+    // Light below 2% of white is black in b's reference: far more zeros than a's.
+    assert(zeros(b.ldrs[1].data) > zeros(a.ldrs[1].data) + 100, "b's lost shadows");
+    const bad = await make("c", ["--black", "0.01"]);
+    strictEqual(bad.code, 1);
+    assertEquals(bad.err.trim(), "synth: --black must be LO,HI with 0 < LO ≤ HI < 0.5, got 0.01");
+  });
+});

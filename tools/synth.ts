@@ -7,6 +7,7 @@
 
 import { Rng } from "../ops/rng.ts";
 import { type RadianceMap, readMaps, synthesizeScene, writeScene } from "../datasets/synth.ts";
+import { cameraChoice } from "../datasets/synth/camera.ts";
 import { decodeOptions, fail, flags, MAX_PIXELS_FLAG, run } from "./cli.ts";
 
 await run("synth", async () => {
@@ -23,6 +24,17 @@ await run("synth", async () => {
     },
     bits: { type: "string", default: "16", arg: "8|16|mixed", help: "LDR bit depth" },
     objects: { type: "string", arg: "N", help: "moving objects per scene (default 2–6 at random)" },
+    curve: {
+      type: "string",
+      default: "gamma",
+      arg: "gamma|srgb",
+      help: "the cameras' curve: the convention, or sRGB's undone into it (real JPEGs' shadows)",
+    },
+    black: {
+      type: "string",
+      arg: "LO,HI",
+      help: "the cameras' black points, fractions of white, log-uniform per scene (default none)",
+    },
     from: {
       type: "string",
       arg: "MAP,FOLDER,…",
@@ -61,6 +73,12 @@ await run("synth", async () => {
   }
   const bits = values.bits === "mixed" ? "mixed" : Number(values.bits);
   if (bits !== 8 && bits !== 16 && bits !== "mixed") fail("synth", `--bits must be 8, 16 or mixed`);
+  const curve = values.curve as "gamma" | "srgb";
+  if (curve !== "gamma" && curve !== "srgb") fail("synth", `--curve must be gamma or srgb`);
+  const black = values.black?.split(",").map(Number) as [number, number] | undefined;
+  if (black && !(black.length === 2 && black[0] > 0 && black[0] <= black[1] && black[1] < 0.5)) {
+    fail("synth", `--black must be LO,HI with 0 < LO ≤ HI < 0.5, got ${values.black}`);
+  }
   const objects = values.objects === undefined ? undefined : Number(values.objects);
   if (objects !== undefined && !(Number.isInteger(objects) && objects >= 0)) {
     fail("synth", `--objects must be a whole number`);
@@ -114,6 +132,7 @@ await run("synth", async () => {
       width,
       height,
       seed: seed * 7919 + i,
+      camera: cameraChoice(seed * 7919 + i, { curve: curve === "srgb" ? curve : undefined, black }),
       evs,
       bits,
       objects,
@@ -134,6 +153,8 @@ await run("synth", async () => {
     height,
     evs,
     bits,
+    curve,
+    black: black ?? null,
     train: trainMaps.map((m) => m.name),
     test: testMaps.map((m) => m.name),
     seconds: (performance.now() - t0) / 1000,

@@ -25,7 +25,7 @@
 // The bracket's frames share the camera; each non-reference frame's actual exposure is off
 // its nominal EV by up to ±0.1 stop (real shutters and apertures are).
 
-import type { Rng } from "../../ops/rng.ts";
+import { Rng } from "../../ops/rng.ts";
 import { type Image, newImage } from "../../io/image.ts";
 import { jpegRoundTrip } from "../../io/jpeg_encode.ts";
 import { GAMMA } from "../../imaging/exposure.ts";
@@ -176,6 +176,25 @@ export function sampleSensor(rng: Rng, o: SensorChoice): Sensor {
     jitter: 0.1,
     black: 0,
   };
+}
+
+/**
+ * The camera parts a training config or `deno task synth` fixes for a scene: the output curve,
+ * and a black point log-uniform in `black` from the scene seed's own draw (so the rest of the
+ * scene is what it would be without one).
+ */
+export function cameraChoice(
+  sceneSeed: number,
+  o: { curve?: Sensor["curve"]; black?: [number, number] },
+): Partial<Sensor> | undefined {
+  if (!o.curve && !o.black) return undefined;
+  const camera: Partial<Sensor> = {};
+  if (o.curve) camera.curve = o.curve;
+  if (o.black) {
+    const [lo, hi] = o.black;
+    camera.black = lo * Math.pow(hi / lo, new Rng(sceneSeed ^ 0x5bd1e995).float());
+  }
+  return camera;
 }
 
 /** The ideal camera of tests: no colour processing, no JPEG, no exposure error. */
