@@ -4,8 +4,9 @@
 # and v1–v3 followed the reference into them where the long frame had the light. Branches from
 # v3 at step 9,750 (v3 run that far if it has not been) and runs to 15,000, the learning rate
 # at 1.5e-4 to epoch 8 (lrStepEpochs 4), then 0.3×. Resumes where it stopped when run again.
+# The shipped weights are its step 11,000 (`--max-steps 11000`; flags go to v4's train call).
 # From the repository root, runs/ holding the run folders (v2's stage 2 among them):
-#   bash experiments/v4/run.sh
+#   bash experiments/v4/run.sh [--max-steps 11000]
 set -euo pipefail
 s3=runs/v3-stage2 s4=runs/v4-stage2
 train() { deno run --allow-ffi --allow-read --allow-write --allow-env tools/train.ts "$@"; }
@@ -20,4 +21,4 @@ if [ ! -f "$s4/state.safetensors" ]; then
   fi
   mkdir -p "$s4" && cp "$s3"/{config.json,log.csv,val.csv,state.safetensors,weights.safetensors} "$s4/"
 fi
-train --config experiments/v4/stage2.json --out "$s4" --resume
+train --config experiments/v4/stage2.json --out "$s4" --resume "$@"
