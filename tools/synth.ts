@@ -7,7 +7,7 @@
 
 import { Rng } from "../ops/rng.ts";
 import { type RadianceMap, readMaps, synthesizeScene, writeScene } from "../datasets/synth.ts";
-import { cameraChoice } from "../datasets/synth/camera.ts";
+import { cameraChoice, isBlackRange } from "../datasets/synth/camera.ts";
 import { decodeOptions, fail, flags, MAX_PIXELS_FLAG, run } from "./cli.ts";
 
 await run("synth", async () => {
@@ -75,8 +75,8 @@ await run("synth", async () => {
   if (bits !== 8 && bits !== 16 && bits !== "mixed") fail("synth", `--bits must be 8, 16 or mixed`);
   const curve = values.curve as "gamma" | "srgb";
   if (curve !== "gamma" && curve !== "srgb") fail("synth", `--curve must be gamma or srgb`);
-  const black = values.black?.split(",").map(Number) as [number, number] | undefined;
-  if (black && !(black.length === 2 && black[0] > 0 && black[0] <= black[1] && black[1] < 0.5)) {
+  const black = values.black?.split(",").map(Number);
+  if (black && !isBlackRange(black)) {
     fail("synth", `--black must be LO,HI with 0 < LO ≤ HI < 0.5, got ${values.black}`);
   }
   const objects = values.objects === undefined ? undefined : Number(values.objects);
@@ -132,7 +132,7 @@ await run("synth", async () => {
       width,
       height,
       seed: seed * 7919 + i,
-      camera: cameraChoice(seed * 7919 + i, { curve: curve === "srgb" ? curve : undefined, black }),
+      camera: cameraChoice(seed * 7919 + i, { curve, black }),
       evs,
       bits,
       objects,

@@ -9,6 +9,7 @@ import type { DecodeOptions } from "../io/codecs.ts";
 import { findScenes, loadScene, type Scene } from "../datasets/dataset.ts";
 import { type Image, newImage } from "../io/image.ts";
 import { type Batch, CropLoader } from "../datasets/loader.ts";
+import { isBlackRange } from "../datasets/synth/camera.ts";
 import { SynthStream } from "../datasets/synth_stream.ts";
 import { regionScore, wellExposed } from "../imaging/regions.ts";
 import { hdrMetrics } from "../imaging/metrics.ts";
@@ -143,11 +144,7 @@ async function readExperiment(path: string): Promise<Experiment> {
     throw new Error(`${path}: "synth.curve" must be gamma or srgb`);
   }
   const black = x.synth?.black;
-  if (
-    black !== undefined &&
-    !(Array.isArray(black) && black.length === 2 && black[0] > 0 && black[0] <= black[1] &&
-      black[1] < 0.5)
-  ) {
+  if (black !== undefined && !isBlackRange(black)) {
     throw new Error(`${path}: "synth.black" must be [lo, hi] with 0 < lo ≤ hi < 0.5`);
   }
   return x;

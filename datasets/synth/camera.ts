@@ -178,6 +178,10 @@ export function sampleSensor(rng: Rng, o: SensorChoice): Sensor {
   };
 }
 
+/** A black-point range [lo, hi] as configs and `deno task synth` take it: 0 < lo ≤ hi < 0.5. */
+export const isBlackRange = (v: unknown): v is [number, number] =>
+  Array.isArray(v) && v.length === 2 && v[0] > 0 && v[0] <= v[1] && v[1] < 0.5;
+
 /**
  * The camera parts a training config or `deno task synth` fixes for a scene: the output curve,
  * and a black point log-uniform in `black` from the scene seed's own draw (so the rest of the
