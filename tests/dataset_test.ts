@@ -331,3 +331,36 @@ Deno.test("deno task synth --curve srgb --black: the same scenes through a camer
     assertEquals(bad.err.trim(), "synth: --black must be LO,HI with 0 < LO ≤ HI < 0.5, got 0.01");
   });
 });
+
+Deno.test("deno task synth --noise off: the same scenes, the reference frame exactly the ground truth's codes", async () => {
+  await withDir(async (dir) => {
+    const make = (sub: string, extra: string[]) =>
+      runTool("synth", ["--out", `${dir}/${sub}`, "--scenes", "1", "--size", "64x48", ...extra]);
+    strictEqual((await make("a", [])).code, 0);
+    const r = await make("b", ["--noise", "off", "--json"]);
+    strictEqual(r.code, 0, r.err);
+    strictEqual(JSON.parse(r.out).noise, false);
+    const [a, b] = await Promise.all(
+      ["a", "b"].map(async (s) => loadScene((await findScenes(`${dir}/${s}`))[0])),
+    );
+    assertEquals(a.gt!.data, b.gt!.data, "the same ground truth");
+    // Where the reference is well exposed its radiance is the ground truth's without noise, to
+    // the .hdr file's step (1/128 of the pixel's largest channel; measured 0.0078, noisy 1.06).
+    const worst = (s: typeof a) => {
+      const ref = s.ldrs[1].data, gt = s.gt!.data, k = 2 ** s.evs[1];
+      let e = 0;
+      for (let p = 0; p < ref.length; p += 3) {
+        const px = [0, 1, 2].map((c) => ref[p + c]);
+        if (px.some((v) => v < 0.08 || v > 0.85)) continue;
+        const top = Math.max(gt[p], gt[p + 1], gt[p + 2]);
+        for (let c = 0; c < 3; c++) e = Math.max(e, Math.abs(px[c] ** 2.2 / k - gt[p + c]) / top);
+      }
+      return e;
+    };
+    const [noisy, clean] = [worst(a), worst(b)];
+    assert(clean < 0.01 && noisy > 0.1, `largest error: noise on ${noisy}, off ${clean}`);
+    const bad = await make("c", ["--noise", "no"]);
+    strictEqual(bad.code, 1);
+    assertEquals(bad.err.trim(), "synth: --noise must be on or off");
+  });
+});

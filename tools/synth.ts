@@ -35,6 +35,12 @@ await run("synth", async () => {
       arg: "LO,HI",
       help: "the cameras' black points, fractions of white, log-uniform per scene (default none)",
     },
+    noise: {
+      type: "string",
+      default: "on",
+      arg: "on|off",
+      help: "the sensors' shot and read noise; off: frames exposed from the maps as they are",
+    },
     from: {
       type: "string",
       arg: "MAP,FOLDER,…",
@@ -79,6 +85,8 @@ await run("synth", async () => {
   if (black && !isBlackRange(black)) {
     fail("synth", `--black must be LO,HI with 0 < LO ≤ HI < 0.5, got ${values.black}`);
   }
+  if (values.noise !== "on" && values.noise !== "off") fail("synth", `--noise must be on or off`);
+  const noise = values.noise === "on";
   const objects = values.objects === undefined ? undefined : Number(values.objects);
   if (objects !== undefined && !(Number.isInteger(objects) && objects >= 0)) {
     fail("synth", `--objects must be a whole number`);
@@ -132,7 +140,7 @@ await run("synth", async () => {
       width,
       height,
       seed: seed * 7919 + i,
-      camera: cameraChoice(seed * 7919 + i, { curve, black }),
+      camera: cameraChoice(seed * 7919 + i, { curve, black, noise }),
       evs,
       bits,
       objects,
@@ -155,6 +163,7 @@ await run("synth", async () => {
     bits,
     curve,
     black: black ?? null,
+    noise,
     train: trainMaps.map((m) => m.name),
     test: testMaps.map((m) => m.name),
     seconds: (performance.now() - t0) / 1000,

@@ -184,16 +184,18 @@ export const isBlackRange = (v: unknown): v is [number, number] =>
 
 /**
  * The camera parts a training config or `deno task synth` fixes for a scene: the output curve,
- * and a black point log-uniform in `black` from the scene seed's own draw (so the rest of the
- * scene is what it would be without one).
+ * a black point log-uniform in `black` from the scene seed's own draw (so the rest of the
+ * scene is what it would be without one), and `noise: false` for noise-free frames (brackets
+ * exposed from radiance maps, as the field's synthetic test sets are).
  */
 export function cameraChoice(
   sceneSeed: number,
-  o: { curve?: Sensor["curve"]; black?: [number, number] },
+  o: { curve?: Sensor["curve"]; black?: [number, number]; noise?: boolean },
 ): Partial<Sensor> | undefined {
-  if (!o.curve && !o.black) return undefined;
+  if (!o.curve && !o.black && o.noise !== false) return undefined;
   const camera: Partial<Sensor> = {};
   if (o.curve) camera.curve = o.curve;
+  if (o.noise === false) camera.shot = camera.read = 0;
   if (o.black) {
     const [lo, hi] = o.black;
     camera.black = lo * Math.pow(hi / lo, new Rng(sceneSeed ^ 0x5bd1e995).float());
