@@ -1,21 +1,31 @@
 // The network's output held to the reference frame's tone and colour. Where the reference is
 // well exposed the convention fixes the answer: its own radiance, L^2.2 / 2^EV. The network
 // comes close there but not exactly: our stage-1 race models came out 5% and 13% dark, with
-// the channels off by different amounts (a colour cast of 4–6%). A smooth gain per channel, fitted where the reference is well exposed, takes the
-// output back: each channel's sums of the reference's radiance and of the output over cells of
-// 1/16 of the image's shorter side, blurred over a few cells (three 5×5 box passes), give the
-// gain as their ratio, drawn towards the whole image's ratio where the cells hold little
-// evidence. Detail, and what the network filled in where the reference clips or is dark, stay
-// the network's, scaled by the gain of their surroundings; above what the reference records
-// the gain fades out. Measured on the 48 held-out scenes of synth-v3-test with ground truth
-// (the stage-1 race model, `eval --data`): PSNR-μ 35.02 → 36.31 dB, PSNR-L 31.86 → 32.21;
-// where the reference is well exposed 36.97 → 38.82 dB, tonal bias 0.951 → 1.003, colour cast
-// (median) 3.6% → 0.3%.
+// the channels off by different amounts (a colour cast of 4–6%). A smooth gain per channel,
+// fitted where the reference is well exposed, takes the output back: each channel's sums of
+// the reference's radiance and of the output over cells of 1/16 of the image's shorter side,
+// blurred over a few cells (three 5×5 box passes), give the gain as their ratio, drawn towards
+// the whole image's ratio where the cells hold little evidence. Detail, and what the network
+// filled in where the reference clips or is dark, stay the network's, scaled by the gain of
+// their surroundings; above what the reference records the gain fades out. Measured on the 48
+// held-out scenes of synth-v3-test with ground truth (the stage-1 race model, `eval --data`):
+// PSNR-μ 35.02 → 36.31 dB, PSNR-L 31.86 → 32.21; where the reference is well exposed 36.97 →
+// 38.82 dB, tonal bias 0.951 → 1.003, colour cast (median) 3.6% → 0.3%.
 
 import type { Image } from "../io/image.ts";
 import { GAMMA } from "./exposure.ts";
 import { wellExposed } from "./regions.ts";
 
+/**
+ * The gain is fitted where every channel of the reference is in [ANCHOR_LO, 0.85]: above the
+ * regions' 0.08, because below about 1% of the reference's white its radiance is the least
+ * certain. Real JPEGs lose light there (against the long frame, the reference reads 22–64% of
+ * the light at code 0.08, 95% at 0.12), and a response estimated from a bracket is loosest
+ * there (Debevec's memorial triplets' estimated curves differ by 10–20% at 2–4% of white).
+ * Fitted from 0.08, the gain pulled those triplets, one stop apart, to −0.08 and +0.13 stops
+ * of each other; from 0.12, −0.01 and +0.07.
+ */
+const ANCHOR_LO = 0.12;
 /** Box passes and their half-width in cells. */
 const PASSES = 3, RADIUS = 2;
 /** How many cells' worth of evidence the whole image's gain counts for in each cell. */
@@ -44,7 +54,7 @@ export function anchorToReference(hdr: Image, ref: Image, ev: number): Anchoring
   if (ref.width !== w || ref.height !== h) {
     throw new Error(`anchor: the result is ${w}x${h}, the reference ${ref.width}x${ref.height}`);
   }
-  const well = wellExposed(ref);
+  const well = wellExposed(ref, ANCHOR_LO);
   const scale = 1 / 2 ** ev;
   const cell = Math.max(8, Math.round(Math.min(w, h) / 16));
   const cw = Math.ceil(w / cell), ch = Math.ceil(h / cell);

@@ -32,14 +32,14 @@ export interface RegionScore {
   cast: number;
 }
 
-/** 1 where every channel of the pixel is in [WELL_LO, WELL_HI]. */
-export function wellExposed(img: Image): Uint8Array {
+/** 1 where every channel of the pixel is in [lo, WELL_HI]. */
+export function wellExposed(img: Image, lo = WELL_LO): Uint8Array {
   const n = img.width * img.height, c = img.channels, out = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     let ok = 1;
     for (let k = 0; k < 3; k++) {
       const v = img.data[i * c + Math.min(k, c - 1)];
-      if (v < WELL_LO || v > WELL_HI) ok = 0;
+      if (v < lo || v > WELL_HI) ok = 0;
     }
     out[i] = ok;
   }

@@ -55,6 +55,22 @@ Deno.test("highlights above what the reference records keep the network's values
   assertEquals(at(W - 5), net.data[(10 * W + W - 5) * 3], "the lamp untouched");
 });
 
+Deno.test("the reference's deep shadows do not pull the gain: a JPEG has lost light there", () => {
+  // Left half: mid-tones the network has right. Right half: shadows the reference reads at
+  // codes 0.09 and 0.11, half the light the network (from the long frame) rightly gives.
+  const lo = (z: number) => Math.pow(z, GAMMA) / 2 ** EV;
+  const truth = image((x, y) => (x < W / 2 ? 0.05 : lo(0.125 + 0.03 * ((x + y) % 2))));
+  const ref = image((x, y, c) => {
+    const v = truth.data[(y * W + x) * 3 + c];
+    return code(x < W / 2 ? v : v / 2);
+  });
+  const a = anchorToReference(truth, ref, EV);
+  assert(ref.data[(10 * W + W - 5) * 3] > 0.08, "the shadows are within the regions' well-exposed");
+  a.gain.forEach((g, c) => assert(Math.abs(g - 1) < 1e-3, `gain ${c}: ${g}`));
+  const at = (x: number) => a.hdr.data[(10 * W + x) * 3] / truth.data[(10 * W + x) * 3];
+  assert(Math.abs(at(W - 5) - 1) < 1e-3, `shadow scaled by ${at(W - 5)}`);
+});
+
 Deno.test("a reference with no well-exposed pixels changes nothing", () => {
   const ref = image(() => 1); // clipped everywhere
   const net = image((x) => 0.5 + x / W);
