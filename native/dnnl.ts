@@ -18,6 +18,7 @@ export const SIZES = {
   layerNorm: 3496,
   softmax: 2800,
   matmul: 2800,
+  resampling: 2848,
 } as const;
 
 export const DNNL_MAX_NDIMS = 12;
@@ -60,6 +61,8 @@ export const alg = {
   poolingMax: 511,
   poolingAvgExcludePadding: 1023,
   softmaxAccurate: 196608,
+  resamplingNearest: 196592,
+  resamplingLinear: 196593,
 } as const;
 
 export const arg = {
@@ -136,6 +139,7 @@ const symbols = {
   dnnl_binary_desc_init: { parameters: [B, I32, B, B, B], ...S },
   dnnl_pooling_v2_forward_desc_init: { parameters: [B, I32, I32, B, B, B, B, B, B, B], ...S },
   dnnl_pooling_v2_backward_desc_init: { parameters: [B, I32, B, B, B, B, B, B, B], ...S },
+  dnnl_resampling_forward_desc_init: { parameters: [B, I32, I32, P, B, B], ...S },
   dnnl_layer_normalization_forward_desc_init: { parameters: [B, I32, B, B, F, U32], ...S },
   dnnl_layer_normalization_backward_desc_init: { parameters: [B, I32, B, B, B, F, U32], ...S },
   dnnl_softmax_v2_forward_desc_init: { parameters: [B, I32, I32, B, B, I32], ...S },

@@ -118,3 +118,31 @@ Deno.test({
     assert(psnr >= 40 && psnr < Infinity, `bf16 against fp32: ${psnr.toFixed(1)} dB`);
   },
 });
+
+Deno.test({
+  name: "bf16: a bilinear resize's channels-last gradient (two matmuls) is fp32's within bf16",
+  ignore,
+  fn: () => {
+    // A conv before the resize and one after it, as in the model: the gradient reaching the
+    // resize is channels-last, which the oneDNN backend takes through resampleAdjoint.
+    const rng = new T.Rng(4);
+    const x = T.randn([2, 16, 16, 12], rng), w = T.randn([16, 16, 3, 3], rng);
+    const after = new Conv2d(16, 16, 1, { rng });
+    for (const [oh, ow] of [[32, 24], [64, 48], [21, 30]]) {
+      const grad = (p: "fp32" | "bf16") =>
+        T.scope(() =>
+          T.withPrecision(p, () => {
+            const xi = T.tensor(x.toArray(), x.shape, { requiresGrad: true });
+            const y = after.forward(T.resize(T.conv2d(xi, w, null, { padding: 1 }), oh, ow));
+            T.sum(T.mul(T.float32(y), T.float32(y))).backward();
+            return xi.grad!.toArray();
+          })
+        );
+      const [a, b] = [grad("fp32"), grad("bf16")];
+      const scale = a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / scale);
+      assert(worst < 0.03, `${oh}x${ow}: worst difference ${worst} of the largest gradient`);
+    }
+  },
+});

@@ -29,6 +29,7 @@ const sizes: Record<keyof typeof SIZES, string> = {
   layerNorm: "dnnl_layer_normalization_desc_t",
   softmax: "dnnl_softmax_v2_desc_t",
   matmul: "dnnl_matmul_desc_t",
+  resampling: "dnnl_resampling_desc_t",
 };
 const enums: [string, number][] = [
   ["dnnl_f32", dataType.f32],
@@ -63,6 +64,8 @@ const enums: [string, number][] = [
   ["dnnl_pooling_max", alg.poolingMax],
   ["dnnl_pooling_avg_exclude_padding", alg.poolingAvgExcludePadding],
   ["dnnl_softmax_accurate", alg.softmaxAccurate],
+  ["dnnl_resampling_nearest", alg.resamplingNearest],
+  ["dnnl_resampling_linear", alg.resamplingLinear],
   ["DNNL_ARG_SRC", arg.src],
   ["DNNL_ARG_SRC_1", arg.src1],
   ["DNNL_ARG_DST", arg.dst],

@@ -3,9 +3,9 @@
 // GEMM-backed conv and matmul), relative to the largest reference value. On a CPU with bf16
 // the oneDNN path runs every case again in bf16: the inputs rounded to bfloat16 and the op
 // under bf16 precision (ops/precision.ts), held to what bf16's 8-bit mantissa allows. And
-// again with every image-shaped input held channels-last, as a conv leaves its output in
-// the oneDNN backend (ops/cpu/dnnl_kernels.ts): each op must read that layout, or put it
-// back in order, and give the same result.
+// again with every image-shaped input, and the output's gradient, held channels-last, as a
+// conv leaves its output in the oneDNN backend (ops/cpu/dnnl_kernels.ts): each op must read
+// that layout, or put it back in order, and give the same result.
 
 import * as T from "@lfdiff/ops/mod.ts";
 import type { Tensor } from "@lfdiff/ops/mod.ts";
@@ -142,7 +142,7 @@ const BF16_TOL = 1e-2;
 
 for (const { device, ignore, bf16, nhwc } of devices) {
   for (const c of cases) {
-    const on = bf16 ? `${device} in bf16` : nhwc ? `${device}, channels-last` : device;
+    const on = `${device}${bf16 ? " in bf16" : ""}${nhwc ? ", channels-last" : ""}`;
     Deno.test({ name: `op ${c.name} (${c.op}) on ${on}`, ignore }, () => {
       // CUDA is held to 1e-5 (GEMM-backed ops to 1e-3 under LFDIFF_TF32=1: TF32 keeps 10
       // mantissa bits), the CPU to the engine's 1e-4 / 1e-3 for GEMMs.
@@ -159,12 +159,14 @@ for (const { device, ignore, bf16, nhwc } of devices) {
           const h = get(f, `${c.name}.in${i}`);
           return T.tensor(h.data, h.shape, { device, requiresGrad: c.grads[i] });
         });
+        // The identity conv after the op hands its backward a channels-last gradient.
+        const run = (ins: Tensor[]) => {
+          const y = OPS[c.op](nhwc ? ins.map(channelsLast) : ins, c.params);
+          return nhwc ? channelsLast(y) : y;
+        };
         const out = bf16
-          ? T.withPrecision(
-            "bf16",
-            () => OPS[c.op](xs.map((x) => T.toDtype(x, "bfloat16")), c.params),
-          )
-          : OPS[c.op](nhwc ? xs.map(channelsLast) : xs, c.params);
+          ? T.withPrecision("bf16", () => run(xs.map((x) => T.toDtype(x, "bfloat16"))))
+          : run(xs);
         const ref = get(f, `${c.name}.out`);
         if (out.shape.join() !== ref.shape.join()) {
           throw new Error(`output shape [${out.shape}] ≠ PyTorch [${ref.shape}]`);

@@ -20,7 +20,7 @@ interface Taps {
   l1: Float64Array; // weight of i1; i0 gets 1 - l1
 }
 
-function taps(mode: ResampleMode, inSize: number, outSize: number): Taps {
+export function taps(mode: ResampleMode, inSize: number, outSize: number): Taps {
   const t = {
     i0: new Int32Array(outSize),
     i1: new Int32Array(outSize),
