@@ -563,8 +563,8 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     // Resizing runs forward in oneDNN, in either layout and dtype, 7–10× faster than the
     // TypeScript kernels, where it is F.interpolate's (oneDNN's linear is align_corners=False;
     // its nearest rounds where PyTorch floors, the same at power-of-two upscales). oneDNN's
-    // backward is slower than ours (2–3× in bf16): a channels-last bilinear gradient is two
-    // matmuls (resampleAdjoint), and the rest stays on the TypeScript kernels, which resize
+    // backward is slower than ours (2–3× in bf16): a bilinear gradient is two matmuls
+    // (resampleAdjoint), and the rest stays on the TypeScript kernels, which resize
     // channels-last images as they lie.
     resample(geo, x, y) {
       const nc = resampleLayout(geo, f(x), geo.h);
@@ -586,7 +586,8 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     },
     resampleBackward(geo, g, dx) {
       const nc = resampleLayout(geo, f(g), geo.oh);
-      if (nc && geo.mode === "bilinear" && geo.ow <= 256 && sameType(f(g), f(dx))) {
+      if (geo.mode === "bilinear" && geo.planes && geo.ow <= 256 && sameType(f(g), f(dx))) {
+        if (!nc) plain(f(g));
         return resampleAdjoint(geo, nc, f(g), f(dx));
       }
       if (!nc) return base32.resampleBackward(geo, g, dx);
@@ -956,34 +957,54 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
   }
 
   /**
-   * The gradient of a bilinear resize of channels-last images, dy [n, oh, ow, c] → dx [n, h,
-   * w, c]: the resize is separable, y = Ry · x · Rxᵀ per channel with Ry [oh × h] and Rx [ow ×
-   * w] its interpolation matrices (two taps a row), so dx = Ryᵀ · dy · Rx, two matmuls in
-   * oneDNN in dy's dtype (fp32 accumulation): t[n·oh] (w × c) = Rxᵀ · dy[n·oh] (ow × c), then
-   * dx[n] (h × w·c) = Ryᵀ · t[n] (oh × w·c). The matrices are dense, w and h multiply-adds per
+   * The gradient of a bilinear resize, dy [planes, oh, ow] → dx [planes, h, w]: the resize is
+   * separable, y = Ry · x · Rxᵀ per plane with Ry [oh × h] and Rx [ow × w] its interpolation
+   * matrices (two taps a row), so dx = Ryᵀ · dy · Rx, two matmuls in oneDNN in dy's dtype (fp32
+   * accumulation). Channels-last, [n, oh, ow, c]: t[n·oh] (w × c) = Rxᵀ · dy[n·oh] (ow × c),
+   * then dx[n] (h × w·c) = Ryᵀ · t[n] (oh × w·c); plain: t (planes·oh × w) = dy · Rx, then
+   * dx[p] (h × w) = Ryᵀ · t[p] (oh × w). The matrices are dense, w and h multiply-adds per
    * element where two would do, which the matmuls' speed repays up to a few hundred pixels
-   * (callers keep ow ≤ 256): for 8×32×64² → 128² it takes 1.3 ms in bf16 and 1.6 ms in
-   * fp32, the TypeScript kernel 6.4 and 15 ms (2 threads).
+   * (callers keep ow ≤ 256): for 8×32×64² → 128² channels-last it takes 1.3 ms in bf16 and
+   * 1.6 ms in fp32, the TypeScript kernel 6.4 and 15 ms (2 threads).
    */
-  function resampleAdjoint(geo: ResampleGeometry, nc: readonly number[], g: Buf, dx: Buf): void {
-    const [n, c] = nc, { h, w, oh, ow } = geo, dt = dtOf(g);
+  function resampleAdjoint(
+    geo: ResampleGeometry,
+    nc: readonly number[] | null,
+    g: Buf,
+    dx: Buf,
+  ): void {
+    const { planes, h, w, oh, ow } = geo, dt = dtOf(g);
+    const [n, c] = nc ?? [planes, 1];
     const t = dt === dataType.bf16 ? bf16(n * oh * w * c) : tmp(4 * n * oh * w * c);
-    const across = kernel(`resample adjoint x ${n} ${c} ${w} ${oh} ${ow} ${dt}`, () =>
-      matmulOf(
-        d.md([1, w, ow], [w * ow, 1, w], dt),
-        d.md([n * oh, ow, c], [ow * c, c, 1], dt),
-        d.md([n * oh, w, c], [w * c, c, 1], dt),
-      ));
-    const down = kernel(`resample adjoint y ${n} ${c} ${h} ${w} ${oh} ${dt}`, () =>
+    const rx = interpolation(w, ow, dt), ry = interpolation(h, oh, dt);
+    const key = `${JSON.stringify(geo)} ${nc} ${dt}`;
+    if (nc) {
+      const across = kernel(`resample adjoint x ${key}`, () =>
+        matmulOf(
+          d.md([1, w, ow], [w * ow, 1, w], dt),
+          d.md([n * oh, ow, c], [ow * c, c, 1], dt),
+          d.md([n * oh, w, c], [w * c, c, 1], dt),
+        ));
+      run(across, [rx, g, t]);
+    } else {
+      const across = kernel(`resample adjoint x ${key}`, () =>
+        matmulOf(
+          d.md([1, planes * oh, ow], undefined, dt),
+          d.md([1, ow, w], undefined, dt),
+          d.md([1, planes * oh, w], undefined, dt),
+        ));
+      run(across, [g, rx, t]);
+    }
+    const down = kernel(`resample adjoint y ${key}`, () =>
       matmulOf(
         d.md([1, h, oh], [h * oh, 1, h], dt),
         d.md([n, oh, w * c], [oh * w * c, w * c, 1], dt),
         d.md([n, h, w * c], [h * w * c, w * c, 1], dt),
       ));
-    run(across, [interpolation(w, ow, dt), g, t]);
-    run(down, [interpolation(h, oh, dt), t, dx]);
+    run(down, [ry, t, dx]);
     release(t);
-    markNhwc(dx, [n, c, h, w]);
+    if (nc) markNhwc(dx, [n, c, h, w]);
+    else unmark(dx);
   }
 
   /** A matmul dst = src · weights (batched, the weights' batch of 1 broadcast). */
