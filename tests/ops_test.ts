@@ -5,7 +5,7 @@
 // under bf16 precision (ops/precision.ts), held to what bf16's 8-bit mantissa allows. And
 // again with every image-shaped input, and the output's gradient, held channels-last, as a
 // conv leaves its output in the oneDNN backend (ops/cpu/dnnl_kernels.ts): each op must read
-// that layout, or put it back in order, and give the same result.
+// that layout, or put it back in order, and give the same result, in fp32 and in bf16.
 
 import * as T from "@lfdiff/ops/mod.ts";
 import type { Tensor } from "@lfdiff/ops/mod.ts";
@@ -120,6 +120,7 @@ devices.push(
   { device: "cpu-dnnl-nan", ignore: noBf16, bf16: true },
   { device: "cpu-dnnl", ignore: devices[0].ignore, nhwc: true },
   { device: "cpu-dnnl-nan", ignore: devices[0].ignore, nhwc: true },
+  { device: "cpu-dnnl", ignore: noBf16, bf16: true, nhwc: true },
 );
 
 /**
