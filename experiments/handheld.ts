@@ -6,9 +6,10 @@
 // with `deno task eval --real OUT` against `--align off`.
 //   deno run -A experiments/handheld.ts OUT SEED BRACKET_DIR…
 
+import { warpImage } from "../imaging/align.ts";
 import { loadBracketFolder } from "../io/bracket.ts";
 import { writeImage } from "../io/codecs.ts";
-import { type Image, newImage } from "../io/image.ts";
+import { type Image, newImage, toRgb } from "../io/image.ts";
 import { Rng } from "../ops/rng.ts";
 
 const MARGIN = 40;
@@ -21,24 +22,24 @@ const rng = new Rng(Number(seed));
 
 /** `img` seen through a camera moved by (dx, dy) px and turned by th radians, cropped. */
 function moved(img: Image, dx: number, dy: number, th: number): Image {
-  const { width: w, height: h, channels: c } = img;
-  const ow = w - 2 * MARGIN, oh = h - 2 * MARGIN;
+  const { width: w, height: h } = img, ow = w - 2 * MARGIN, oh = h - 2 * MARGIN;
+  // Output pixel (x, y) is (x + MARGIN, y + MARGIN) of the frame, turned about its centre.
+  const cs = Math.cos(th), sn = Math.sin(th), cx = MARGIN - w / 2, cy = MARGIN - h / 2;
+  const matrix = [
+    cs,
+    -sn,
+    cs * cx - sn * cy + w / 2 + dx,
+    sn,
+    cs,
+    sn * cx + cs * cy + h / 2 + dy,
+    0,
+    0,
+    1,
+  ];
+  const { image } = warpImage(toRgb(img), matrix, () => 0);
   const o = newImage(ow, oh, 3, img.bitDepth === 16 ? 16 : 8);
-  const cs = Math.cos(th), sn = Math.sin(th);
-  const at = (x: number, y: number, k: number) => img.data[(y * w + x) * c + Math.min(k, c - 1)];
   for (let y = 0; y < oh; y++) {
-    for (let x = 0; x < ow; x++) {
-      const X = x + MARGIN - w / 2, Y = y + MARGIN - h / 2;
-      const sx = cs * X - sn * Y + w / 2 + dx, sy = sn * X + cs * Y + h / 2 + dy;
-      const x0 = Math.min(Math.max(Math.floor(sx), 0), w - 2);
-      const y0 = Math.min(Math.max(Math.floor(sy), 0), h - 2);
-      const ax = Math.min(Math.max(sx - x0, 0), 1), ay = Math.min(Math.max(sy - y0, 0), 1);
-      for (let k = 0; k < 3; k++) {
-        const top = (1 - ax) * at(x0, y0, k) + ax * at(x0 + 1, y0, k);
-        const bottom = (1 - ax) * at(x0, y0 + 1, k) + ax * at(x0 + 1, y0 + 1, k);
-        o.data[(y * ow + x) * 3 + k] = (1 - ay) * top + ay * bottom;
-      }
-    }
+    o.data.set(image.data.subarray(y * w * 3, (y * w + ow) * 3), y * ow * 3);
   }
   return o;
 }

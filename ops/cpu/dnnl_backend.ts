@@ -438,13 +438,7 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
           const lowered = (md: MemoryDesc, dt: DataType, dims: number[]) =>
             low && dt !== dataType.bf16 ? d.md(dims, undefined, dataType.bf16) : md;
           const sA = lowered(mA, ta, dA), sB = lowered(mB, tb, dB);
-          const prim = d.primitive(
-            "dnnl_matmul_desc_init",
-            SIZES.matmul,
-            (desc) => s.dnnl_matmul_desc_init(desc, sA, sB, null, mC),
-          );
-          const mm = build(prim, [[arg.src, sA], [arg.weights, sB], [arg.dst, mC]]);
-          return Object.assign(mm, { mA, mB, sA, sB });
+          return Object.assign(matmulOf(sA, sB, mC), { mA, mB, sA, sB });
         },
       ) as Kernel & Record<"mA" | "mB" | "sA" | "sB", MemoryDesc>;
       const inA = operand(a, kern.mA, kern.sA), inB = operand(b, kern.mB, kern.sB);
@@ -978,23 +972,19 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     const t = dt === dataType.bf16 ? bf16(n * oh * w * c) : tmp(4 * n * oh * w * c);
     const rx = interpolation(w, ow, dt), ry = interpolation(h, oh, dt);
     const key = `${JSON.stringify(geo)} ${nc} ${dt}`;
-    if (nc) {
-      const across = kernel(`resample adjoint x ${key}`, () =>
-        matmulOf(
+    const across = kernel(`resample adjoint x ${key}`, () =>
+      nc
+        ? matmulOf(
           d.md([1, w, ow], [w * ow, 1, w], dt),
           d.md([n * oh, ow, c], [ow * c, c, 1], dt),
           d.md([n * oh, w, c], [w * c, c, 1], dt),
-        ));
-      run(across, [rx, g, t]);
-    } else {
-      const across = kernel(`resample adjoint x ${key}`, () =>
-        matmulOf(
+        )
+        : matmulOf(
           d.md([1, planes * oh, ow], undefined, dt),
           d.md([1, ow, w], undefined, dt),
           d.md([1, planes * oh, w], undefined, dt),
         ));
-      run(across, [g, rx, t]);
-    }
+    run(across, nc ? [rx, g, t] : [g, rx, t]);
     const down = kernel(`resample adjoint y ${key}`, () =>
       matmulOf(
         d.md([1, h, oh], [h * oh, 1, h], dt),
