@@ -11,7 +11,7 @@ import { SMALL } from "@lfdiff/model/config.ts";
 import { Trainer } from "@lfdiff/model/trainer.ts";
 import { Conv2d } from "@lfdiff/model/nn/layers.ts";
 import { Adam } from "@lfdiff/model/optim/adam.ts";
-import { assert } from "./assert.ts";
+import { assert, assertClose } from "./assert.ts";
 import { bf16Unavailable } from "./golden.ts";
 
 // The default device, oneDNN where it loads: what LFDiff's parameters are made on.
@@ -138,11 +138,7 @@ Deno.test({
             return xi.grad!.toArray();
           })
         );
-      const [a, b] = [grad("fp32"), grad("bf16")];
-      const scale = a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      let worst = 0;
-      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / scale);
-      assert(worst < 0.03, `${oh}x${ow}: worst difference ${worst} of the largest gradient`);
+      assertClose(grad("bf16"), grad("fp32"), 0.03, `${oh}x${ow}: the input gradient`);
     }
   },
 });
@@ -166,11 +162,7 @@ Deno.test({
             return xi.grad!.toArray();
           })
         );
-      const [a, b] = [grad("fp32"), grad("bf16")];
-      const scale = a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      let worst = 0;
-      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / scale);
-      assert(worst < 0.03, `${[n, ic, oc, h, w]}: worst difference ${worst} of the largest`);
+      assertClose(grad("bf16"), grad("fp32"), 0.03, `${[n, ic, oc, h, w]}: the input gradient`);
     }
   },
 });

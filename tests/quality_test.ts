@@ -30,11 +30,11 @@ const MARGIN = 3.5;
 
 /**
  * Holding v1's result to the reference's tone (imaging/anchor.ts) gained ANCHOR_MEASURED dB
- * PSNR-μ here (31.37 → 31.50; these brackets' cameras vary their response, so the reference's
+ * PSNR-μ here (31.37 → 31.62; these brackets' cameras vary their response, so the reference's
  * own tone is off by as much as the network's); the test asks for half of it. The default's
- * tone hardly drifts: held, it measured 32.09 → 32.03.
+ * tone hardly drifts: held, it measured 32.09 → 32.06.
  */
-const ANCHOR_MEASURED = 0.13, ANCHOR_DB = 0.06;
+const ANCHOR_MEASURED = 0.24, ANCHOR_DB = 0.12;
 
 /** bf16 may cost the shipped model this much PSNR-μ on the held-out brackets. */
 const BF16_DB = 0.05;
