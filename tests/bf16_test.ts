@@ -166,3 +166,59 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "bf16: large sums (a matmul with ones) match fp32's sums of the same values",
+  ignore,
+  fn: () => {
+    // Channels-last (a conv's output) and plain bf16 tensors, over the axis patterns the
+    // oneDNN backend takes as a matmul ([n, c] of a channels-last map, leading, trailing,
+    // middle, all) and one it does not ([0, 2] of a plain one).
+    const rng = new T.Rng(9);
+    const x = T.randn([4, 16, 24, 20], rng), w = T.randn([24, 16, 3, 3], rng);
+    T.scope(() =>
+      T.withPrecision("bf16", () => {
+        const nhwc = T.conv2d(x, w, null, { padding: 1 });
+        const flat = T.reshape(T.toDtype(T.randn([8, 24, 480], rng), "bfloat16"), [8, 24, 480]);
+        const cases: [string, Tensor, number[] | undefined][] = [
+          ["channels-last h, w", nhwc, [2, 3]],
+          ["channels-last n, h, w", nhwc, [0, 2, 3]],
+          ["channels-last all", nhwc, undefined],
+          ["plain last", flat, [2]],
+          ["plain first", flat, [0]],
+          ["plain middle", flat, [1]],
+          ["plain first and last", flat, [0, 2]],
+        ];
+        for (const [what, t, axes] of cases) {
+          assert(t.dtype === "bfloat16", `${what}: ${t.dtype}`);
+          const got = T.sum(t, axes).toArray(), want = T.sum(T.float32(t), axes).toArray();
+          assertClose(got, want, 1e-4, what);
+        }
+      })
+    );
+  },
+});
+
+Deno.test({
+  name: "bf16: a per-channel scale's gradient (a bf16 sum to [n, c, 1, 1]) is fp32's",
+  ignore,
+  fn: () => {
+    // Channel attention's x · s: s's gradient sums g · x over h and w in x's dtype.
+    const rng = new T.Rng(10);
+    const x = T.randn([4, 16, 24, 20], rng), w = T.randn([16, 16, 3, 3], rng);
+    const s = T.rand([4, 16, 1, 1], rng, 0.5, 1.5);
+    const grad = (p: "fp32" | "bf16") =>
+      T.scope(() =>
+        T.withPrecision(p, () => {
+          const si = T.tensor(s.toArray(), s.shape, { requiresGrad: true });
+          const y = T.mul(
+            T.conv2d(x, w, null, { padding: 1 }),
+            p === "bf16" ? T.toDtype(si, "bfloat16") : si,
+          );
+          T.sum(T.mul(T.float32(y), T.float32(y))).backward();
+          return si.grad!.toArray();
+        })
+      );
+    assertClose(grad("bf16"), grad("fp32"), 0.03, "the scale's gradient");
+  },
+});

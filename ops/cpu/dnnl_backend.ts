@@ -37,6 +37,7 @@ import type {
 } from "../backend.ts";
 import { dnnlConv } from "./dnnl_conv.ts";
 import { type Buf, dnnlContext, dtOf, f, type Kernel, toBf16 } from "./dnnl_kernels.ts";
+import { reducePlan } from "./elementwise.ts";
 import { taps } from "./resample.ts";
 import { resampleParams } from "./tasks.ts";
 import { parallel } from "./threads.ts";
@@ -309,6 +310,9 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       unmark(f(dst));
       if (isBf16(dst)) (dst as Uint16Array).fill(toBf16(v));
       else base.fill(dst, v);
+      // A constant reads the same in any layout: a channels-last copy into it (a pad, a
+      // slice's gradient) may still lay it out so.
+      ctx.fresh.add(f(dst));
     },
     adam(p, g, m, v, step) {
       conv.dirty(p);
@@ -402,9 +406,12 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       run(k, [f(p), f(q), f(out)]);
     },
 
-    // A sum over h and w (and n) of a channels-last [n, c, h, w] is the same sum over
-    // [n, h, w, c], with the kept axes in the same order.
+    // bf16: a matmul with ones where the axes allow. Else a sum over h and w (and n) of a
+    // channels-last [n, c, h, w] is the same sum over [n, h, w, c], kept axes in order.
     reduceSum(x, shape, reduce, out) {
+      if (isBf16(x) && sizeOf(shape) >= 4096 && onesMatmulSum(shape, reduce, f(x), f(out))) {
+        return;
+      }
       const dims = nhwcDims(f(x));
       if (
         dims && shape.length === 4 && shape.join() === dims.join() &&
@@ -613,6 +620,54 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     resampleBackward: onPlain(widened(base.resampleBackward, [2])),
   };
 
+  /**
+   * A bf16 sum as a oneDNN matmul with a vector of ones (fp32 accumulation; its reduction
+   * primitive runs the channels-last case as a reference loop, 40× slower): the axes, as laid
+   * out (channels-last where x is) and merged, must be [K], [M, K], [K, M] or [B, K, M] with
+   * K summed. False for other patterns.
+   */
+  function onesMatmulSum(shape: readonly number[], reduce: readonly boolean[], x: Buf, out: Buf) {
+    const dims = nhwcDims(x);
+    const cl = dims !== undefined && shape.length === 4 && shape.join() === dims.join();
+    const [sh, red] = cl
+      ? [[0, 2, 3, 1].map((i) => shape[i]), [0, 2, 3, 1].map((i) => reduce[i])]
+      : [shape, reduce];
+    const plan = reducePlan(sh, red);
+    const pattern = plan.red.map((r) => (r ? "K" : "M")).join("");
+    if (!["K", "MK", "KM", "MKM"].includes(pattern)) return false;
+    if (!cl) plain(x);
+    unmark(out);
+    const [b, k, m] = pattern === "MKM"
+      ? plan.dims
+      : pattern === "KM"
+      ? [1, ...plan.dims]
+      : [1, plan.dims[1] ?? plan.dims[0], pattern === "MK" ? plan.dims[0] : 1];
+    const types = [dtOf(x), dtOf(out)];
+    const kern = kernel(`sum ${pattern} ${b} ${k} ${m} ${types}`, () =>
+      pattern === "MK"
+        ? matmulOf(
+          d.md([m, k], undefined, types[0]),
+          d.md([k, 1], undefined, dataType.bf16),
+          d.md([m, 1], undefined, types[1]),
+        )
+        : matmulOf(
+          d.md([1, 1, k], undefined, dataType.bf16),
+          d.md([b, k, m], undefined, types[0]),
+          d.md([b, 1, m], undefined, types[1]),
+        ));
+    const one = ones(k);
+    run(kern, pattern === "MK" ? [x, one, out] : [one, x, out]);
+    return true;
+  }
+
+  /** bf16 ones, k of them (kept for the backend's life). */
+  function ones(k: number): Buf {
+    let b = onesCache.get(k);
+    if (!b) onesCache.set(k, b = bf16(k).fill(toBf16(1)));
+    return b;
+  }
+  const onesCache = new Map<number, Uint16Array>();
+
   /** fn on its buffer arguments put back in plain order (outputs unmarked). */
   function onPlain<A extends unknown[]>(fn: (...a: A) => void) {
     return (...a: A): void => {
@@ -623,10 +678,10 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
 
   /**
    * A copy out of a channels-last buffer, read where it lies: the copy must take a box of
-   * its [n, c, h, w] (a slice, a whole tensor) to a plain destination (a concat's window, a
-   * fresh tensor). A copy of the whole tensor to a whole tensor writes it channels-last too
-   * (a dtype conversion, a contiguous slice); false when the copy is no box, and the caller
-   * goes plain.
+   * its [n, c, h, w] (a slice, a whole tensor) to a plain destination (a concat's window).
+   * A box copied to a whole tensor of its size is written channels-last too (a slice, a
+   * dtype conversion), so that a concat's gradient parts reach their convs as they want
+   * them; false when the copy is no box, and the caller goes plain.
    */
   function channelsLastCopy(
     shape: readonly number[],
@@ -642,18 +697,19 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     const over = box && stridesOver(shape, ds, box);
     if (!box || !over) return false;
     const [, c, h, w] = dims, { origin, ext } = box;
-    const whole = ext.join() === dims.join() && b.length === a.length && dO === 0 &&
-      over.join() === [c * h * w, h * w, w, 1].join();
+    const [en, ec, eh, ew] = ext;
+    const whole = b.length === en * ec * eh * ew && dO === 0 &&
+      over.join() === [ec * eh * ew, eh * ew, ew, 1].join();
     // The box within the whole channels-last tensor: its strides, and its origin's offset.
     const srcStrides = [c * h * w, 1, w * c, c];
     const srcOff = origin.reduce((acc, o, k) => acc + o * srcStrides[k], 0);
-    const dstStrides = whole ? srcStrides : denseOnes(ext, over);
+    const dstStrides = whole ? [ec * eh * ew, 1, ew * ec, ec] : denseOnes(ext, over);
     const k = kernel(`copy nhwc ${ext} ${srcStrides} ${dstStrides} ${dtOf(a)} ${dtOf(b)}`, () => {
       const ma = d.md(ext, srcStrides, dtOf(a)), mb = d.md(ext, dstStrides, dtOf(b));
       return build(d.reorder(ma, mb), [[arg.src, ma], [arg.dst, mb]]);
     });
     run(k, [[a, srcOff], [b, dO]]);
-    if (whole) markNhwc(b, dims);
+    if (whole) markNhwc(b, ext);
     return true;
   }
 
