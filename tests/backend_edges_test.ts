@@ -1,6 +1,7 @@
 // Edges of the primitives, on every device: empty tensors (an empty axis must not reach a
-// kernel launch, and sums of nothing are zero, as in PyTorch), and max pooling over planes
-// past 2^24 elements, where a float-stored argmax would round the winner's index.
+// kernel launch, and sums of nothing are zero, as in PyTorch), long sums against float64,
+// and max pooling over planes past 2^24 elements, where a float-stored argmax would round
+// the winner's index.
 
 import * as T from "@lfdiff/ops/mod.ts";
 import type { Tensor } from "@lfdiff/ops/mod.ts";
@@ -8,6 +9,20 @@ import { assert, assertEquals } from "./assert.ts";
 import { testDevices } from "./golden.ts";
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** The float64 sum of x's values (plain order) over `axes` (all when omitted). */
+function sum64(x: Float32Array, shape: readonly number[], axes?: number[]): Float64Array {
+  const kept = shape.map((d, i) => (axes === undefined || axes.includes(i) ? 1 : d));
+  const out = new Float64Array(size(kept));
+  const idx = shape.map(() => 0);
+  for (let i = 0; i < x.length; i++) {
+    let o = 0;
+    kept.forEach((d, k) => (o = o * d + (d === 1 ? 0 : idx[k])));
+    out[o] += x[i];
+    for (let k = shape.length - 1; k >= 0 && ++idx[k] === shape[k]; k--) idx[k] = 0;
+  }
+  return out;
+}
 
 interface EmptyCase {
   name: string;
@@ -108,6 +123,31 @@ for (const { device, ignore } of testDevices()) {
       });
     });
   }
+
+  Deno.test({ name: `long sums over each axis pattern match float64 on ${device}`, ignore }, () => {
+    // A conv's output (channels-last on oneDNN) and a plain tensor; the oneDNN backend sums
+    // with a matmul (fp32 accumulation), the others in float64.
+    const rng = new T.Rng(11);
+    T.scope(() => {
+      const x = T.rand([2, 8, 160, 192], rng, 0, 1, { device });
+      const map = T.conv2d(x, T.rand([6, 8, 1, 1], rng, 0, 1, { device }), null, {});
+      const flat = T.rand([8, 24, 480], rng, 0, 1, { device });
+      const cases: [Tensor, number[] | undefined][] = [
+        [map, [2, 3]],
+        [map, [0, 2, 3]],
+        [map, undefined],
+        [flat, [2]],
+        [flat, [0]],
+        [flat, [1]],
+        [flat, [0, 2]],
+      ];
+      for (const [t, axes] of cases) {
+        const want = sum64(t.toArray(), t.shape, axes), got = T.sum(t, axes).toArray();
+        const worst = Math.max(...got.map((v, i) => Math.abs(v - want[i]) / Math.abs(want[i])));
+        assert(worst < 2e-6, `sum of ${t.shape} over ${axes ?? "all"}: relative error ${worst}`);
+      }
+    });
+  });
 
   Deno.test({
     name: `max pool past 2^24 positions routes the gradient exactly on ${device}`,
