@@ -18,12 +18,15 @@ export type Check = typeof CHECKS[number];
 
 /**
  * The four checks of `out` against the bracket the network saw: three frames (short,
- * reference, long) in the network's convention and their EVs from the shortest.
+ * reference, long) in the network's convention and their EVs from the shortest. `valid`
+ * (default all) keeps the pixels where the frames hold their own values: an aligned frame's
+ * border, which its warp does not cover, has no radiance of its own to check against.
  */
 export function consistency(
   out: Image,
   ldrs: Image[],
   evs: number[],
+  valid?: Uint8Array,
 ): Record<Check, RegionScore | null> {
   const [short, ref, long] = ldrs;
   const n = ref.width * ref.height;
@@ -31,6 +34,10 @@ export function consistency(
   const wellShort = wellExposed(short), wellLong = wellExposed(long);
   const hi = new Uint8Array(n), lo = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
+    if (valid && !valid[i]) {
+      wellRef[i] = 0;
+      continue;
+    }
     hi[i] = bright[i] && wellShort[i] && short !== ref ? 1 : 0;
     lo[i] = !wellRef[i] && !bright[i] && wellLong[i] && long !== ref ? 1 : 0;
   }

@@ -54,7 +54,7 @@ export interface PreparedBracket {
 }
 
 /** Pixels of the reference that every warped frame covers (1). */
-function covered(alignments: FrameAlignment[], width: number, height: number): Uint8Array {
+export function covered(alignments: FrameAlignment[], width: number, height: number): Uint8Array {
   const out = new Uint8Array(width * height).fill(1);
   for (const a of alignments) {
     if (a.mode !== "translation" && a.mode !== "homography") continue;

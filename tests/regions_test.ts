@@ -97,4 +97,15 @@ Deno.test("consistency: the reference's own radiance scores perfectly where it i
   });
   const h = consistency(still.gt, still.ldrs, still.evs).highlight!;
   assert(h.fraction > 0.01 && h.psnrMu > 35, `highlight ${h.fraction} ${h.psnrMu}`);
+  // Pixels left out (an aligned frame's uncovered border) count in no check: a result wrong
+  // only there scores as if right.
+  const valid = new Uint8Array(64 * 48).map((_, i) => (i % 64 < 56 ? 1 : 0));
+  const wrong = { ...still.gt, data: still.gt.data.map((v, i) => (i / 3) % 64 < 56 ? v : 4 * v) };
+  const all = consistency(wrong, still.ldrs, still.evs);
+  const kept = consistency(wrong, still.ldrs, still.evs, valid);
+  const right = consistency(still.gt, still.ldrs, still.evs, valid);
+  for (const k of ["reference", "highlight", "fill"] as const) {
+    strictEqual(kept[k]!.psnrMu, right[k]!.psnrMu, k);
+    assert(all[k]!.psnrMu < kept[k]!.psnrMu, `${k}: ${all[k]!.psnrMu} vs ${kept[k]!.psnrMu}`);
+  }
 });

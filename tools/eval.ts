@@ -15,7 +15,12 @@ import { type Image, toRgb } from "../io/image.ts";
 import { CHECKS, consistency } from "../imaging/consistency.ts";
 import { mergeBracket } from "../imaging/merge.ts";
 import { type HdrMetrics, hdrMetrics } from "../imaging/metrics.ts";
-import { prepareBracket, type PreparedBracket, type PrepareOptions } from "../imaging/prepare.ts";
+import {
+  covered,
+  prepareBracket,
+  type PreparedBracket,
+  type PrepareOptions,
+} from "../imaging/prepare.ts";
 import { regionMasks, REGIONS, type RegionScore, scoreRegions } from "../imaging/regions.ts";
 import { previewImage } from "../imaging/tonemap.ts";
 import { fusePrepared } from "../model/pipeline.ts";
@@ -144,20 +149,20 @@ function regionTable(rows: Row[], names: readonly string[], title: string): unkn
 /**
  * The frames a result is checked against: the method's own three, in its response's
  * convention, but aligned by a homography whatever the method's --align (so a method that
- * did not align is measured against frames that are).
+ * did not align is measured against frames that are), and the pixels all three cover.
  */
 function checkFrames(
   bracket: Bracket,
   prepared: PreparedBracket,
   o: PrepareOptions,
-): [Image[], number[]] {
-  if (o.align === "homography") return [prepared.ldrs, prepared.evs];
-  const r = prepareBracket(bracket, {
+): [Image[], number[], Uint8Array] {
+  const r = o.align === "homography" ? prepared : prepareBracket(bracket, {
     ...o,
     align: "homography",
     response: prepared.response ?? undefined,
   });
-  return [r.ldrs, r.evs];
+  const { width, height } = r.ldrs[1];
+  return [r.ldrs, r.evs, covered(r.alignments, width, height)];
 }
 
 /** The method's HDR for a prepared bracket, or the named file of another method. */
