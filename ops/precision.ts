@@ -13,6 +13,8 @@
 //                 resampling, softmax and channel layer norm (these two keep their
 //                 statistics, the max and sum, the mean and variance, in fp32).
 //   fp32 out:     sum and mean (so every loss), exp, log, pow, sqrt, l2Normalize.
+//   fp32 scope:   the DDIM prior's denoising loop (model/lfdiff.ts): small tensors, slower
+//                 in bf16.
 // Gradients take their tensor's dtype (autograd converts), so parameters, their gradients
 // and Adam's state stay fp32: a conv's weight gradient comes from a bf16 backward-weights
 // that writes fp32. Inputs to the network are fp32; its output is whatever its last op

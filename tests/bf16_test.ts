@@ -116,6 +116,19 @@ Deno.test({
     for (let i = 0; i < a.length; i++) se += (a[i] - c[i]) ** 2;
     const psnr = 10 * Math.log10(a.length / se); // outputs lie in [0, 1] (a sigmoid)
     assert(psnr >= 40 && psnr < Infinity, `bf16 against fp32: ${psnr.toFixed(1)} dB`);
+    // The DDIM denoiser runs in fp32 whatever the precision (model/lfdiff.ts): small
+    // tensors, which bf16 made slower.
+    const denoiser = model.denoiser!, seen = new Set<string>();
+    model.denoiser = {
+      forward: (...a: Parameters<typeof denoiser.forward>) => {
+        const y = denoiser.forward(...a);
+        seen.add(y.dtype);
+        return y;
+      },
+    } as typeof denoiser;
+    T.withPrecision("bf16", () => T.scope(() => T.noGrad(() => model.prior(...b.x, { zT }))));
+    model.denoiser = denoiser;
+    assert(seen.size === 1 && seen.has("float32"), `the denoiser under bf16 wrote ${[...seen]}`);
   },
 });
 
