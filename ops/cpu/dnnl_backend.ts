@@ -634,7 +634,8 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       : [shape, reduce];
     const plan = reducePlan(sh, red);
     const pattern = plan.red.map((r) => (r ? "K" : "M")).join("");
-    if (!["K", "MK", "KM", "MKM"].includes(pattern)) return false;
+    // oneDNN's matmul writes bf16 only from bf16 operands.
+    if (!["K", "MK", "KM", "MKM"].includes(pattern) || (isBf16(out) && !isBf16(x))) return false;
     if (!cl) plain(x);
     unmark(out);
     const [b, k, m] = pattern === "MKM"
