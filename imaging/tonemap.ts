@@ -2,7 +2,10 @@
 //   T(x) = log(1 + μx) / log(1 + μ), μ = 5000.
 // The preview operator is for looking at HDR output: an exposure chosen from the image's
 // log-average luminance (Reinhard's key 0.18, plus a user offset in stops), Reinhard's
-// extended global curve with the 99.5th-percentile luminance as white, then sRGB encoding.
+// extended global curve with the 99.5th-percentile luminance as white, colours the display
+// cannot show (a channel above 1) taken towards white at their own luminance and hue rather
+// than clipped channel by channel (which turned an orange lamp's core yellow-green), then sRGB
+// encoding.
 
 import { type Image, newImage } from "../io/image.ts";
 
@@ -49,15 +52,27 @@ export function previewImage(hdr: Image, o: PreviewOptions = {}): Image {
   const scale = (0.18 / logAvg) * Math.pow(2, o.exposure ?? 0);
   const sorted = lum.slice().sort();
   const white = Math.max(sorted[Math.min(n - 1, Math.floor(0.995 * n))] * scale, 1e-6);
-  const out = newImage(width, height, 3, 8);
+  const out = newImage(width, height, 3, 8), rgb = [0, 0, 0];
   for (let i = 0; i < n; i++) {
     const s = i * channels;
     const l = lum[i] * scale;
     const ld = (l * (1 + l / (white * white))) / (1 + l);
     const k = l > 0 ? ld / l : 0;
-    for (let c = 0; c < 3; c++) {
-      out.data[3 * i + c] = srgbEncode(Math.max(data[s + (channels >= 3 ? c : 0)], 0) * scale * k);
-    }
+    for (let c = 0; c < 3; c++) rgb[c] = Math.max(data[s + (channels >= 3 ? c : 0)], 0) * scale * k;
+    intoGamut(rgb);
+    for (let c = 0; c < 3; c++) out.data[3 * i + c] = srgbEncode(rgb[c]);
   }
   return out;
+}
+
+/**
+ * Display-linear RGB with a channel above 1 moved, in place, along the line to the grey of
+ * its own luminance until that channel is 1: luminance and hue kept, saturation given up
+ * (white from a luminance of 1 up).
+ */
+export function intoGamut(rgb: number[]): void {
+  const m = Math.max(rgb[0], rgb[1], rgb[2]);
+  if (m <= 1) return;
+  const y = luminance(rgb[0], rgb[1], rgb[2]), t = y >= 1 ? 0 : (1 - y) / (m - y);
+  for (let c = 0; c < 3; c++) rgb[c] = y >= 1 ? 1 : y + (rgb[c] - y) * t;
 }

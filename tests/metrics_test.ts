@@ -2,9 +2,9 @@
 // (tests/make_metric_goldens.py), plus the tone curves.
 
 import { hdrMetrics, psnr, ssim } from "@lfdiff/imaging/metrics.ts";
-import { muLaw, previewImage, srgbEncode } from "@lfdiff/imaging/tonemap.ts";
+import { intoGamut, muLaw, previewImage, srgbEncode } from "@lfdiff/imaging/tonemap.ts";
 import { type Image, newImage } from "@lfdiff/io/image.ts";
-import { assert, assertThrows, strictEqual } from "./assert.ts";
+import { assert, assertEquals, assertThrows, strictEqual } from "./assert.ts";
 import { fixture, get } from "./golden.ts";
 
 const f = fixture("metrics");
@@ -58,4 +58,22 @@ Deno.test("tone curves: μ-law end points, sRGB, previews in range", () => {
   assert(p.data.every((v) => v >= 0 && v <= 1));
   const brighter = previewImage(hdr, { exposure: 1 });
   assert(brighter.data.reduce((s, v) => s + v, 0) > p.data.reduce((s, v) => s + v, 0));
+  // A colour beyond the display keeps its hue and luminance and gives up saturation, where
+  // clipping each channel turned an orange lamp (R 1.32, G 0.93, B 0.69 of its luminance)
+  // yellow-green.
+  const lamp = [1.32 * 0.9, 0.93 * 0.9, 0.69 * 0.9];
+  const y = 0.2126 * lamp[0] + 0.7152 * lamp[1] + 0.0722 * lamp[2];
+  const shown = [...lamp];
+  intoGamut(shown);
+  assert(Math.abs(Math.max(...shown) - 1) < 1e-12, `max channel ${Math.max(...shown)}`);
+  const hue = (c: number[]) => (c[1] - c[2]) / (c[0] - c[2]);
+  assert(Math.abs(hue(shown) - hue(lamp)) < 1e-12, `hue ${hue(shown)} for ${hue(lamp)}`);
+  const ys = 0.2126 * shown[0] + 0.7152 * shown[1] + 0.0722 * shown[2];
+  assert(Math.abs(ys - y) < 1e-12 && shown[2] > lamp[2], `luminance ${ys} for ${y}`);
+  const white = [3, 2, 1.5];
+  intoGamut(white);
+  assertEquals(white, [1, 1, 1]);
+  const inside = [0.9, 0.5, 0.1];
+  intoGamut(inside);
+  assertEquals(inside, [0.9, 0.5, 0.1]);
 });

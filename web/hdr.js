@@ -104,13 +104,23 @@ export function toneMap(img, stats, operator, exposure, out) {
         const ld = (l * (1 + l / (white * white))) / (1 + l);
         f = l > 0 ? ld / l : 0;
       }
-      out[4 * i] = code(srgbEncode(r * scale * f));
-      out[4 * i + 1] = code(srgbEncode(g * scale * f));
-      out[4 * i + 2] = code(srgbEncode(b * scale * f));
+      const rgb = [r * scale * f, g * scale * f, b * scale * f];
+      intoGamut(rgb);
+      out[4 * i] = code(srgbEncode(rgb[0]));
+      out[4 * i + 1] = code(srgbEncode(rgb[1]));
+      out[4 * i + 2] = code(srgbEncode(rgb[2]));
     }
     out[4 * i + 3] = 255;
   }
   return out;
+}
+
+/** imaging/tonemap.ts's intoGamut: a channel above 1 taken towards white at its luminance and hue. */
+function intoGamut(rgb) {
+  const m = Math.max(rgb[0], rgb[1], rgb[2]);
+  if (m <= 1) return;
+  const y = luminance(rgb[0], rgb[1], rgb[2]), t = y >= 1 ? 0 : (1 - y) / (m - y);
+  for (let c = 0; c < 3; c++) rgb[c] = y >= 1 ? 1 : y + (rgb[c] - y) * t;
 }
 
 /** Box-filtered to at most `side` pixels on the long edge (the on-screen view). */
