@@ -32,8 +32,9 @@
 // through unchanged whatever the mode.
 //
 // `auto` keeps a translation when it lowers the identity's residual by more than 5%, and a
-// homography when it lowers the best simpler candidate's by more than 5%; otherwise the frame
-// goes through unchanged.
+// homography when it lowers the best simpler candidate's by more than 5% and could be a hand's
+// motion (plausibleHomography; no mode keeps one that could not, and the second pass's curves
+// come from the translation then); otherwise the frame goes through unchanged.
 //
 // Borders: the reference pixels whose warped position falls outside the frame are filled
 // from the reference itself, re-exposed to the frame's exposure through the inverse transfer
@@ -47,6 +48,7 @@ import {
   apply,
   type Homography,
   identity,
+  maxDisplacement,
   toCoarserLevel,
   toFinerLevel,
   translation,
@@ -353,12 +355,36 @@ function fitWarps(
   return { candidates, scores };
 }
 
-/** What `mode` keeps of a fit (auto: see the header). */
-function choose({ candidates, scores }: Fit, mode: AlignMode): FrameAlignment {
+/**
+ * Whether m could be a hand's camera motion: no corner of the frame sent behind the camera,
+ * and none moved more than a tenth of the frame's longer side from where m's own translation
+ * (at the centre) puts it (a turn of about 10° on a 3:2 frame). Lucas–Kanade on a frame that
+ * shares little well-exposed texture with the reference can end on a fold that still lowers
+ * the residual (a room at −2 EV showing only its lamp: 110 px off on average).
+ */
+export function plausibleHomography(m: Homography, width: number, height: number): boolean {
+  for (const [x, y] of [[0, 0], [width - 1, 0], [0, height - 1], [width - 1, height - 1]]) {
+    if (!(m[6] * x + m[7] * y + m[8] > 0)) return false;
+  }
+  const cx = (width - 1) / 2, cy = (height - 1) / 2, [u, v] = apply(m, cx, cy);
+  return maxDisplacement(m, translation(u - cx, v - cy), width, height) <=
+    0.1 * Math.max(width, height);
+}
+
+/** What `mode` keeps of a fit (auto: see the header); an implausible homography never. */
+function choose(
+  { candidates, scores: measured }: Fit,
+  mode: AlignMode,
+  width: number,
+  height: number,
+): FrameAlignment {
+  const scores = measured.slice();
+  const folded = candidates.length > 2 && !plausibleHomography(candidates[2], width, height);
+  if (folded) scores[2] = NaN;
   // With nothing to compare (NaN), any mode leaves the frame as it is.
   let chosen: 0 | 1 | 2 = Number.isNaN(scores[0])
     ? 0
-    : mode === "translation"
+    : mode === "translation" || (mode === "homography" && folded)
     ? 1
     : mode === "homography"
     ? 2
@@ -438,11 +464,12 @@ export function alignBracket(frames: Image[], ref: number, o: AlignOptions = {})
     const first = transfer(frames, f, ref, k, o, pairs);
     let fit = fitWarps(reference, frames[f], first, [shift], [fine, again], mode);
     if (again > fine) {
-      pairs = pairsUnder(fit.candidates[fit.candidates.length - 1], w, h);
+      const [, t, hom] = fit.candidates;
+      pairs = pairsUnder(hom && plausibleHomography(hom, w, h) ? hom : t, w, h);
       const curve = transfer(frames, f, ref, k, o, pairs);
       fit = fitWarps(reference, frames[f], curve, fit.candidates.slice(1), [again, fine], mode);
     }
-    const a = choose(fit, mode);
+    const a = choose(fit, mode, w, h);
     if (a.mode !== "off") {
       const r = frames[ref].data;
       const fill = Array.from({ length: c }, (_, q) => transfer(frames, f, ref, q, o, pairs, true));

@@ -9,6 +9,7 @@ import {
   type AlignOptions,
   describeAlignment,
   parseAlignMode,
+  plausibleHomography,
   warpImage,
 } from "@lfdiff/imaging/align.ts";
 import {
@@ -269,6 +270,21 @@ Deno.test("homographies: inverse, composition, pyramid levels", () => {
   const [x, y] = apply(toFinerLevel(translation(1, 0)), 0.5, 0.5);
   strictEqual(x, 2.5);
   strictEqual(y, 0.5);
+});
+
+Deno.test("a hand's motion is a plausible homography; a fold or a 20% keystone is not", () => {
+  const [w, h] = [600, 400],
+    turn = (deg: number): Homography => {
+      const c = Math.cos((deg * Math.PI) / 180), s = Math.sin((deg * Math.PI) / 180);
+      return compose(translation(w / 2, h / 2), [c, -s, 0, s, c, 0, 0, 0, 1]);
+    };
+  const about = (m: Homography) => compose(m, translation(-w / 2, -h / 2));
+  assert(plausibleHomography(identity(), w, h));
+  assert(plausibleHomography(compose(translation(24, -18), about(turn(2))), w, h));
+  assert(plausibleHomography([1.01, 0.02, 5, -0.01, 0.99, -3, 2e-5, -3e-5, 1], w, h));
+  assert(!plausibleHomography(about(turn(12)), w, h), "a 12° turn");
+  assert(!plausibleHomography([1, 0, 0, 0, 1, 0, 4e-4, 0, 1], w, h), "a 20% keystone");
+  assert(!plausibleHomography([1, 0, 0, 0, 1, 0, -2e-3, 0, 1], w, h), "a corner behind the camera");
 });
 
 Deno.test("--align values, and the line infer prints", () => {
