@@ -19,7 +19,6 @@ export const SIZES = {
   softmax: 2800,
   matmul: 2800,
   resampling: 2848,
-  reduction: 1408,
 } as const;
 
 export const DNNL_MAX_NDIMS = 12;
@@ -64,7 +63,6 @@ export const alg = {
   softmaxAccurate: 196608,
   resamplingNearest: 196592,
   resamplingLinear: 196593,
-  reductionSum: 196596,
 } as const;
 
 export const arg = {
@@ -142,7 +140,6 @@ const symbols = {
   dnnl_pooling_v2_forward_desc_init: { parameters: [B, I32, I32, B, B, B, B, B, B, B], ...S },
   dnnl_pooling_v2_backward_desc_init: { parameters: [B, I32, B, B, B, B, B, B, B], ...S },
   dnnl_resampling_forward_desc_init: { parameters: [B, I32, I32, P, B, B], ...S },
-  dnnl_reduction_desc_init: { parameters: [B, I32, B, B, F, F], ...S },
   dnnl_layer_normalization_forward_desc_init: { parameters: [B, I32, B, B, F, U32], ...S },
   dnnl_layer_normalization_backward_desc_init: { parameters: [B, I32, B, B, B, F, U32], ...S },
   dnnl_softmax_v2_forward_desc_init: { parameters: [B, I32, I32, B, B, I32], ...S },

@@ -30,7 +30,6 @@ const sizes: Record<keyof typeof SIZES, string> = {
   softmax: "dnnl_softmax_v2_desc_t",
   matmul: "dnnl_matmul_desc_t",
   resampling: "dnnl_resampling_desc_t",
-  reduction: "dnnl_reduction_desc_t",
 };
 const enums: [string, number][] = [
   ["dnnl_f32", dataType.f32],
@@ -67,7 +66,6 @@ const enums: [string, number][] = [
   ["dnnl_softmax_accurate", alg.softmaxAccurate],
   ["dnnl_resampling_nearest", alg.resamplingNearest],
   ["dnnl_resampling_linear", alg.resamplingLinear],
-  ["dnnl_reduction_sum", alg.reductionSum],
   ["DNNL_ARG_SRC", arg.src],
   ["DNNL_ARG_SRC_1", arg.src1],
   ["DNNL_ARG_DST", arg.dst],

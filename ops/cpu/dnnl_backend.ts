@@ -181,7 +181,7 @@ function strides4(
 
 export function createDnnlBackend(name: string, base: Backend): Backend {
   const ctx = dnnlContext(base);
-  const { d, s, build, kernel, run, tmp, release, reorderTo, convert, widen, bf16 } = ctx;
+  const { d, s, build, kernel, run, tmp, release, reorderTo, convert, widen, temporary } = ctx;
   const { nhwcMd, nhwcDims, markNhwc, unmark, plain, nhwcOf } = ctx;
   const conv = dnnlConv(ctx);
   // ---- Small helpers for one-shot primitives keyed by shape ----
@@ -638,11 +638,8 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     if (!["K", "MK", "KM", "MKM"].includes(pattern) || (isBf16(out) && !isBf16(x))) return false;
     if (!cl) plain(x);
     unmark(out);
-    const [b, k, m] = pattern === "MKM"
-      ? plan.dims
-      : pattern === "KM"
-      ? [1, ...plan.dims]
-      : [1, plan.dims[1] ?? plan.dims[0], pattern === "MK" ? plan.dims[0] : 1];
+    const [p, q] = plan.dims;
+    const [b, k, m] = { K: [1, p, 1], MK: [1, q, p], KM: [1, p, q], MKM: plan.dims }[pattern]!;
     const types = [dtOf(x), dtOf(out)];
     const kern = kernel(`sum ${pattern} ${b} ${k} ${m} ${types}`, () =>
       pattern === "MK"
@@ -656,22 +653,23 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
           d.md([b, k, m], undefined, types[0]),
           d.md([b, 1, m], undefined, types[1]),
         ));
-    const one = ones(k, types[0]);
+    const one = constant(`ones ${k}`, types[0], () => new Float32Array(k).fill(1));
     run(kern, pattern === "MK" ? [x, one, out] : [one, x, out]);
     return true;
   }
 
-  /** k ones of type dt (kept for the backend's life). */
-  function ones(k: number, dt: DataType): Buf {
-    const key = `${k} ${dt}`;
-    let b = onesCache.get(key);
+  /** values() in type dt, made once per key and kept for the backend's life. */
+  function constant(key: string, dt: DataType, values: () => Float32Array): Buf {
+    const k = `${key} ${dt}`;
+    let b = constants.get(k);
     if (!b) {
-      onesCache.set(key, b = dt === dataType.bf16 ? bf16(k) : tmp(4 * k));
-      convert(new Float32Array(k).fill(1), b);
+      const v = values();
+      constants.set(k, b = temporary(v.length, dt));
+      convert(v, b);
     }
     return b;
   }
-  const onesCache = new Map<string, Buf>();
+  const constants = new Map<string, Buf>();
 
   /** fn on its buffer arguments put back in plain order (outputs unmarked). */
   function onPlain<A extends unknown[]>(fn: (...a: A) => void) {
@@ -859,7 +857,7 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
   /** b itself when it has like's dtype, else a temporary holding it converted (release it). */
   function as(b: Buf, like: Buf): Buf {
     if (sameType(b, like)) return b;
-    const t = isBf16(like) ? ctx.bf16(b.length) : tmp(4 * b.length);
+    const t = temporary(b.length, dtOf(like));
     convert(b, t);
     return t;
   }
@@ -1030,8 +1028,9 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
   ): void {
     const { planes, h, w, oh, ow } = geo, dt = dtOf(g);
     const [n, c] = nc ?? [planes, 1];
-    const t = dt === dataType.bf16 ? bf16(n * oh * w * c) : tmp(4 * n * oh * w * c);
-    const rx = interpolation(w, ow, dt), ry = interpolation(h, oh, dt);
+    const t = temporary(n * oh * w * c, dt);
+    const rx = constant(`bilinear ${w} ${ow}`, dt, () => interpolation(w, ow));
+    const ry = constant(`bilinear ${h} ${oh}`, dt, () => interpolation(h, oh));
     const key = `${JSON.stringify(geo)} ${nc} ${dt}`;
     const across = kernel(`resample adjoint x ${key}`, () =>
       nc
@@ -1068,23 +1067,16 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     return build(p, [[arg.src, src], [arg.weights, weights], [arg.dst, dst]]);
   }
 
-  /** Bilinear interpolation matrix R [outSize × inSize] (kept for the backend's life). */
-  function interpolation(inSize: number, outSize: number, dt: DataType): Buf {
-    const key = `${inSize} ${outSize} ${dt}`;
-    const have = interpolations.get(key);
-    if (have) return have;
+  /** Bilinear interpolation matrix R [outSize × inSize]. */
+  function interpolation(inSize: number, outSize: number): Float32Array {
     const { i0, i1, l1 } = taps("bilinear", inSize, outSize);
     const r = new Float32Array(outSize * inSize);
     for (let o = 0; o < outSize; o++) {
       r[o * inSize + i0[o]] += 1 - l1[o];
       r[o * inSize + i1[o]] += l1[o];
     }
-    const b = dt === dataType.bf16 ? bf16(r.length) : tmp(4 * r.length);
-    convert(r, b);
-    interpolations.set(key, b);
-    return b;
+    return r;
   }
-  const interpolations = new Map<string, Buf>();
 
   /** [n, c] of a channels-last buffer holding geo's planes at height h, else null. */
   function resampleLayout(geo: ResampleGeometry, b: Buf, h: number): readonly number[] | null {

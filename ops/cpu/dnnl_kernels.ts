@@ -100,6 +100,8 @@ export function dnnlContext(base: Backend) {
 
   /** A bf16 buffer of n elements: arena floats seen as halves. */
   const bf16 = (n: number) => halvesOf(base.alloc(Math.ceil(n / 2)) as Float32Array, n);
+  /** A buffer of n elements of type dt (release it). */
+  const temporary = (n: number, dt: DataType): Buf => dt === dataType.bf16 ? bf16(n) : tmp(4 * n);
 
   function reorderTo(
     src: MemoryDesc,
@@ -133,8 +135,9 @@ export function dnnlContext(base: Backend) {
   // ---- Channels-last buffers ----
   const channelsLast = new WeakMap<Buf, readonly number[]>();
   /**
-   * Buffers not yet written (made by alloc, dropped on any write that passes here): a copy
-   * may lay one out channels-last, as nothing else in it can be plain.
+   * Buffers not yet written (made by alloc) or holding one constant (fill), dropped on any
+   * other write that passes here: a copy may lay one out channels-last, as nothing else in it
+   * can be plain.
    */
   const fresh = new WeakSet<Buf>();
   /** [n, c, h, w] laid out as [n, h, w, c], of element type dt. */
@@ -192,7 +195,7 @@ export function dnnlContext(base: Backend) {
     const marked = channelsLast.has(b);
     if (marked && dtOf(b) === dt) return b;
     const n = dims.reduce((x, y) => x * y, 1);
-    const t = dt === dataType.bf16 ? bf16(n) : tmp(4 * n);
+    const t = temporary(n, dt);
     toNhwc(b, dims, marked, t);
     return t;
   }
@@ -231,6 +234,7 @@ export function dnnlContext(base: Backend) {
     tmp,
     release,
     bf16,
+    temporary,
     reorderTo,
     convert,
     widen,
