@@ -80,7 +80,7 @@ export class DHRNet extends Module {
         return out;
       }),
     );
-    const out = this.convLast.forward(add(this.convAfter.forward(y), skip));
+    const out = this.convLast.forward(this.convAfter.forward(y, skip));
     return this.c.endActivation === "sigmoid" ? sigmoid(out) : out;
   }
 }

@@ -1,15 +1,18 @@
 // Feature Refinement Module (§4.1, Eq. 7–8) and its prior-fed twin, the PIM's skeleton.
 //   F = RB(x);  F_low = AvgPool(F, k);  F_high = F − Up(F_low)
 //   y = CA(conv1×1(cat(RB(F_high), Up(low(F_low)))));  out = y + x
+// A 1×1 conv commutes with a linear upsampling whose weights sum to one (bilinear, nearest),
+// so conv1×1(cat(h, Up(l))) runs as W_h·h + b + Up(W_l·l): the low half of the fusion at
+// 1/k² of the pixels, and no full-size concat written (same weights, same result).
 // `low` is self-attention (a Restormer block) in FRM, and the Eq. 9 cross-attention with
 // the prior z in PIM (model/pim.ts).   x [B, C, H, W] → [B, C, H, W], H and W divisible by k
-// In inference the branches run as chains, so Up(F_low), F_high, RB(F_high), the concat and
-// the outputs after it are each freed once used; F, F_low and the low branch stay until the
-// module returns. The low branch runs first, before the full-size high branch exists.
+// In inference the branches run as chains, so Up(F_low), F_high, RB(F_high) and the outputs
+// after it are each freed once used; F, F_low and the low branch stay until the module returns. The low branch runs first, before the full-size high branch exists.
 
 import { add, sub } from "../ops/arith.ts";
 import { chain } from "../ops/autograd.ts";
-import { concat } from "../ops/layout.ts";
+import { conv2d } from "../ops/conv.ts";
+import { split } from "../ops/layout.ts";
 import { avgPool2d } from "../ops/pool.ts";
 import { upsample } from "../ops/resample.ts";
 import type { Rng } from "../ops/rng.ts";
@@ -40,12 +43,12 @@ export abstract class FrequencySplit extends Module {
     const up = (t: Tensor) => upsample(t, this.pool, this.c.upsample);
     const f = this.rb.forward(x);
     const fLow = avgPool2d(f, this.pool);
-    const lo = chain(fLow, [low, up]);
+    const [wHigh, wLow] = split(this.fuse.weight, [this.c.channels, this.c.channels], 1);
+    const lo = chain(fLow, [low, (t) => conv2d(t, wLow, null), up]);
     return chain(f, [
       (t) => sub(t, up(fLow)),
       (t) => this.rbHigh.forward(t),
-      (t) => concat([t, lo], 1),
-      (t) => this.fuse.forward(t),
+      (t) => conv2d(t, wHigh, this.fuse.bias, {}, lo),
       (t) => this.ca.forward(t),
       (t) => add(t, x),
     ]);

@@ -1,7 +1,7 @@
-// Residual block without normalisation (EDSR): x + conv(ReLU(conv(x))), 3×3 convs.
+// Residual block without normalisation (EDSR): x + conv(ReLU(conv(x))), 3×3 convs; the
+// second conv adds x as it writes its output.
 //   x [B, C, H, W] → [B, C, H, W]
 
-import { add } from "../ops/arith.ts";
 import type { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
 import { Conv2d } from "./nn/layers.ts";
@@ -22,6 +22,6 @@ export class ResidualBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return add(x, this.conv2.forward(this.conv1.forward(x)));
+    return this.conv2.forward(this.conv1.forward(x), x);
   }
 }

@@ -83,6 +83,8 @@ export const arg = {
   diffBias: 169,
   diffScale: 255,
   diffShift: 256,
+  /** The operand of the first post-op when it is a binary one (DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | SRC_1). */
+  postOp0Src1: 16386,
 } as const;
 
 export const query = {
@@ -122,6 +124,7 @@ const symbols = {
   dnnl_post_ops_destroy: { parameters: [P], ...S },
   dnnl_post_ops_append_eltwise: { parameters: [P, F, I32, F, F], ...S },
   dnnl_post_ops_append_sum: { parameters: [P, F], ...S },
+  dnnl_post_ops_append_binary: { parameters: [P, I32, B], ...S },
   dnnl_dilated_convolution_forward_desc_init: {
     parameters: [B, I32, I32, B, B, B, B, B, B, B, B],
     ...S,
@@ -267,10 +270,15 @@ export class Dnnl {
 
   /**
    * Primitive attributes: a user scratchpad (so scratch memory is ours, shared by all
-   * primitives) and optional post-ops, each an eltwise [alg, alpha, beta] or a sum.
+   * primitives) and optional post-ops, each an eltwise [alg, alpha, beta], a sum, or a
+   * binary [alg, src1's layout] whose operand is passed as `arg.postOpSrc1(index)`.
    */
   attr(
-    postOps: ({ eltwise: [number, number, number] } | { sum: number })[] = [],
+    postOps: (
+      | { eltwise: [number, number, number] }
+      | { sum: number }
+      | { binary: [number, MemoryDesc] }
+    )[] = [],
   ): Deno.PointerValue {
     const out = new BigUint64Array(1);
     this.check("dnnl_primitive_attr_create", this.#s.dnnl_primitive_attr_create(out));
@@ -285,6 +293,11 @@ export class Dnnl {
       for (const p of postOps) {
         if ("sum" in p) {
           this.check("dnnl_post_ops_append_sum", this.#s.dnnl_post_ops_append_sum(po, p.sum));
+        } else if ("binary" in p) {
+          this.check(
+            "dnnl_post_ops_append_binary",
+            this.#s.dnnl_post_ops_append_binary(po, p.binary[0], p.binary[1]),
+          );
         } else {
           const [k, alpha, beta] = p.eltwise;
           this.check(

@@ -230,7 +230,7 @@ export interface Backend {
     db: DeviceBuffer | null,
   ): void;
 
-  /** y = act(conv(x, w) + bias). */
+  /** y = act(conv(x, w) + bias) + add, where `add` has y's shape (a fused residual). */
   conv2d(
     geo: Conv2dGeometry,
     x: DeviceBuffer,
@@ -238,6 +238,7 @@ export interface Backend {
     bias: DeviceBuffer | null,
     y: DeviceBuffer,
     act: Activation | null,
+    add: DeviceBuffer | null,
   ): void;
   conv2dBackwardData(geo: Conv2dGeometry, g: DeviceBuffer, w: DeviceBuffer, dx: DeviceBuffer): void;
   /**

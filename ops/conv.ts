@@ -5,11 +5,16 @@
 // cuDNN split); backward-filter also gives the bias gradient, a sum over n, h, w. An
 // activation may be fused into the output (y = act(conv + bias), as oneDNN and cuDNN
 // post-ops): it saves a full-size temporary, and its backward g·act'(·) is computed from y,
-// so nothing else is kept.
+// so nothing else is kept. So may a residual of y's shape (y = conv + bias + add, a binary
+// post-op): the pass reads it while writing y, where a separate add would read y back and
+// write it again; its gradient is y's. oneDNN 2.6.3 runs such a pass on its older jit
+// kernels, not brgconv: measured 5% slower at 60 channels of 384×512 (where the add it saves
+// costs more), 25% on the prior's 42–84-channel maps of 96×128 and less, which keep an add.
 
 import type { Activation, Conv2dGeometry } from "./backend.ts";
+import { add as addTensors } from "./arith.ts";
 import { record } from "./autograd.ts";
-import { fmt, ShapeError } from "./shape.ts";
+import { fmt, sameShape, ShapeError } from "./shape.ts";
 import { lowerDtype } from "./precision.ts";
 import { empty, sameDevice, type Tensor } from "./tensor.ts";
 
@@ -59,13 +64,21 @@ export function conv2dGeometry(
   return { n, cin, h, w, cout, kh, kw, oh, ow, strideH, strideW, padH, padW, dilH, dilW, groups };
 }
 
+/** act(conv(x, weight) + bias) + add; `add`, when given, has the output's shape. */
 export function conv2d(
   x: Tensor,
   weight: Tensor,
   bias: Tensor | null = null,
   o: Conv2dOptions = {},
+  add: Tensor | null = null,
 ): Tensor {
-  const backend = sameDevice("conv2d", x, weight, ...(bias ? [bias] : []));
+  const backend = sameDevice(
+    "conv2d",
+    x,
+    weight,
+    ...(bias ? [bias] : []),
+    ...(add ? [add] : []),
+  );
   const geo = conv2dGeometry(x.shape, weight.shape, o);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== geo.cout)) {
     throw new ShapeError(`conv2d: bias ${fmt(bias.shape)} for ${geo.cout} output channels`);
@@ -74,11 +87,27 @@ export function conv2d(
   if (act?.op === "leakyRelu" && !((act.slope ?? 0) >= 0)) {
     throw new ShapeError(`conv2d: a fused LeakyReLU needs a slope ≥ 0, got ${act.slope}`);
   }
+  const shape = [geo.n, geo.cout, geo.oh, geo.ow];
+  if (add && !sameShape(add.shape, shape)) {
+    throw new ShapeError(`conv2d: added ${fmt(add.shape)} to an output of ${fmt(shape)}`);
+  }
   // bf16 out under bf16 precision (ops/precision.ts); dx, dw, db take x's, w's, b's dtypes.
-  const y = empty([geo.n, geo.cout, geo.oh, geo.ow], x, lowerDtype(backend));
-  backend.conv2d(geo, x.buffer, weight.buffer, bias ? bias.buffer : null, y.buffer, act);
-  const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(y, act ? `conv2d+${act.op}` : "conv2d", inputs, (gOut, needs) => {
+  const dtype = lowerDtype(backend);
+  // Unfused where act' would need the output before the add, or the add would promote it.
+  if (add && (act || add.dtype !== dtype)) return addTensors(conv2d(x, weight, bias, o), add);
+  const y = empty(shape, x, dtype);
+  backend.conv2d(
+    geo,
+    x.buffer,
+    weight.buffer,
+    bias ? bias.buffer : null,
+    y.buffer,
+    act,
+    add ? add.buffer : null,
+  );
+  const inputs = [x, weight, ...(bias ? [bias] : []), ...(add ? [add] : [])];
+  const name = act ? `conv2d+${act.op}` : add ? "conv2d+add" : "conv2d";
+  return record(y, name, inputs, (gOut, needs) => {
     // act' from the output: relu and leaky keep the sign (slope ≥ 0), sigmoid' = y(1 − y).
     let g = gOut;
     if (act) {
@@ -98,6 +127,6 @@ export function conv2d(
       backend.reduceSum(g.buffer, g.shape, [true, false, true, true], db.buffer);
     }
     if (g !== gOut) g.dispose();
-    return [dx, dw, db];
+    return [dx, dw, ...(bias ? [db] : []), ...(add ? [needs.at(-1) ? gOut : null] : [])];
   }, act ? [x, weight, y] : [x, weight]);
 }

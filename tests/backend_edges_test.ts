@@ -1,7 +1,8 @@
 // Edges of the primitives, on every device: empty tensors (an empty axis must not reach a
 // kernel launch, and sums of nothing are zero, as in PyTorch), long sums against float64,
-// and max pooling over planes past 2^24 elements, where a float-stored argmax would round
-// the winner's index.
+// max pooling over planes past 2^24 elements, where a float-stored argmax would round
+// the winner's index, and one conv's weights used with and without a fused residual (oneDNN
+// picks a different kernel and weight layout for each).
 
 import * as T from "@lfdiff/ops/mod.ts";
 import type { Tensor } from "@lfdiff/ops/mod.ts";
@@ -146,6 +147,30 @@ for (const { device, ignore } of testDevices()) {
         const worst = Math.max(...got.map((v, i) => Math.abs(v - want[i]) / Math.abs(want[i])));
         assert(worst < 2e-6, `sum of ${t.shape} over ${axes ?? "all"}: relative error ${worst}`);
       }
+    });
+  });
+
+  Deno.test({ name: `conv weights serve fused and unfused passes on ${device}`, ignore }, () => {
+    // 32 channels of 16×16: oneDNN 2.6.3 runs the plain conv as brgconv (weights Acdb32a)
+    // and the one with a residual as jit:avx512_core (ABcd16b16a); a weight reorder cached
+    // for one and handed to the other gave errors as large as the values.
+    const rng = new T.Rng(12);
+    const shapes = [[1, 32, 16, 16], [32, 32, 3, 3], [32], [1, 32, 16, 16]];
+    const data = shapes.map((s) => T.rand(s, rng, -1, 1).toArray());
+    const run = (dev: string) =>
+      T.scope(() => {
+        const [x, w, b, r] = data.map((v, i) => T.tensor(v, shapes[i], { device: dev }));
+        const o = { padding: 1 };
+        return [
+          T.conv2d(x, w, b, o),
+          T.conv2d(x, w, b, o, r),
+          T.conv2d(x, w, b, o),
+        ].map((y) => y.toArray());
+      });
+    const want = run("cpu-openblas"), got = run(device);
+    got.forEach((y, k) => {
+      const worst = Math.max(...y.map((v, i) => Math.abs(v - want[k][i])));
+      assert(worst < 1e-4, `pass ${k}: off by ${worst}`);
     });
   });
 

@@ -83,6 +83,7 @@ const enums: [string, number][] = [
   ["DNNL_ARG_DIFF_BIAS", arg.diffBias],
   ["DNNL_ARG_DIFF_SCALE", arg.diffScale],
   ["DNNL_ARG_DIFF_SHIFT", arg.diffShift],
+  ["DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1", arg.postOp0Src1],
   ["dnnl_query_impl_info_str", query.implInfoStr],
   ["dnnl_query_src_md", query.srcMd],
   ["dnnl_query_diff_src_md", query.diffSrcMd],

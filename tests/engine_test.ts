@@ -29,6 +29,10 @@ Deno.test("shape errors name the op and both shapes", () => {
       () => T.conv2d(T.zeros([1, 3, 8, 8]), T.zeros([4, 2, 3, 3])),
       /conv2d: input \[1,3,8,8\], weight \[4,2,3,3\]/,
     ],
+    [
+      () => T.conv2d(T.zeros([1, 3, 8, 8]), T.zeros([4, 3, 3, 3]), null, {}, T.zeros([1, 4, 8, 8])),
+      /conv2d: added \[1,4,8,8\] to an output of \[1,4,6,6\]/,
+    ],
     [() => T.concat([T.zeros([2, 3]), T.zeros([3, 3])], 1), /concat: shapes \[2,3\] and \[3,3\]/],
     [() => T.l1Loss(T.zeros([2, 3]), T.zeros([3, 2])), /l1Loss: shapes \[2,3\] and \[3,2\]/],
     [() => T.reshape(T.zeros([2, 3]), [4, 2]), /reshape: cannot reshape \[2,3\] to \[4,2\]/],

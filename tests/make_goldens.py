@@ -81,6 +81,10 @@ OPS = {
                                         x[1].transpose(-1, -2) if p.get("tb") else x[1]),
     "conv2d": lambda x, p: F.conv2d(x[0], x[1], x[2] if len(x) > 2 else None, p.get("stride", 1),
                                     p.get("padding", 0), p.get("dilation", 1), p.get("groups", 1)),
+    # conv2d(x, w, b) + r, the residual fused into the conv (with an activation: act first).
+    "conv2dAdd": lambda x, p: (F.relu if p.get("activation") else (lambda t: t))(
+        F.conv2d(x[0], x[1], x[2] if len(x) > 3 else None, p.get("stride", 1), p.get("padding", 0),
+                 p.get("dilation", 1), p.get("groups", 1))) + x[-1],
     "avgPool2d": lambda x, p: F.avg_pool2d(x[0], p["k"], p.get("stride", p["k"])),
     "globalAvgPool": lambda x, p: F.adaptive_avg_pool2d(x[0], 1),
     "maxPool2d": lambda x, p: F.max_pool2d(x[0], p["k"], p.get("stride", p["k"])),
@@ -212,6 +216,15 @@ LATER_CASES = [
     # An integer factor where the float product still rounds down: 2→82 (×41), dst 41 → 0.
     ("nearest_integer_factor", "resize", {"size": [82, 82], "mode": "nearest"}, [([1, 2, 2, 2], N, 1)],
      torch.float32),
+    ("conv_add_3x3", "conv2dAdd", {"padding": 1}, [([2, 3, 7, 6], N, 1), ([5, 3, 3, 3], N, 1), ([5], N, 1),
+                                                    ([2, 5, 7, 6], N, 1)]),
+    ("conv_add_1x1_nobias", "conv2dAdd", {}, [([2, 5, 4, 3], N, 1), ([3, 5, 1, 1], N, 1), ([2, 3, 4, 3], N, 1)]),
+    ("conv_add_stride2_groups2", "conv2dAdd", {"stride": 2, "padding": 1, "groups": 2},
+     [([2, 6, 9, 8], N, 1), ([4, 3, 3, 3], N, 1), ([4], N, 1), ([2, 4, 5, 4], N, 1)]),
+    ("conv_add_relu", "conv2dAdd", {"padding": 1, "activation": {"op": "relu"}},
+     [([1, 3, 6, 5], N, 1), ([4, 3, 3, 3], N, 1), ([4], N, 1), ([1, 4, 6, 5], N, 1)]),
+    ("conv_add_residual_only", "conv2dAdd", {"padding": 1}, [([1, 3, 6, 5], N, 0), ([4, 3, 3, 3], N, 0),
+                                                              ([1, 4, 6, 5], N, 1)]),
 ]
 
 

@@ -64,6 +64,7 @@ const OPS: Record<string, (x: Tensor[], p: Params) => Tensor> = {
   softmax: ([a]) => T.softmax(a),
   matmul: ([a, b], p) => T.matmul(a, b, p.ta ?? false, p.tb ?? false),
   conv2d: ([x, w, b], p) => T.conv2d(x, w, b ?? null, p),
+  conv2dAdd: (xs, p) => T.conv2d(xs[0], xs[1], xs.length > 3 ? xs[2] : null, p, xs.at(-1)!),
   avgPool2d: ([a], p) => T.avgPool2d(a, p.k, p.stride),
   globalAvgPool: ([a]) => T.globalAvgPool(a),
   maxPool2d: ([a], p) => T.maxPool2d(a, p.k, p.stride),

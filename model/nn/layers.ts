@@ -43,8 +43,9 @@ export class Conv2d extends Module {
     };
   }
 
-  forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, this.options);
+  /** `add`, of the output's shape, is added to it in the same pass (a fused residual). */
+  forward(x: Tensor, add: Tensor | null = null): Tensor {
+    return conv2d(x, this.weight, this.bias, this.options, add);
   }
 }
 

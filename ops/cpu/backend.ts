@@ -86,9 +86,15 @@ export function createOpenBlasBackend(name = "cpu"): Backend {
         db ? 1 : 0,
       ], size);
     },
-    conv2d(geo, x, w, bias, y, act) {
+    conv2d(geo, x, w, bias, y, act, add) {
       conv2dForward(sgemm(), geo, f(x), f(w), bias as Float32Array | null, f(y));
       if (act) parallel("unary", y.length, [f(y), f(y)], [opIndex(act.op), act.slope ?? 0, 0]);
+      if (add) {
+        parallel("binary", y.length, [f(y), f(add), f(y)], [
+          opIndex("add"),
+          ...walkParams([y.length], [1], [1]),
+        ]);
+      }
     },
     conv2dBackwardData: (geo, g, w, dx) => conv2dBackwardData(sgemm(), geo, f(g), f(w), f(dx)),
     conv2dBackwardFilter(geo, x, g, dw, db) {

@@ -76,6 +76,8 @@ export function dnnlConv(
   };
 
   interface ConvPlan {
+    /** Names the plan, and so the weights' layout it chose (post-ops change that choice). */
+    key: string;
     k: Kernel;
     /** The layouts the primitive takes for its activations (input and output side). */
     mdA: MemoryDesc;
@@ -99,7 +101,8 @@ export function dnnlConv(
   /**
    * The primitive of one conv pass: activations nhwc, weights in oneDNN's choice ("any").
    * Backward passes take the forward-training descriptor as their hint; `bias` is the
-   * forward's bias or the backward-weights' bias gradient, `act` the forward's activation.
+   * forward's bias or the backward-weights' bias gradient, `act` the forward's activation and
+   * `add` whether it adds a tensor of the output's shape (nhwc, the output's type) after it.
    * What a pass writes has its buffer's type; what it reads, the compute type.
    */
   function convPrimitive(
@@ -107,6 +110,7 @@ export function dnnlConv(
     g: Conv2dGeometry,
     bias: MemoryDesc | null,
     act: Activation | null,
+    add: boolean,
     t: Types,
   ): Primitive {
     const c = convDims(g);
@@ -135,14 +139,17 @@ export function dnnlConv(
             y,
             ...tail,
           ),
-        act ? [{ eltwise: activationPostOp(act) }] : [],
+        [
+          ...(act ? [{ eltwise: activationPostOp(act) }] : []),
+          ...(add ? [{ binary: [alg.binaryAdd, y] as [number, MemoryDesc] }] : []),
+        ],
       );
     }
     const hintKey = `${JSON.stringify(g)} ${bias !== null} ${t.c}`;
     let hint = hints.get(hintKey);
     if (!hint) {
       const all = { c: t.c, a: t.c, b: t.c, w: t.c };
-      hints.set(hintKey, hint = convPrimitive("fwd", g, bias, null, all));
+      hints.set(hintKey, hint = convPrimitive("fwd", g, bias, null, false, all));
     }
     return pass === "bwdData"
       ? d.primitive(
@@ -183,16 +190,17 @@ export function dnnlConv(
     g: Conv2dGeometry,
     bias: boolean,
     act: Activation | null,
+    add: boolean,
     t: Types,
   ): ConvPlan {
-    const key = `conv ${pass} ${JSON.stringify(g)} ${bias} ${act ? JSON.stringify(act) : ""} ${
-      JSON.stringify(t)
-    }`;
+    const key = `conv ${pass} ${JSON.stringify(g)} ${bias} ${
+      act ? JSON.stringify(act) : ""
+    } ${add} ${JSON.stringify(t)}`;
     let plan = convPlans.get(key);
     if (plan) return plan;
     const c = convDims(g);
     const mdBias = bias ? d.md([g.cout]) : null;
-    const p = convPrimitive(pass, g, mdBias, act, t);
+    const p = convPrimitive(pass, g, mdBias, act, add, t);
     const q = (w: number) => d.queryMd(p.pd, w)!;
     const [mdA, mdW, mdB] = pass === "fwd"
       ? [q(query.srcMd), q(query.weightsMd), q(query.dstMd)]
@@ -206,7 +214,8 @@ export function dnnlConv(
       : [arg.src, arg.diffWeights, arg.diffDst];
     const mds: [number, MemoryDesc][] = [[argIds[0], mdA], [argIds[1], mdW], [argIds[2], mdB]];
     if (mdBias) mds.push([pass === "fwd" ? arg.bias : arg.diffBias, mdBias]);
-    plan = { k: build(p, mds), mdA, mdB, mdW, plainW: d.md(c.w, undefined, t.w) };
+    if (add) mds.push([arg.postOp0Src1, mdB]);
+    plan = { key, k: build(p, mds), mdA, mdB, mdW, plainW: d.md(c.w, undefined, t.w) };
     convPlans.set(key, plan);
     return plan;
   }
@@ -239,18 +248,21 @@ export function dnnlConv(
 
   return {
     dirty: dirtyOrKept,
-    conv2d(geo, x, w, bias, y, act) {
+    conv2d(geo, x, w, bias, y, act, add) {
       dropKept();
-      const t = types(x, y, w), key = keyOf(geo, t), c = convDims(geo);
-      const pl = convPlan("fwd", geo, bias !== null, act, t);
+      const t = types(x, y, w), c = convDims(geo);
+      const pl = convPlan("fwd", geo, bias !== null, act, add !== null, t);
       const xa = ctx.nhwcOf(f(x), c.x, t.c);
-      const wa = weightsIn(f(w), pl.plainW, pl.mdW, `fwd ${key}`);
+      const wa = weightsIn(f(w), pl.plainW, pl.mdW, pl.key);
       if (bias) ctx.plain(f(bias));
       const b = bias ? widen(f(bias)) : null; // fp32 (a bf16 bias, from tests only, widened)
-      run(pl.k, b ? [xa, wa, f(y), b] : [xa, wa, f(y)]);
+      // The added tensor is read during the output's write-back, in the output's layout and type.
+      const r = add ? ctx.nhwcOf(f(add), c.y, t.b) : null;
+      run(pl.k, [xa, wa, f(y), ...(b ? [b] : []), ...(r ? [r] : [])]);
       markNhwc(f(y), c.y);
       if (b && b !== f(bias!)) release(b);
       done(xa, x);
+      if (r) done(r, add!);
     },
     conv2dBackwardData(geo, g, w, dx) {
       dropKept();
@@ -261,10 +273,10 @@ export function dnnlConv(
       // those passes run in fp32, into a temporary rounded into dx.
       const odd = t.c === dataType.bf16 && geo.kh === 1 && geo.kw === 1 && geo.cout % 2 === 1;
       if (odd) t = { ...t, a: dataType.f32, b: dataType.f32, c: dataType.f32 };
-      const key = keyOf(geo, t), c = convDims(geo);
-      const pl = convPlan("bwdData", geo, false, null, t);
+      const c = convDims(geo);
+      const pl = convPlan("bwdData", geo, false, null, false, t);
       const ga = ctx.nhwcOf(f(g), c.y, t.c);
-      const wa = weightsIn(f(w), pl.plainW, pl.mdW, `bwd ${key}`);
+      const wa = weightsIn(f(w), pl.plainW, pl.mdW, pl.key);
       const out = odd ? tmp(4 * f(dx).length) : f(dx);
       run(pl.k, [out, wa, ga]);
       if (out !== f(dx)) {
@@ -279,7 +291,7 @@ export function dnnlConv(
     },
     conv2dBackwardFilter(geo, x, g, dw, db) {
       const t = types(x, g, dw), key = keyOf(geo, t), c = convDims(geo);
-      const pl = convPlan("bwdWeights", geo, db !== null, null, t);
+      const pl = convPlan("bwdWeights", geo, db !== null, null, false, t);
       const xa = ctx.asLayout(f(x), c.x, pl.mdA);
       dropKept();
       const ga = ctx.asLayout(f(g), c.y, pl.mdB);

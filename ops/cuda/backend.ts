@@ -416,7 +416,7 @@ export function createCudaBackend(ordinal = 0): CudaBackend {
       if (db) reduceSum(g, [n, c, hw], [true, false, true], db);
     },
     // cuDNN refuses descriptors with a zero size: an empty operand is handled here.
-    conv2d(geo, x, w, bias, y, act) {
+    conv2d(geo, x, w, bias, y, act, add) {
       if (y.length === 0) return;
       if (x.length === 0 || w.length === 0) zero(y);
       else {
@@ -434,6 +434,7 @@ export function createCudaBackend(ordinal = 0): CudaBackend {
         ]);
       }
       if (act) this.unary(act.op, y, y, act.slope ?? 0, 0);
+      if (add) this.binary("add", [y.length], y, [1], add, [1], y);
     },
     conv2dBackwardData(geo, g, w, dx) {
       if (dx.length === 0) return;
