@@ -4,9 +4,13 @@
 const root = new URL("..", import.meta.url).pathname;
 const PERMISSIONS = ["--allow-ffi", "--allow-read", "--allow-write", "--allow-env"];
 
-/** Deno's arguments that run tools/NAME.ts with `args` (for a launcher such as mpirun). */
+/**
+ * Deno's arguments that run tools/NAME.ts with `args` (for a launcher such as mpirun); bench
+ * also starts its sides' processes, as its task allows.
+ */
 export function toolArgs(name: string, args: string[]): string[] {
-  return ["run", ...PERMISSIONS, `tools/${name}.ts`, ...args];
+  const run = name === "bench" ? ["--allow-run"] : [];
+  return ["run", ...PERMISSIONS, ...run, `tools/${name}.ts`, ...args];
 }
 
 /** The command for tools/NAME.ts with `args`; `o` adds spawn options (piped streams, …). */

@@ -9,7 +9,7 @@ import { encodeTiff } from "@lfdiff/io/tiff.ts";
 import { newImage } from "@lfdiff/io/image.ts";
 import { synthesizeScene, writeScene } from "@lfdiff/datasets/synth.ts";
 import { assert, assertEquals, strictEqual } from "./assert.ts";
-import { cudaUnavailable } from "./golden.ts";
+import { cudaUnavailable, testDevices } from "./golden.ts";
 import { runTool } from "./run_tool.ts";
 import { tileFor } from "../tools/model_flags.ts";
 import { loadLFDiff } from "@lfdiff/model/checkpoint.ts";
@@ -406,4 +406,20 @@ Deno.test("export: float16 weights load back within half precision, half the siz
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "bench --no-openblas times a training step without the OpenBLAS side",
+  ignore: testDevices()[0].ignore,
+  async fn() {
+    const r = await runTool("bench", [
+      ...["--train-step", "--config", "tiny", "--batch", "1", "--iters", "1", "--runs", "1"],
+      ...["--precision", "fp32", "--torch-format", "nchw", "--no-openblas", "--json"],
+    ]);
+    strictEqual(r.code, 0, r.err);
+    const sides = (JSON.parse(r.out).rows as { side: string; step: number }[])
+      .map((row) => `${row.side} ${row.step > 0}`);
+    assert(sides.includes("cpu-dnnl true"), sides.join(", "));
+    assert(!sides.some((s) => s.startsWith("cpu-openblas")), sides.join(", "));
+  },
 });

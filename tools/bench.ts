@@ -599,6 +599,12 @@ await run("bench", async () => {
       help: "sides to run (--infer, --train-step): fp32 (cpu-dnnl, cpu-openblas, PyTorch), " +
         "bf16 (cpu-dnnl-bf16, PyTorch-bf16), auto (both where the CPU has bf16)",
     },
+    "no-openblas": {
+      type: "boolean",
+      help:
+        "leave out the cpu-openblas side (--infer, --train-step): 3–5× slower than the others, " +
+        "most of a whole-model bench's time",
+    },
     "torch-format": {
       type: "string",
       default: "best",
@@ -668,14 +674,11 @@ await run("bench", async () => {
     fail("bench", `--torch-format must be nchw, channels-last or best, got ${formats[0]}`);
   }
   const ours = precisions.flatMap((p) =>
-    cuda
-      ? [{ name: "cuda", device: "cuda", p }]
-      : p === "fp32"
-      ? [{ name: "cpu-dnnl", device: "cpu-dnnl", p }, {
-        name: "cpu-openblas",
-        device: "cpu-openblas",
-        p,
-      }]
+    cuda ? [{ name: "cuda", device: "cuda", p }] : p === "fp32"
+      ? [
+        { name: "cpu-dnnl", device: "cpu-dnnl", p },
+        ...(values["no-openblas"] ? [] : [{ name: "cpu-openblas", device: "cpu-openblas", p }]),
+      ]
       : [{ name: "cpu-dnnl-bf16", device: "cpu-dnnl", p }]
   );
   const torchDevice = cuda ? "cuda" : "cpu";
