@@ -7,7 +7,8 @@
 // `low` is self-attention (a Restormer block) in FRM, and the Eq. 9 cross-attention with
 // the prior z in PIM (model/pim.ts).   x [B, C, H, W] → [B, C, H, W], H and W divisible by k
 // In inference the branches run as chains, so Up(F_low), F_high, RB(F_high) and the outputs
-// after it are each freed once used; F, F_low and the low branch stay until the module returns. The low branch runs first, before the full-size high branch exists.
+// after it are each freed once used; F, F_low and the low branch stay until the module returns.
+// The low branch runs first, before the full-size high branch exists.
 
 import { add, sub } from "../ops/arith.ts";
 import { chain } from "../ops/autograd.ts";

@@ -83,7 +83,7 @@ export const arg = {
   diffBias: 169,
   diffScale: 255,
   diffShift: 256,
-  /** The operand of the first post-op when it is a binary one (DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | SRC_1). */
+  /** A binary first post-op's operand: DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1. */
   postOp0Src1: 16386,
 } as const;
 
@@ -271,7 +271,7 @@ export class Dnnl {
   /**
    * Primitive attributes: a user scratchpad (so scratch memory is ours, shared by all
    * primitives) and optional post-ops, each an eltwise [alg, alpha, beta], a sum, or a
-   * binary [alg, src1's layout] whose operand is passed as `arg.postOpSrc1(index)`.
+   * binary [alg, src1's layout] (as the first post-op, its operand is `arg.postOp0Src1`).
    */
   attr(
     postOps: (
