@@ -9,7 +9,7 @@ import { encodeTiff } from "@lfdiff/io/tiff.ts";
 import { newImage } from "@lfdiff/io/image.ts";
 import { synthesizeScene, writeScene } from "@lfdiff/datasets/synth.ts";
 import { assert, assertEquals, strictEqual } from "./assert.ts";
-import { cudaUnavailable, testDevices } from "./golden.ts";
+import { bf16Unavailable, cudaUnavailable, testDevices } from "./golden.ts";
 import { runTool } from "./run_tool.ts";
 import { tileFor } from "../tools/model_flags.ts";
 import { loadLFDiff } from "@lfdiff/model/checkpoint.ts";
@@ -409,17 +409,19 @@ Deno.test("export: float16 weights load back within half precision, half the siz
 });
 
 Deno.test({
-  name: "bench --no-openblas times a training step without the OpenBLAS side",
+  name: "bench --no-openblas times a training step without the OpenBLAS side; bf16 per round",
   ignore: testDevices()[0].ignore,
   async fn() {
     const r = await runTool("bench", [
-      ...["--train-step", "--config", "tiny", "--batch", "1", "--iters", "1", "--runs", "1"],
-      ...["--precision", "fp32", "--torch-format", "nchw", "--no-openblas", "--json"],
+      ...["--train-step", "--config", "tiny", "--batch", "1", "--iters", "1", "--runs", "2"],
+      ...["--precision", "auto", "--torch-format", "nchw", "--no-openblas"],
     ]);
     strictEqual(r.code, 0, r.err);
-    const sides = (JSON.parse(r.out).rows as { side: string; step: number }[])
-      .map((row) => `${row.side} ${row.step > 0}`);
-    assert(sides.includes("cpu-dnnl true"), sides.join(", "));
-    assert(!sides.some((s) => s.startsWith("cpu-openblas")), sides.join(", "));
+    assert(/^cpu-dnnl +2 +\d+\.\d\d /m.test(r.out), r.out);
+    assert(!/^cpu-openblas/m.test(r.out), r.out);
+    // With bf16 the two sides' ratio comes per round too (each round ran them back to back).
+    const paired =
+      /^cpu-dnnl-bf16 takes [\d.]+× cpu-dnnl's time \(per round [\d.]+–[\d.]+, median /m;
+    strictEqual(paired.test(r.out), bf16Unavailable() === null, r.out);
   },
 });

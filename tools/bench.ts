@@ -321,6 +321,8 @@ function summarise(results: Map<string, Record<string, unknown>[]>, cols: string
     side,
     runs: runs.length,
     ...Object.fromEntries(cols.map((k) => [k, med(runs, k)])),
+    /** The first column per round, in order, for ratios paired within a round. */
+    perRound: runs.map((r) => r[cols[0]]),
     allocator: runs[0]?.allocator ?? null,
     precision: runs[0]?.precision ?? null,
   });
@@ -390,9 +392,19 @@ function table(title: string, rows: Row[], cols: [string, string][]): void {
     const mem = typeof fp32.peakMiB === "number" && typeof bf16.peakMiB === "number"
       ? `, ${(bf16.peakMiB / fp32.peakMiB).toFixed(2)}× its peak memory`
       : "";
+    // The machine's load drifts between rounds; within one the two sides ran back to back.
+    const a = fp32.perRound as unknown[], b = bf16.perRound as unknown[];
+    const paired = a.length > 1 && a.length === b.length &&
+        [...a, ...b].every((v) => typeof v === "number")
+      ? (b as number[]).map((v, i) => v / (a[i] as number))
+      : null;
+    const rounds = paired
+      ? ` (per round ${Math.min(...paired).toFixed(2)}–${Math.max(...paired).toFixed(2)}, ` +
+        `median ${median(paired).toFixed(2)})`
+      : "";
     console.log(
       `cpu-dnnl-bf16 takes ${((bf16[key] as number) / (fp32[key] as number)).toFixed(2)}× ` +
-        `cpu-dnnl's time${mem}`,
+        `cpu-dnnl's time${rounds}${mem}`,
     );
   }
 }
