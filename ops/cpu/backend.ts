@@ -42,6 +42,13 @@ function reduceSum(
 export function createOpenBlasBackend(name = "cpu"): Backend {
   const sgemm = () => gemmProvider().sgemm;
   const arena = new Arena();
+  const unary: Backend["unary"] = (op, x, out, a, b) =>
+    parallel("unary", out.length, [f(x), f(out)], [opIndex(op), a, b]);
+  const binary: Backend["binary"] = (op, shape, a, as, b, bs, out) =>
+    parallel("binary", sizeOf(shape), [f(a), f(b), f(out)], [
+      opIndex(op),
+      ...walkParams(shape, as, bs),
+    ]);
   return {
     name,
     alloc: (n) => arena.alloc(n),
@@ -51,14 +58,10 @@ export function createOpenBlasBackend(name = "cpu"): Backend {
     fill: (dst, v) => parallel("fill", dst.length, [f(dst)], [v]),
     copy: (shape, src, so, ss, dst, dO, ds) =>
       parallel("copy", sizeOf(shape), [f(src), f(dst)], [so, dO, ...walkParams(shape, ss, ds)]),
-    unary: (op, x, out, a, b) => parallel("unary", out.length, [f(x), f(out)], [opIndex(op), a, b]),
+    unary,
     unaryBackward: (op, x, y, g, dx, a, b) =>
       parallel("unaryBackward", dx.length, [f(x), f(y), f(g), f(dx)], [opIndex(op), a, b]),
-    binary: (op, shape, a, as, b, bs, out) =>
-      parallel("binary", sizeOf(shape), [f(a), f(b), f(out)], [
-        opIndex(op),
-        ...walkParams(shape, as, bs),
-      ]),
+    binary,
     reduceSum: (x, shape, reduce, out) => reduceSum(f(x), shape, reduce, f(out)),
     gemm({ transA, transB, m, n, k, batch, alpha, beta, a, b, c }) {
       const run = sgemm();
@@ -88,13 +91,8 @@ export function createOpenBlasBackend(name = "cpu"): Backend {
     },
     conv2d(geo, x, w, bias, y, act, add) {
       conv2dForward(sgemm(), geo, f(x), f(w), bias as Float32Array | null, f(y));
-      if (act) parallel("unary", y.length, [f(y), f(y)], [opIndex(act.op), act.slope ?? 0, 0]);
-      if (add) {
-        parallel("binary", y.length, [f(y), f(add), f(y)], [
-          opIndex("add"),
-          ...walkParams([y.length], [1], [1]),
-        ]);
-      }
+      if (act) unary(act.op, y, y, act.slope ?? 0, 0);
+      if (add) binary("add", [y.length], y, [1], add, [1], y);
     },
     conv2dBackwardData: (geo, g, w, dx) => conv2dBackwardData(sgemm(), geo, f(g), f(w), f(dx)),
     conv2dBackwardFilter(geo, x, g, dw, db) {
