@@ -18,6 +18,21 @@ import { bf16Unavailable } from "./golden.ts";
 const ignore = bf16Unavailable() !== null || !T.getBackend().bf16;
 
 /** Three random 6-channel frames and a ground truth of n crops of size². */
+/** The gradient reaching a fresh copy of `leaf` when `run(copy, p)` runs backward under p. */
+function leafGrad(
+  leaf: Tensor,
+  p: "fp32" | "bf16",
+  run: (t: Tensor, p: "fp32" | "bf16") => void,
+): Float32Array {
+  return T.scope(() =>
+    T.withPrecision(p, () => {
+      const t = T.tensor(leaf.toArray(), leaf.shape, { requiresGrad: true });
+      run(t, p);
+      return t.grad!.toArray();
+    })
+  );
+}
+
 function batch(n: number, size: number, seed: number) {
   const rng = new T.Rng(seed), o = {};
   const x = [0, 1, 2].map(() => T.rand([n, 6, size, size], rng, 0, 1, o)) as [
@@ -143,14 +158,10 @@ Deno.test({
     const after = new Conv2d(16, 16, 1, { rng });
     for (const [oh, ow] of [[32, 24], [64, 48], [21, 30]]) {
       const grad = (p: "fp32" | "bf16") =>
-        T.scope(() =>
-          T.withPrecision(p, () => {
-            const xi = T.tensor(x.toArray(), x.shape, { requiresGrad: true });
-            const y = after.forward(T.resize(T.conv2d(xi, w, null, { padding: 1 }), oh, ow));
-            T.sum(T.mul(T.float32(y), T.float32(y))).backward();
-            return xi.grad!.toArray();
-          })
-        );
+        leafGrad(x, p, (xi) => {
+          const y = after.forward(T.resize(T.conv2d(xi, w, null, { padding: 1 }), oh, ow));
+          T.sum(T.mul(T.float32(y), T.float32(y))).backward();
+        });
       assertClose(grad("bf16"), grad("fp32"), 0.03, `${oh}x${ow}: the input gradient`);
     }
   },
@@ -167,14 +178,9 @@ Deno.test({
       const x = T.randn([n, ic, h, w], rng), k = T.randn([oc, ic, 1, 1], rng);
       const g = T.randn([n, oc, h, w], rng);
       const grad = (p: "fp32" | "bf16") =>
-        T.scope(() =>
-          T.withPrecision(p, () => {
-            const xi = T.tensor(x.toArray(), x.shape, { requiresGrad: true });
-            const xin = p === "bf16" ? T.toDtype(xi, "bfloat16") : xi;
-            T.conv2d(xin, k, null, {}).backward(g);
-            return xi.grad!.toArray();
-          })
-        );
+        leafGrad(x, p, (xi, p) => {
+          T.conv2d(p === "bf16" ? T.toDtype(xi, "bfloat16") : xi, k, null, {}).backward(g);
+        });
       assertClose(grad("bf16"), grad("fp32"), 0.03, `${[n, ic, oc, h, w]}: the input gradient`);
     }
   },
@@ -221,17 +227,13 @@ Deno.test({
     const x = T.randn([4, 16, 24, 20], rng), w = T.randn([16, 16, 3, 3], rng);
     const s = T.rand([4, 16, 1, 1], rng, 0.5, 1.5);
     const grad = (p: "fp32" | "bf16") =>
-      T.scope(() =>
-        T.withPrecision(p, () => {
-          const si = T.tensor(s.toArray(), s.shape, { requiresGrad: true });
-          const y = T.mul(
-            T.conv2d(x, w, null, { padding: 1 }),
-            p === "bf16" ? T.toDtype(si, "bfloat16") : si,
-          );
-          T.sum(T.mul(T.float32(y), T.float32(y))).backward();
-          return si.grad!.toArray();
-        })
-      );
+      leafGrad(s, p, (si, p) => {
+        const y = T.mul(
+          T.conv2d(x, w, null, { padding: 1 }),
+          p === "bf16" ? T.toDtype(si, "bfloat16") : si,
+        );
+        T.sum(T.mul(T.float32(y), T.float32(y))).backward();
+      });
     assertClose(grad("bf16"), grad("fp32"), 0.03, "the scale's gradient");
   },
 });
