@@ -155,6 +155,40 @@ Deno.test("--resume from step k repeats the uninterrupted run exactly", async ()
   }
 });
 
+Deno.test("--seed overrides the experiment's seed, and a bad one is refused in one line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await dataset(dir);
+    const one = await experiment(dir, "s1", { stage: 1 });
+    const two = await experiment(dir, "s2", { stage: 1, seed: 2 });
+    const steps = ["--max-steps", "3"];
+    for (const [cfg, out, more] of [[one, "a", []], [two, "b", []], [one, "c", ["--seed", "2"]]]) {
+      const r = await train([
+        "--config",
+        cfg as string,
+        "--out",
+        `${dir}/${out}`,
+        ...steps,
+        ...more,
+      ]);
+      strictEqual(r.code, 0, r.err);
+    }
+    const [a, b, c] = [
+      await losses(`${dir}/a`),
+      await losses(`${dir}/b`),
+      await losses(`${dir}/c`),
+    ];
+    assertEquals(c, b); // --seed 2 is the experiment with seed 2, bit for bit
+    assert(a[0][3] !== b[0][3], `seeds 1 and 2 gave the same first loss ${a[0][3]}`);
+    strictEqual(JSON.parse(await Deno.readTextFile(`${dir}/c/config.json`)).seed, 2);
+    const bad = await train(["--config", one, "--out", `${dir}/d`, "--seed", "1.5"]);
+    strictEqual(bad.code, 1);
+    strictEqual(bad.err.trim(), "train: seed must be a non-negative integer, got 1.5");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("SIGKILL at random moments: the checkpoint always loads and --resume ends where an uninterrupted run does", async () => {
   const dir = await Deno.makeTempDir();
   try {

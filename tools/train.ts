@@ -248,6 +248,12 @@ await run("train", async () => {
     },
     batch: { type: "string", arg: "N", help: "crops per micro-batch (overrides the experiment)" },
     accumulate: { type: "string", arg: "K", help: "micro-batches per optimiser step" },
+    seed: {
+      type: "string",
+      arg: "N",
+      help: "seed of the initial weights, the crops' order and the made scenes (overrides the " +
+        "experiment; repeat a run under several seeds to see how far chance moves it)",
+    },
     vgg: { type: "string", arg: "FILE", help: "VGG19 weights for the perceptual term" },
     device: { type: "string", default: "cpu", arg: "cpu|cuda", help: "where training runs" },
     precision: {
@@ -281,6 +287,10 @@ await run("train", async () => {
   if (values["max-steps"] !== undefined) x.maxSteps = Number(values["max-steps"]);
   if (values.batch !== undefined) x.batch = Number(values.batch);
   if (values.accumulate !== undefined) x.accumulate = Number(values.accumulate);
+  if (values.seed !== undefined) x.seed = Number(values.seed);
+  if (!(Number.isSafeInteger(x.seed) && x.seed >= 0)) {
+    fail("train", `seed must be a non-negative integer, got ${x.seed}`);
+  }
   for (const k of ["batch", "accumulate", "crop", "stride"] as const) {
     if (!(Number.isInteger(x[k]) && x[k] >= 1)) {
       fail("train", `${k} must be a positive integer, got ${x[k]}`);
