@@ -6,11 +6,13 @@ import { add, affine } from "../ops/arith.ts";
 import { l1Loss } from "../ops/loss.ts";
 import type { Tensor } from "../ops/tensor.ts";
 import { log } from "../ops/unary.ts";
+import { float32 } from "../ops/precision.ts";
 import { MU } from "../imaging/tonemap.ts";
 import type { Vgg19Features } from "./vgg.ts";
 
 export function muLawTensor(x: Tensor): Tensor {
-  return affine(log(affine(x, MU, 1)), 1 / Math.log(1 + MU), 0);
+  // In fp32: 1 + μx in bf16 would step by up to 1/256 of itself (the loss is on the fp32 list).
+  return affine(log(affine(float32(x), MU, 1)), 1 / Math.log(1 + MU), 0);
 }
 
 /** L_r with its terms: `l1`, and `perceptual` when a VGG is given. */

@@ -12,7 +12,8 @@
 //                 (reshape, concat, slice, permute, pad, pixel (un)shuffle), pooling,
 //                 resampling, softmax and channel layer norm (these two keep their
 //                 statistics, the max and sum, the mean and variance, in fp32).
-//   fp32 out:     sum and mean (so every loss), exp, log, pow, sqrt, l2Normalize.
+//   fp32 out:     sum and mean (so every loss), exp, log, pow, sqrt, l2Normalize; the
+//                 loss's μ-law converts the network's output first (model/losses.ts).
 //   fp32 scope:   the DDIM prior's denoising loop (model/lfdiff.ts): small tensors, slower
 //                 in bf16.
 // Gradients take their tensor's dtype (autograd converts), so parameters, their gradients

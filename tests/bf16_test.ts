@@ -11,13 +11,14 @@ import { SMALL } from "@lfdiff/model/config.ts";
 import { Trainer } from "@lfdiff/model/trainer.ts";
 import { Conv2d } from "@lfdiff/model/nn/layers.ts";
 import { Adam } from "@lfdiff/model/optim/adam.ts";
+import { muLawTensor } from "@lfdiff/model/losses.ts";
+import { muLaw } from "@lfdiff/imaging/tonemap.ts";
 import { assert, assertClose } from "./assert.ts";
 import { bf16Unavailable } from "./golden.ts";
 
 // The default device, oneDNN where it loads: what LFDiff's parameters are made on.
 const ignore = bf16Unavailable() !== null || !T.getBackend().bf16;
 
-/** Three random 6-channel frames and a ground truth of n crops of size². */
 /** The gradient reaching a fresh copy of `leaf` when `run(copy, p)` runs backward under p. */
 function leafGrad(
   leaf: Tensor,
@@ -33,6 +34,7 @@ function leafGrad(
   );
 }
 
+/** Three random 6-channel frames and a ground truth of n crops of size². */
 function batch(n: number, size: number, seed: number) {
   const rng = new T.Rng(seed), o = {};
   const x = [0, 1, 2].map(() => T.rand([n, 6, size, size], rng, 0, 1, o)) as [
@@ -70,6 +72,24 @@ Deno.test({
       const dtypes = [p, p.grad!, m, v].map((t) => t.dtype);
       assert(dtypes.every((d) => d === "float32"), `weight, gradient, moments: ${dtypes}`);
     }
+  },
+});
+
+Deno.test({
+  name: "bf16: the loss's μ-law reads a bf16 output in fp32",
+  ignore,
+  fn: () => {
+    // HDR values from 1e-4 to 1: 1 + μx rounded to bf16 would move T(x) by up to 2e-4.
+    const values = Array.from({ length: 4096 }, (_, i) => Math.pow(10, -4 + (4 * i) / 4095));
+    T.scope(() =>
+      T.withPrecision("bf16", () => {
+        const h = T.toDtype(T.tensor(values, [1, 1, 64, 64]), "bfloat16");
+        const x = T.float32(h).toArray(), t = muLawTensor(h).toArray();
+        let worst = 0;
+        x.forEach((v, i) => worst = Math.max(worst, Math.abs(t[i] - muLaw(v))));
+        assert(worst < 1e-6, `μ-law of bf16 values off by ${worst}`);
+      })
+    );
   },
 });
 
