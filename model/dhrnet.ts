@@ -10,6 +10,7 @@ import { chain } from "../ops/autograd.ts";
 import type { Rng } from "../ops/rng.ts";
 import type { Tensor } from "../ops/tensor.ts";
 import { sigmoid } from "../ops/unary.ts";
+import { float32 } from "../ops/precision.ts";
 import type { LFDiffConfig } from "./config.ts";
 import { FRM } from "./frm.ts";
 import { Conv2d } from "./nn/layers.ts";
@@ -80,7 +81,9 @@ export class DHRNet extends Module {
         return out;
       }),
     );
-    const out = this.convLast.forward(this.convAfter.forward(y, skip));
+    // Ĥ in fp32 under bf16: clipped highlights are 1 in the ground truth, and bf16 holds
+    // nothing between 0.996 and 1, where the sigmoid's y(1 − y) has no digits left.
+    const out = float32(this.convLast.forward(this.convAfter.forward(y, skip)));
     return this.c.endActivation === "sigmoid" ? sigmoid(out) : out;
   }
 }

@@ -18,8 +18,8 @@
 //                 in bf16.
 // Gradients take their tensor's dtype (autograd converts), so parameters, their gradients
 // and Adam's state stay fp32: a conv's weight gradient comes from a bf16 backward-weights
-// that writes fp32. Inputs to the network are fp32; its output is whatever its last op
-// wrote, and the losses read it in fp32.
+// that writes fp32. Inputs to the network are fp32, and so is its output Ĥ (model/dhrnet.ts
+// converts its last conv's output before the sigmoid); the losses read it in fp32.
 
 import type { Backend, DType } from "./backend.ts";
 import { record } from "./autograd.ts";

@@ -79,7 +79,7 @@ Deno.test({
   name: "bf16: the loss's μ-law reads a bf16 output in fp32",
   ignore,
   fn: () => {
-    // HDR values from 1e-4 to 1: 1 + μx rounded to bf16 would move T(x) by up to 2e-4.
+    // HDR values from 1e-4 to 1: 1 + μx rounded to bf16 moved T(x) by up to 4.5e-4.
     const values = Array.from({ length: 4096 }, (_, i) => Math.pow(10, -4 + (4 * i) / 4095));
     T.scope(() =>
       T.withPrecision("bf16", () => {
@@ -88,6 +88,26 @@ Deno.test({
         let worst = 0;
         x.forEach((v, i) => worst = Math.max(worst, Math.abs(t[i] - muLaw(v))));
         assert(worst < 1e-6, `μ-law of bf16 values off by ${worst}`);
+      })
+    );
+  },
+});
+
+Deno.test({
+  name: "bf16: the network's output Ĥ and its sigmoid are fp32",
+  ignore,
+  fn: () => {
+    const b = batch(1, 32, 4);
+    T.scope(() =>
+      T.withPrecision("bf16", () => {
+        const model = new LFDiff({ ...SMALL, variant: "s1" }, new T.Rng(6));
+        const h = model.forward(...b.x, { gt: b.gt });
+        assert(h.dtype === "float32", `Ĥ is ${h.dtype}`);
+        // bf16 holds nothing between 0.99609375 and 1; fp32 Ĥ does.
+        const v = h.toArray();
+        assert(
+          v.some((x) => x > 0.5 && x !== T.float32(T.toDtype(T.tensor([x]), "bfloat16")).item()),
+        );
       })
     );
   },
