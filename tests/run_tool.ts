@@ -2,15 +2,19 @@
 // root), for the tests of tools/*.ts.
 
 const root = new URL("..", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-ffi", "--allow-read", "--allow-write", "--allow-env"];
+const tasks: Record<string, string> = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks;
 
 /**
- * Deno's arguments that run tools/NAME.ts with `args` (for a launcher such as mpirun); bench
- * also starts its sides' processes, as its task allows.
+ * Deno's arguments that run tools/NAME.ts with `args` (for a launcher such as mpirun), with the
+ * permissions of its `deno task`: the tests run each tool as users do.
  */
 export function toolArgs(name: string, args: string[]): string[] {
-  const run = name === "bench" ? ["--allow-run"] : [];
-  return ["run", ...PERMISSIONS, ...run, `tools/${name}.ts`, ...args];
+  const script = `tools/${name}.ts`;
+  const task = Object.values(tasks).find((t) =>
+    t.startsWith("deno run ") && t.endsWith(` ${script}`)
+  );
+  if (!task) throw new Error(`deno.json has no task "deno run … ${script}"`);
+  return [...task.split(" ").slice(1), ...args];
 }
 
 /** The command for tools/NAME.ts with `args`; `o` adds spawn options (piped streams, …). */
