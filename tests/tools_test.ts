@@ -12,6 +12,7 @@ import { assert, assertEquals, strictEqual } from "./assert.ts";
 import { bf16Unavailable, cudaUnavailable, testDevices } from "./golden.ts";
 import { runTool } from "./run_tool.ts";
 import { tileFor } from "../tools/model_flags.ts";
+import { peakOf } from "../tools/cpu_peak.ts";
 import { loadLFDiff } from "@lfdiff/model/checkpoint.ts";
 
 /** The tools' random-weights mode, in the tiny configuration: fast, and says it is untrained. */
@@ -424,4 +425,24 @@ Deno.test({
       /^cpu-dnnl-bf16 takes [\d.]+× cpu-dnnl's time \(per round [\d.]+–[\d.]+, median /m;
     strictEqual(paired.test(r.out), bf16Unavailable() === null, r.out);
   },
+});
+
+Deno.test("bench's CPU peak: fp32 from FMA lanes, bf16 from AMX or AVX512-BF16, clock fallback", async () => {
+  const cpu = (flags: string, mhz = "cpu MHz\t\t: 2500.000\n") => `${mhz}flags\t\t: ${flags}\n`;
+  const noLscpu = () => Promise.resolve(null);
+  // Zen 5-like: AVX-512 with VDPBF16PS, 2 cores at 2.5 GHz: 2 × 2 × 16 × 2 × 2.5 = 320.
+  const zen = (await peakOf(cpu("fma avx512f avx512_bf16"), 2, noLscpu))!;
+  strictEqual(zen.fp32, 320);
+  strictEqual(zen.bf16, 640);
+  // Sapphire Rapids-like: AMX's tile unit, 1,024 operations a cycle a core.
+  const spr = (await peakOf(cpu("fma avx512f avx512_bf16 amx_tile amx_bf16"), 2, noLscpu))!;
+  strictEqual(spr.fp32, 320);
+  strictEqual(spr.bf16, 2 * 1024 * 2.5);
+  assert(spr.bf16From!.startsWith("AMX-BF16"), spr.bf16From!);
+  // AVX2 without bf16, clock from lscpu when /proc/cpuinfo has none.
+  const avx2 = (await peakOf(cpu("fma avx2", ""), 4, () => Promise.resolve(3000)))!;
+  strictEqual(avx2.fp32, 4 * 2 * 8 * 2 * 3);
+  strictEqual(avx2.bf16, null);
+  assert(avx2.clockFrom.includes("lscpu"), avx2.clockFrom);
+  strictEqual(await peakOf(cpu("fma", ""), 1, noLscpu), null);
 });

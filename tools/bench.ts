@@ -506,7 +506,7 @@ async function printProfiles(
   if (peak) {
     console.log(
       `peak: ${peak.formula} = ${peak.fp32.toFixed(0)} GFLOP/s fp32` +
-        (peak.bf16 ? `, ${peak.bf16.toFixed(0)} bf16 (AVX512-BF16: twice fp32)` : ""),
+        (peak.bf16 ? `, ${peak.bf16.toFixed(0)} bf16 (${peak.bf16From})` : ""),
     );
   }
 }
