@@ -18,7 +18,8 @@ import { newImage } from "@lfdiff/io/image.ts";
 import { encodeRadiance } from "@lfdiff/io/radiance.ts";
 import { findScenes, loadScene } from "@lfdiff/datasets/dataset.ts";
 import { Rng } from "@lfdiff/ops/rng.ts";
-import { assert, assertEquals, strictEqual } from "./assert.ts";
+import { assert, assertClose, assertEquals, strictEqual } from "./assert.ts";
+import { hlgRec2020ToLinear709, hlgToLinear } from "@lfdiff/datasets/hdr_photos.ts";
 import { runTool } from "./run_tool.ts";
 
 /** A small 2:1 panorama: smooth random radiance around `level`, a lamp and a bright band. */
@@ -320,4 +321,18 @@ Deno.test("photographs are lifted to HDR: sRGB decoded, clipped highlights boost
     liftPhoto("a street", photo).data[lin.data.length - 1],
     lin.data[lin.data.length - 1],
   );
+});
+
+Deno.test("HDR photographs: HLG back to linear light, Rec. 2020 to Rec. 709 keeping white", () => {
+  // BT.2100: E' = 0.5 is 1/12 of peak, E' = 1 the peak, and the two pieces meet there.
+  assertClose([hlgToLinear(0.5), hlgToLinear(1)], [1 / 12, 1], 1e-6, "HLG at 0.5 and 1");
+  assertClose([hlgToLinear(0.5 + 1e-9)], [hlgToLinear(0.5 - 1e-9)], 1e-8, "HLG's pieces meet");
+  strictEqual(hlgToLinear(0), 0);
+  const img = newImage(3, 1, 3, 16);
+  img.data.set([0.5, 0.5, 0.5, 1, 1, 1, 0, 0, 0.9]); // grey, white, and pure Rec. 2020 blue
+  const out = hlgRec2020ToLinear709(img);
+  assertClose(out.data.slice(0, 6), [1, 1, 1, 12, 12, 12].map((v) => v / 12), 1e-3, "grey, white");
+  // Outside Rec. 709: its red and green come out negative, clamped to no light.
+  assertEquals([out.data[6], out.data[7]], [0, 0]);
+  assert(out.data[8] > hlgToLinear(0.9), `blue ${out.data[8]}`);
 });

@@ -384,7 +384,12 @@ function table(title: string, rows: Row[], cols: [string, string][]): void {
   for (const r of rows.filter((r) => r.formats)) {
     const f = Object.entries(r.formats as Record<string, number | null>)
       .map(([k, v]) => `${k} ${typeof v === "number" ? v.toFixed(2) : "failed"}`).join(", ");
-    console.log(`${r.side}: ${r.format} was faster (${key}: ${f}); time/PT and memory/PT use it`);
+    const ran = Object.values(r.formats as Record<string, number | null>).some((v) => v !== null);
+    console.log(
+      ran
+        ? `${r.side}: ${r.format} was faster (${key}: ${f}); time/PT and memory/PT use it`
+        : `${r.side}: every format failed (${f}); no ratios against it`,
+    );
   }
   const fp32 = rows.find((r) => r.side === "cpu-dnnl");
   const bf16 = rows.find((r) => r.side === "cpu-dnnl-bf16");
