@@ -2,7 +2,6 @@
 // [0, 1] by the format's maximum code; HDR decoders give linear radiance. `bitDepth` says
 // what the file held (8, 16, or 32 for floating point).
 
-import { VirtualMemory } from "../native/libc.ts";
 import { tensor } from "../ops/tensor.ts";
 import { FileError } from "./files.ts";
 import type { Tensor } from "../ops/tensor.ts";
@@ -89,28 +88,7 @@ export function checkHolds(
 
 export function newImage(width: number, height: number, channels: number, bitDepth: number): Image {
   const data = new Float32Array(width * height * channels);
-  if (data.byteLength >= HUGE_PAGES_FROM) hugePages()?.adviseHugePages(data);
   return { width, height, channels, bitDepth, data };
-}
-
-/**
- * Large pixel buffers ask for transparent huge pages, where FFI is allowed. First writes to
- * fresh memory fault a page at a time, and in a VM such a fault can cost ~12 µs: writing a
- * 24 MP RGB image (288 MB) spent 0.9 s of CPU in 4 KiB faults, 0.05–0.5 s in 2 MiB ones.
- */
-const HUGE_PAGES_FROM = 8 << 20;
-let vm: VirtualMemory | null | undefined;
-function hugePages(): VirtualMemory | null {
-  if (vm === undefined) {
-    try {
-      vm = Deno.permissions.querySync({ name: "ffi" }).state === "granted"
-        ? new VirtualMemory()
-        : null;
-    } catch {
-      vm = null;
-    }
-  }
-  return vm;
 }
 
 /** [1, C, H, W] tensor of the image's channels (planar). */

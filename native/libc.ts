@@ -11,8 +11,8 @@ const symbols = {
 } as const;
 
 const PROT_READ_WRITE = 0x3, MAP_PRIVATE = 0x2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
-const MADV_DONTNEED = 4, MADV_HUGEPAGE = 14;
-const HUGE = 2 << 20;
+const MADV_DONTNEED = 4;
+const CHUNK = 2 << 20;
 const MAP_FAILED = 0xffffffffffffffffn;
 
 export class VirtualMemory {
@@ -23,30 +23,17 @@ export class VirtualMemory {
   }
 
   /**
-   * `bytes` of zero-filled address space as floats, starting on a 2 MiB boundary, or null
-   * when the system refuses it. Transparent huge pages are asked for, so a fault maps 2 MiB
-   * where the kernel allows, and 2 MiB-aligned ranges given back are whole huge pages.
+   * `bytes` of zero-filled address space as floats, starting on a 2 MiB boundary (the arena's
+   * residency unit), or null when the system refuses it. No transparent huge pages are asked
+   * for: see ops/cpu/arena.ts.
    */
   reserve(bytes: number): Float32Array | null {
     const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-    const p = this.#s.mmap(null, BigInt(bytes + HUGE), PROT_READ_WRITE, flags, -1, 0n);
+    const p = this.#s.mmap(null, BigInt(bytes + CHUNK), PROT_READ_WRITE, flags, -1, 0n);
     if (p === null || BigInt(Deno.UnsafePointer.value(p)) === MAP_FAILED) return null;
-    const skip = (HUGE - Number(BigInt(Deno.UnsafePointer.value(p)) % BigInt(HUGE))) % HUGE;
+    const skip = (CHUNK - Number(BigInt(Deno.UnsafePointer.value(p)) % BigInt(CHUNK))) % CHUNK;
     const start = Deno.UnsafePointer.offset(p, skip)!;
-    this.#s.madvise(start, BigInt(bytes), MADV_HUGEPAGE); // advisory: refused is fine
     return new Float32Array(Deno.UnsafePointerView.getArrayBuffer(start, bytes));
-  }
-
-  /**
-   * Asks for transparent huge pages over the whole 2 MiB pages inside `a`, memory allocated
-   * elsewhere (a large typed array, before it is first written): advisory, refused is fine.
-   */
-  adviseHugePages(a: Float32Array): void {
-    const p = Deno.UnsafePointer.of(a);
-    if (p === null) return;
-    const at = BigInt(Deno.UnsafePointer.value(p)), huge = BigInt(HUGE);
-    const start = (at + huge - 1n) / huge * huge, end = (at + BigInt(a.byteLength)) / huge * huge;
-    if (end > start) this.#s.madvise(Deno.UnsafePointer.create(start), end - start, MADV_HUGEPAGE);
   }
 
   /** Gives back the pages of floats [start, end) of a region reserve() returned. */

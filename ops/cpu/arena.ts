@@ -1,14 +1,19 @@
 // The CPU backend's memory: float buffers carved first fit out of a large region of address
 // space (64 GiB reserved by mmap, backed by memory only where touched), with neighbouring
 // free blocks merged. JavaScript's own arrays neither come back to the system when dropped
-// nor reuse each other's pages, so the arena decides what stays resident, in 2 MiB chunks
-// (a transparent huge page): a freed block stays resident for reuse (steps allocate the same
+// nor reuse each other's pages, so the arena decides what stays resident, in 2 MiB chunks:
+// a freed block stays resident for reuse (steps allocate the same
 // shapes again, and a fresh page costs a fault and a zero fill) unless resident memory
 // would pass the peak of live memory plus a slack; then the chunks free the longest are
 // given back (madvise). Peak RSS is thus about peak live memory plus the slack: a 1024²
 // inference held 5.0 GB in fixed slabs for 2.9 GB of live tensors, and a training step,
 // which reuses every block, takes no faults after its first. Without mmap (no --allow-ffi)
 // regions are plain 256 MiB arrays, kept. Buffers under 1024 floats are plain arrays.
+// No transparent huge pages are asked for: on the development VM of 2026-12-04 (Intel, under
+// Firecracker) a first touch of 2 MiB pages cost far more once another process had run and
+// exited (a 512×384 paper-literal inference 5.27 s against 4.84 with 4 KiB pages, a 24 MP
+// JPEG decode 1.03 s against 0.45), with no gain once warm (training steps within noise).
+// The AMD VM before had it the other way (4 KiB faults ~12 µs); measure again on a new host.
 
 import { VirtualMemory } from "../../native/libc.ts";
 
