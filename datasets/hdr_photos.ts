@@ -40,12 +40,8 @@ function clampNegatives(img: Image): Image {
   return { ...rgb, data: rgb.data.map((v) => (v > 0 ? v : 0)) };
 }
 
-if (import.meta.main) {
-  const [root, out] = Deno.args;
-  if (!root || !out) {
-    console.error("usage: hdr_photos.ts ROOT OUT");
-    Deno.exit(2);
-  }
+/** Writes the seven files from the packages extracted under root. */
+async function convert(root: string, out: string): Promise<void> {
   const exr = `${root}/psychtoolbox-3-common/usr/share/psychtoolbox-3/PsychDemos/OpenEXRImages`;
   await Deno.mkdir(out, { recursive: true });
   for (const name of ["CandleGlass", "Desk", "Ocean", "StillLife"]) {
@@ -59,5 +55,19 @@ if (import.meta.main) {
   await writeImage(`${out}/hdr_room_linear.hdr`, hlgRec2020ToLinear709(room));
   const raw = await readImage(`${root}/rawtran-doc/usr/share/doc/rawtran/IMG_5952.CR2`);
   await writeImage(`${out}/IMG_5952_linear.hdr`, toRgb(raw));
+}
+
+if (import.meta.main) {
+  const [root, out] = Deno.args;
+  if (!root || !out) {
+    console.error("usage: hdr_photos.ts ROOT OUT");
+    Deno.exit(2);
+  }
+  try {
+    await convert(root, out);
+  } catch (e) {
+    console.error(`hdr_photos: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
   console.log(`hdr_photos: 7 files in ${out}`);
 }
