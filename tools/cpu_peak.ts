@@ -3,8 +3,9 @@
 // fp32; in bf16, AMX's tile unit where the CPU has it (1,024 operations a cycle a core:
 // TDPBF16PS multiplies 16×32 by 32×16 bf16 tiles, 16,384 operations, every 16 cycles; oneDNN's
 // bf16 convolutions and GEMMs run on it), else twice fp32 where AVX512-BF16 doubles it
-// (VDPBF16PS: two bf16 products per fp32 lane). The clock is the one /proc/cpuinfo reports (on a VM often the nominal one; a core
-// that boosts beyond it can pass this "peak"), else lscpu's maximum. Two FMA units per core
+// (VDPBF16PS: two bf16 products per fp32 lane). The clock is the one /proc/cpuinfo reports
+// (on a VM often the nominal one; a core that boosts beyond it can pass this "peak"), else
+// lscpu's maximum. Two FMA units per core
 // is assumed (server cores since Skylake-SP and Zen 5; Zen 4 runs AVX-512 at half that).
 
 import { readProc } from "./proc.ts";

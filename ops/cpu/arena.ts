@@ -2,10 +2,9 @@
 // space (64 GiB reserved by mmap, backed by memory only where touched), with neighbouring
 // free blocks merged. JavaScript's own arrays neither come back to the system when dropped
 // nor reuse each other's pages, so the arena decides what stays resident, in 2 MiB chunks:
-// a freed block stays resident for reuse (steps allocate the same
-// shapes again, and a fresh page costs a fault and a zero fill) unless resident memory
-// would pass the peak of live memory plus a slack; then the chunks free the longest are
-// given back (madvise). Peak RSS is thus about peak live memory plus the slack: a 1024²
+// a freed block stays resident for reuse (steps allocate the same shapes again, and a fresh
+// page costs a fault and a zero fill) unless resident memory would pass the peak of live
+// memory plus a slack; then the chunks free the longest are given back (madvise). Peak RSS is thus about peak live memory plus the slack: a 1024²
 // inference held 5.0 GB in fixed slabs for 2.9 GB of live tensors, and a training step,
 // which reuses every block, takes no faults after its first. Without mmap (no --allow-ffi)
 // regions are plain 256 MiB arrays, kept. Buffers under 1024 floats are plain arrays.
