@@ -714,10 +714,8 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
     if (!box || !over) return false;
     const [, c, h, w] = dims, { origin, ext } = box;
     const [en, ec, eh, ew] = ext;
-    // (A size-1 axis's stride is any: a single image's slice coalesces to one run.)
-    const dense = [ec * eh * ew, eh * ew, ew, 1];
     const whole = b.length === en * ec * eh * ew && dO === 0 &&
-      over.every((v, i) => v === dense[i] || ext[i] === 1);
+      denseOnes(ext, over).join() === [ec * eh * ew, eh * ew, ew, 1].join();
     // The box within the whole channels-last tensor: its strides, and its origin's offset.
     const srcStrides = [c * h * w, 1, w * c, c];
     const srcOff = origin.reduce((acc, o, k) => acc + o * srcStrides[k], 0);
