@@ -490,14 +490,13 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       if (!b || isBf16(w) || isBf16(b)) return base32.layerNorm(geo, x, w, b, y, mean, rstd);
       const dims = lnDims(geo, f(x));
       if (dims && sameType(f(x), f(y))) {
-        if (!lnInFp32(geo, f(x))) {
-          run(layerNormKernel(geo, false, dtOf(f(x))), [f(x), f(y), f(w), f(b), f(mean), f(rstd)]);
-          return markNhwc(f(y), dims);
+        const fp32 = lnInFp32(geo, f(x)), dt = fp32 ? dataType.f32 : dtOf(f(x));
+        const xt = fp32 ? widen(f(x)) : f(x), yt = fp32 ? tmp(4 * f(y).length) : f(y);
+        run(layerNormKernel(geo, false, dt), [xt, yt, f(w), f(b), f(mean), f(rstd)]);
+        if (fp32) {
+          convert(yt, f(y));
+          [xt, yt].forEach(release);
         }
-        const xt = widen(f(x)), yt = tmp(4 * f(y).length);
-        run(layerNormKernel(geo, false, dataType.f32), [xt, yt, f(w), f(b), f(mean), f(rstd)]);
-        convert(yt, f(y));
-        [xt, yt].forEach(release);
         return markNhwc(f(y), dims);
       }
       plain(f(x));
