@@ -14,11 +14,8 @@
 import type { Image } from "../io/image.ts";
 import { inConvention, type PreparedBracket } from "./prepare.ts";
 import { GAMMA } from "./exposure.ts";
+import { smoothstep } from "./regions.ts";
 
-const smoothstep = (a: number, b: number, x: number) => {
-  const t = Math.min(Math.max((x - a) / (b - a), 0), 1);
-  return t * t * (3 - 2 * t);
-};
 /** Trust in a code: mid-tones most, none at the ends. */
 const hat = (v: number) => (v <= 0.03 || v >= 0.97 ? 0 : 1 - Math.pow(2 * v - 1, 8));
 

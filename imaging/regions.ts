@@ -46,6 +46,12 @@ export function wellExposed(img: Image, lo = WELL_LO): Uint8Array {
   return out;
 }
 
+/** 0 below a, 1 above b, a smooth ramp between. */
+export const smoothstep = (a: number, b: number, x: number) => {
+  const t = Math.min(Math.max((x - a) / (b - a), 0), 1);
+  return t * t * (3 - 2 * t);
+};
+
 /** 1 where a channel of the pixel is above `level`. */
 export function above(img: Image, level: number): Uint8Array {
   const n = img.width * img.height, c = img.channels, out = new Uint8Array(n);

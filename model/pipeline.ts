@@ -6,7 +6,7 @@
 
 import { type Bracket, loadBracket, loadBracketFolder } from "../io/bracket.ts";
 import type { DecodeOptions, Image } from "../io/image.ts";
-import { type Anchoring, anchorToReference } from "../imaging/anchor.ts";
+import { type Anchoring, anchorShadowsToLong, anchorToReference } from "../imaging/anchor.ts";
 import { extendRange, type Extension } from "../imaging/extend.ts";
 import { prepareBracket, type PreparedBracket, type PrepareOptions } from "../imaging/prepare.ts";
 import { fuseBracket, type FuseTimings } from "./fuse.ts";
@@ -22,10 +22,19 @@ export interface PipelineOptions extends PrepareOptions {
   /** Tile side in pixels, 0 = whole image. */
   tile?: number;
   device?: string;
-  /** Hold the result to the reference's tone and colour (imaging/anchor.ts; default true). */
+  /**
+   * Hold the result to the frames' tone and colour (imaging/anchor.ts; default true): the
+   * reference's where it is well exposed, the long frame's where the reference is dark.
+   */
   anchor?: boolean;
   /** Progress for people watching: a stage, and how far into it. */
   onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+/** The two holds (imaging/anchor.ts): to the reference where it is well exposed, then to the long frame where it is dark. */
+export interface Anchorings {
+  reference: Anchoring;
+  shadows: Anchoring;
 }
 
 export interface FusionResult {
@@ -48,7 +57,8 @@ export function readBracket(
 
 /**
  * Fuses a prepared bracket, holds the result to the reference's tone and colour where it is
- * well exposed (unless `anchor` is false), then takes highlights the network's short frame clipped from the
+ * well exposed and to the long frame's where the reference is dark (unless `anchor` is
+ * false), then takes highlights the network's short frame clipped from the
  * bracket's shorter frames, if it has any (imaging/extend.ts). `gt` feeds the s1 variant (a
  * stage-1 diagnostic).
  */
@@ -56,7 +66,7 @@ export function fusePrepared(
   model: LFDiff,
   prepared: PreparedBracket,
   o: PipelineOptions & { gt?: Image } = {},
-): { hdr: Image; timings: FuseTimings; anchoring: Anchoring | null; extension: Extension } {
+): { hdr: Image; timings: FuseTimings; anchoring: Anchorings | null; extension: Extension } {
   const { hdr, timings } = fuseBracket(model, prepared.ldrs, {
     evs: prepared.evs,
     steps: o.steps,
@@ -67,10 +77,13 @@ export function fusePrepared(
     onProgress: o.onProgress,
   });
   const net = { ...hdr, bitDepth: 32 };
-  const anchoring = o.anchor === false
-    ? null
-    : anchorToReference(net, prepared.ldrs[1], prepared.evs[1]);
-  const extension = extendRange(anchoring?.hdr ?? net, prepared);
+  let anchoring: Anchorings | null = null;
+  if (o.anchor !== false) {
+    const [, ref, long] = prepared.ldrs;
+    const reference = anchorToReference(net, ref, prepared.evs[1]);
+    anchoring = { reference, shadows: anchorShadowsToLong(reference.hdr, ref, long, prepared.evs) };
+  }
+  const extension = extendRange(anchoring?.shadows.hdr ?? net, prepared);
   return { hdr: extension.hdr, timings, anchoring, extension };
 }
 

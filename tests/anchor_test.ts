@@ -1,9 +1,10 @@
-// The result held to the reference's tone and colour: a smooth per-channel error of the
-// network is taken out where the reference is well exposed, highlights beyond what the
-// reference records keep their values, and a reference with no well-exposed pixels changes
-// nothing.
+// The result held to the frames' tone and colour: a smooth per-channel error of the network
+// is taken out where the reference is well exposed, highlights beyond what the reference
+// records keep their values, and a reference with no well-exposed pixels changes nothing;
+// where the reference is dark and has lost light, the long frame's light comes back, but not
+// from something that moved, and the detail stays the network's.
 
-import { anchorToReference } from "@lfdiff/imaging/anchor.ts";
+import { anchorShadowsToLong, anchorToReference } from "@lfdiff/imaging/anchor.ts";
 import { GAMMA } from "@lfdiff/imaging/exposure.ts";
 import { bracketOptions } from "../tools/bracket_flags.ts";
 import type { Image } from "@lfdiff/io/image.ts";
@@ -77,6 +78,60 @@ Deno.test("a reference with no well-exposed pixels changes nothing", () => {
   const a = anchorToReference(net, ref, EV);
   assertEquals([a.applied, a.gain], [false, [1, 1, 1]]);
   assertEquals(a.hdr.data, net.data);
+});
+
+/** Shadows 0.7–1.3× a level the reference codes at 0.03 (the long frame, EV 6, at 0.1). */
+const shadow = (x: number, y: number) =>
+  Math.pow(0.03, GAMMA) / 2 ** EV * (1 + 0.3 * Math.sin(x / 2) * Math.cos(y / 3));
+const LONG = EV + 4;
+/** The long frame's codes for radiance v. */
+const longCode = (v: number) => Math.min(Math.pow(v * 2 ** LONG, 1 / GAMMA), 1);
+
+Deno.test("shadows the reference has lost light in are held to the long frame", () => {
+  // Left: mid-tones. Right: shadows whose blue a JPEG reference reads at a third of its
+  // light, and a network that followed it.
+  const truth = image((x, y) => (x < W / 2 ? 0.05 : shadow(x, y)));
+  const lost = (x: number, c: number) => (x >= W / 2 && c === 2 ? 1 / 3 : 1);
+  const ref = image((x, y, c) => code(truth.data[(y * W + x) * 3 + c] * lost(x, c)));
+  const long = image((x, y, c) => longCode(truth.data[(y * W + x) * 3 + c]));
+  const net = image((x, y, c) => truth.data[(y * W + x) * 3 + c] * lost(x, c));
+  const a = anchorShadowsToLong(net, ref, long, [0, EV, LONG]);
+  assert(a.applied && a.share > 0.4, `share ${a.share}`);
+  let worst = 0;
+  for (let y = 0; y < H; y++) {
+    for (let x = W / 2 + 8; x < W; x++) {
+      for (let c = 0; c < 3; c++) {
+        worst = Math.max(worst, relErr(a.hdr, truth, (y * W + x) * 3 + c));
+      }
+    }
+  }
+  assert(worst < 0.03, `shadows off by up to ${worst}`); // the texture stays, at its light
+  const at = (x: number) => a.hdr.data[(10 * W + x) * 3 + 1];
+  assertEquals(at(5), net.data[(10 * W + 5) * 3 + 1], "mid-tones are the reference's to hold");
+});
+
+Deno.test("a lit thing in the long frame over the reference's shadow is not light it lost", () => {
+  // Shadows the network has right, and a patch where the long frame shows something bright
+  // that has since moved: the reference records it dark, so it stays dark.
+  const truth = image((x, y) => shadow(x, y));
+  const ref = image((x, y, c) => code(truth.data[(y * W + x) * 3 + c]));
+  const moved = (x: number, y: number) => x >= 60 && x < 84 && y >= 20 && y < 44;
+  const long = image((x, y, c) => (moved(x, y) ? 0.6 : longCode(truth.data[(y * W + x) * 3 + c])));
+  const a = anchorShadowsToLong(truth, ref, long, [0, EV, LONG]);
+  assert(a.applied);
+  let worst = 0;
+  for (let i = 0; i < W * H * 3; i++) worst = Math.max(worst, relErr(a.hdr, truth, i));
+  assert(worst < 1e-3, `the patch's surroundings moved by ${worst}`);
+});
+
+Deno.test("a two-frame bracket, or no shadows, leaves the shadows as they are", () => {
+  const ref = image((x, y, c) => code(shadow(x, y) * (c + 1)));
+  const net = image((x, y) => shadow(x, y));
+  const same = anchorShadowsToLong(net, ref, ref, [0, EV, EV]);
+  assertEquals([same.applied, same.hdr.data], [false, net.data]);
+  const bright = image(() => 0.5);
+  const none = anchorShadowsToLong(net, bright, bright, [0, EV, LONG]);
+  assertEquals([none.applied, none.hdr.data], [false, net.data]);
 });
 
 Deno.test("--anchor takes on or off", async () => {

@@ -58,6 +58,11 @@ Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview
       JSON.stringify(report.anchor),
     );
     assert(r.err.includes("infer: tone held to the reference") || !report.anchor.applied, r.err);
+    assert(
+      report.anchor.shadows.gain.length === 3 &&
+        (r.err.includes("infer: shadows held to the long frame") || !report.anchor.shadows.applied),
+      JSON.stringify(report.anchor.shadows),
+    );
     assertEquals([
       (await readImage(`${tmp}/a.hdr`)).width,
       (await readImage(`${tmp}/a.png`)).height,
@@ -74,7 +79,10 @@ Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview
       "off",
     ]);
     strictEqual(r.code, 0, r.err);
-    assert(!r.err.includes("tone held"), "--anchor off leaves the network's output as it is");
+    assert(
+      !r.err.includes("tone held") && !r.err.includes("shadows held"),
+      "--anchor off leaves the network's output as it is",
+    );
     assert(r.out.includes(`${tmp}/b.exr (48x40, 1.0 = the shortest frame's saturation)`), r.out);
     strictEqual((await readImage(`${tmp}/b.exr`)).channels, 3);
   });

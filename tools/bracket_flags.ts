@@ -31,7 +31,8 @@ export const BRACKET_FLAGS = {
     type: "string",
     default: "on",
     arg: "on|off",
-    help: "hold the result to the reference frame's tone and colour where it is well exposed " +
+    help: "hold the result to the reference frame's tone and colour where it is well exposed, " +
+      "and to the long frame's where the reference is dark " +
       "(a smooth gain per channel; off: the network's output as it is)",
   },
 } satisfies Flags;

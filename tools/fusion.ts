@@ -10,10 +10,10 @@ import type { Image } from "../io/image.ts";
 import { prepareBracket, type PreparedBracket } from "../imaging/prepare.ts";
 import { responseToJson } from "../imaging/response.ts";
 import { previewImage } from "../imaging/tonemap.ts";
-import type { Anchoring } from "../imaging/anchor.ts";
 import type { Extension } from "../imaging/extend.ts";
 import type { FuseTimings } from "../model/fuse.ts";
-import { fusePrepared } from "../model/pipeline.ts";
+import { type Anchorings, fusePrepared } from "../model/pipeline.ts";
+import type { Anchoring } from "../imaging/anchor.ts";
 import { BRACKET_FLAGS, bracketOptions } from "./bracket_flags.ts";
 import { chooseModel, MODEL_FLAGS, type ModelChoice, useDevice } from "./model_flags.ts";
 
@@ -33,7 +33,7 @@ export interface Fusion {
   hdr: Image;
   timings: FuseTimings;
   /** The hold to the reference's tone and colour (null: --anchor off). */
-  anchoring: Anchoring | null;
+  anchoring: Anchorings | null;
   /** Highlights taken from the bracket's frames shorter than the network's short one. */
   extension: Extension;
 }
@@ -71,14 +71,25 @@ export async function fuseWithFlags(
     gt: h.gt,
   });
   if (anchoring) {
-    const [r, g, b] = anchoring.gain.map((v) => v.toFixed(3));
+    const { reference, shadows } = anchoring;
+    const gains = (a: Anchoring) => {
+      const [r, g, b] = a.gain.map((v) => v.toFixed(3));
+      return `gains over the whole image R ${r}, G ${g}, B ${b}`;
+    };
     h.say(
-      anchoring.applied
+      reference.applied
         ? `tone held to the reference where it is well exposed (${
-          (100 * anchoring.share).toFixed(0)
-        }% of the image): gains over the whole image R ${r}, G ${g}, B ${b}`
+          (100 * reference.share).toFixed(0)
+        }% of the image): ${gains(reference)}`
         : "tone: the reference is well exposed in under 1% of the image; the network's as it is",
     );
+    if (shadows.applied) {
+      h.say(
+        `shadows held to the long frame where the reference is dark (evidence in ${
+          (100 * shadows.share).toFixed(0)
+        }% of the image): ${gains(shadows)}`,
+      );
+    }
   }
   if (extension.frames.length) {
     h.say(

@@ -194,11 +194,19 @@ await run("infer", async () => {
       coverage: prepared.response?.coverage,
       black: prepared.response?.black,
     },
-    /** The hold to the reference's tone: per-channel gains over the whole image (null: off). */
+    /**
+     * The hold to the reference's tone: per-channel gains over the whole image, and under
+     * `shadows` the hold to the long frame where the reference is dark (null: off).
+     */
     anchor: f.anchoring && {
-      applied: f.anchoring.applied,
-      gain: f.anchoring.gain,
-      share: f.anchoring.share,
+      applied: f.anchoring.reference.applied,
+      gain: f.anchoring.reference.gain,
+      share: f.anchoring.reference.share,
+      shadows: {
+        applied: f.anchoring.shadows.applied,
+        gain: f.anchoring.shadows.gain,
+        share: f.anchoring.shadows.share,
+      },
     },
     /** Frames beyond the three whose radiance filled highlights the short frame clipped. */
     highlightsFrom: f.extension.frames.map((i) => bracket.files[i]),
