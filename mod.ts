@@ -12,6 +12,7 @@ export { loadLFDiff, saveLFDiff } from "./model/checkpoint.ts";
 export { bracketInputs } from "./model/inputs.ts";
 export { fuseBracket, type FuseOptions, type FuseTimings, type Pixels } from "./model/fuse.ts";
 export {
+  type Anchorings,
   fuseFiles,
   fusePrepared,
   type FusionResult,

@@ -61,11 +61,11 @@ const SHADOW_GAIN_MAX = 4;
 
 export interface Anchoring {
   hdr: Image;
-  /** The whole image's gain per channel (reference over output where it is well exposed). */
+  /** The whole image's gain per channel (the trusted frame over the output where it is trusted). */
   gain: [number, number, number];
-  /** Share of the image where the reference is well exposed (the evidence). */
+  /** Share of the image that is evidence (the reference well exposed; or dark, the long frame not). */
   share: number;
-  /** False where the reference held too little evidence and the result is the input. */
+  /** False where the frames held too little evidence and the result is the input. */
   applied: boolean;
 }
 
@@ -82,9 +82,8 @@ export function anchorToReference(hdr: Image, ref: Image, ev: number): Anchoring
   const cells = new Cells(w, h, GAIN_MAX);
   for (let i = 0; i < n; i++) {
     if (!well[i]) continue;
-    for (let c = 0; c < 3; c++) {
-      cells.add(i, c, Math.pow(ref.data[i * rc + Math.min(c, rc - 1)], GAMMA) * scale, hdr);
-    }
+    const r = (c: number) => Math.pow(ref.data[i * rc + Math.min(c, rc - 1)], GAMMA) * scale;
+    cells.add(i, hdr, r(0), r(1), r(2));
   }
   const global = cells.wholeGain();
   const share = cells.count / n;
@@ -93,11 +92,10 @@ export function anchorToReference(hdr: Image, ref: Image, ev: number): Anchoring
   // Above what the reference records (its code 0.85) the output is the short frame's
   // radiance, which the reference cannot vouch for: the gain fades out over two stops.
   const top = Math.pow(0.85, GAMMA) * scale;
-  const out = cells.apply(hdr, gains, (i) => {
+  const out = cells.apply(hdr, gains, (i, power) => {
     let peak = 0;
     for (let c = 0; c < hdr.channels; c++) peak = Math.max(peak, hdr.data[i * hdr.channels + c]);
-    const keep = 1 - Math.min(Math.max(Math.log2(peak / top) / 2, 0), 1);
-    return [keep, keep, keep];
+    power[0] = power[1] = power[2] = 1 - Math.min(Math.max(Math.log2(peak / top) / 2, 0), 1);
   });
   return { hdr: out, gain: global, share, applied: true };
 }
@@ -133,18 +131,19 @@ export function anchorShadowsToLong(
       darkest = Math.min(darkest, r);
     }
     if (!evidence || darkest >= WELL_LO) continue;
-    for (let c = 0; c < 3; c++) cells.add(i, c, Math.pow(at(long, i, c), GAMMA) * scale, hdr);
+    const l = (c: number) => Math.pow(at(long, i, c), GAMMA) * scale;
+    cells.add(i, hdr, l(0), l(1), l(2));
   }
   const share = cells.count / n;
   if (share < MIN_SHARE) return { hdr, gain: [1, 1, 1], share, applied: false };
   const gains = cells.smoothGains([1, 1, 1]);
-  const out = cells.apply(hdr, gains, (i) => {
+  const out = cells.apply(hdr, gains, (i, power) => {
     let peak = 0;
     for (let c = 0; c < 3; c++) peak = Math.max(peak, at(long, i, c));
     const unclipped = 1 - smoothstep(WELL_HI, 0.95, peak);
-    return [0, 1, 2].map((c) =>
-      unclipped * (1 - smoothstep(SHADOW_FULL, SHADOW_NONE, at(ref, i, c)))
-    );
+    for (let c = 0; c < 3; c++) {
+      power[c] = unclipped * (1 - smoothstep(SHADOW_FULL, SHADOW_NONE, at(ref, i, c)));
+    }
   });
   return { hdr: out, gain: cells.wholeGain(), share, applied: true };
 }
@@ -167,7 +166,7 @@ class Cells {
   readonly ch: number;
   readonly num = [0, 1, 2].map(() => new Float64Array(0));
   readonly den = [0, 1, 2].map(() => new Float64Array(0));
-  /** Pixels added (channel 0 counts). */
+  /** Pixels added. */
   count = 0;
 
   constructor(readonly width: number, readonly height: number, readonly most: number) {
@@ -180,13 +179,22 @@ class Cells {
     }
   }
 
-  /** Pixel i's channel c: the trusted radiance `v` against the output's. */
-  add(i: number, c: number, v: number, hdr: Image): void {
+  /** The cell of pixel i. */
+  cellOf(i: number): number {
     const x = i % this.width, y = (i - x) / this.width;
-    const k = Math.floor(y / this.cell) * this.cw + Math.floor(x / this.cell);
-    if (c === 0) this.count++;
-    this.num[c][k] += v;
-    this.den[c][k] += Math.max(hdr.data[i * hdr.channels + Math.min(c, hdr.channels - 1)], 0);
+    return Math.floor(y / this.cell) * this.cw + Math.floor(x / this.cell);
+  }
+
+  /** Pixel i's channels as evidence: the trusted frame's radiance `v(c)` against the output's. */
+  add(i: number, hdr: Image, v0: number, v1: number, v2: number): void {
+    const k = this.cellOf(i), hc = hdr.channels, o = i * hc;
+    this.count++;
+    this.num[0][k] += v0;
+    this.num[1][k] += v1;
+    this.num[2][k] += v2;
+    this.den[0][k] += Math.max(hdr.data[o], 0);
+    this.den[1][k] += Math.max(hdr.data[o + Math.min(1, hc - 1)], 0);
+    this.den[2][k] += Math.max(hdr.data[o + Math.min(2, hc - 1)], 0);
   }
 
   clamp(g: number): number {
@@ -211,10 +219,14 @@ class Cells {
     });
   }
 
-  /** `hdr` times the gains (bilinear between cell centres), each raised to `power(i)[c]`. */
-  apply(hdr: Image, gains: Float64Array[], power: (i: number) => number[]): Image {
+  /** `hdr` times the gains (bilinear between cell centres), raised to the powers `power` sets. */
+  apply(
+    hdr: Image,
+    gains: Float64Array[],
+    power: (i: number, out: Float64Array) => void,
+  ): Image {
     const { width: w, height: h, cell, cw, ch } = this, hc = hdr.channels;
-    const out = new Float32Array(hdr.data.length);
+    const out = new Float32Array(hdr.data.length), p = new Float64Array(3);
     for (let y = 0; y < h; y++) {
       // Bilinear between cell centres, clamped at the borders.
       const fy = Math.min(Math.max((y + 0.5) / cell - 0.5, 0), ch - 1);
@@ -222,7 +234,8 @@ class Cells {
       for (let x = 0; x < w; x++) {
         const fx = Math.min(Math.max((x + 0.5) / cell - 0.5, 0), cw - 1);
         const x0 = Math.floor(fx), x1 = Math.min(x0 + 1, cw - 1), ax = fx - x0;
-        const i = y * w + x, p = power(i);
+        const i = y * w + x;
+        power(i, p);
         for (let c = 0; c < hc; c++) {
           const g = gains[Math.min(c, 2)];
           const upper = (1 - ax) * g[y0 * cw + x0] + ax * g[y0 * cw + x1];
