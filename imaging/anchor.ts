@@ -63,7 +63,10 @@ export interface Anchoring {
   hdr: Image;
   /** The whole image's gain per channel (the trusted frame over the output where it is trusted). */
   gain: [number, number, number];
-  /** Share of the image that is evidence (the reference well exposed; or dark, the long frame not). */
+  /**
+   * Share of the image that is evidence: the reference well exposed; for the shadows, the
+   * reference dark where the long frame is well exposed and agrees with it.
+   */
   share: number;
   /** False where the frames held too little evidence and the result is the input. */
   applied: boolean;
@@ -104,7 +107,8 @@ export function anchorToReference(hdr: Image, ref: Image, ev: number): Anchoring
  * `hdr` held to the long frame's tone and colour where the reference is dark (a channel
  * below WELL_LO) and the long frame well exposed and agreeing with it: the frames
  * in the network's convention, `evs` from the shortest. Unchanged where under 1% of the image
- * holds such evidence, or the long frame is the reference (a two-frame bracket).
+ * holds such evidence, or the long frame is no longer than the reference (a two-frame
+ * bracket repeats the reference).
  */
 export function anchorShadowsToLong(
   hdr: Image,
@@ -116,7 +120,7 @@ export function anchorShadowsToLong(
   sameSize(hdr, ref);
   sameSize(hdr, long);
   const stops = evs[2] - evs[1];
-  if (long === ref || stops <= 0) return { hdr, gain: [1, 1, 1], share: 0, applied: false };
+  if (stops <= 0) return { hdr, gain: [1, 1, 1], share: 0, applied: false };
   const scale = 1 / 2 ** evs[2], toRef = 1 / 2 ** (stops / GAMMA);
   const at = (img: Image, i: number, c: number) =>
     img.data[i * img.channels + Math.min(c, img.channels - 1)];
@@ -136,8 +140,11 @@ export function anchorShadowsToLong(
   }
   const share = cells.count / n;
   if (share < MIN_SHARE) return { hdr, gain: [1, 1, 1], share, applied: false };
+  // Drawn towards no change, not the whole image's gain: shadows far from any evidence (or
+  // where only something that moved was) keep the network's values.
   const gains = cells.smoothGains([1, 1, 1]);
   const out = cells.apply(hdr, gains, (i, power) => {
+    // Near its clip the long frame no longer records the light whole: the hold fades out.
     let peak = 0;
     for (let c = 0; c < 3; c++) peak = Math.max(peak, at(long, i, c));
     const unclipped = 1 - smoothstep(WELL_HI, 0.95, peak);
@@ -164,8 +171,8 @@ class Cells {
   readonly cell: number;
   readonly cw: number;
   readonly ch: number;
-  readonly num = [0, 1, 2].map(() => new Float64Array(0));
-  readonly den = [0, 1, 2].map(() => new Float64Array(0));
+  readonly num: Float64Array[];
+  readonly den: Float64Array[];
   /** Pixels added. */
   count = 0;
 
@@ -173,10 +180,8 @@ class Cells {
     this.cell = Math.max(8, Math.round(Math.min(width, height) / 16));
     this.cw = Math.ceil(width / this.cell);
     this.ch = Math.ceil(height / this.cell);
-    for (let c = 0; c < 3; c++) {
-      this.num[c] = new Float64Array(this.cw * this.ch);
-      this.den[c] = new Float64Array(this.cw * this.ch);
-    }
+    this.num = [0, 1, 2].map(() => new Float64Array(this.cw * this.ch));
+    this.den = [0, 1, 2].map(() => new Float64Array(this.cw * this.ch));
   }
 
   /** The cell of pixel i. */
@@ -215,7 +220,10 @@ class Cells {
       const nb = boxBlur(this.num[c], this.cw, this.ch),
         db = boxBlur(this.den[c], this.cw, this.ch);
       const weight = PRIOR_CELLS * sum(this.den[c]) / (this.cw * this.ch);
-      return nb.map((v, k) => this.clamp((v + prior[c] * weight) / (db[k] + weight)));
+      // An output of zeros leaves no weight: the prior is all there is.
+      return nb.map((v, k) =>
+        db[k] + weight > 0 ? this.clamp((v + prior[c] * weight) / (db[k] + weight)) : prior[c]
+      );
     });
   }
 

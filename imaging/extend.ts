@@ -9,7 +9,8 @@
 // network's short frame clips: 17.2 → 29.4 dB PSNR-μ on a 7-frame bracket, 21.4 → 40.2 dB on
 // Debevec's 16 frames. The same on the dark side (longer frames where the long frame is
 // dark) made Debevec's shadows worse (20.7 → 14.7 dB: the film's toe is where its recovered
-// response is least sure), so shadows stay the network's.
+// response is least sure), so no longer frame's radiance is taken there (./anchor.ts holds
+// the shadows' tone to the network's own long frame).
 
 import type { Image } from "../io/image.ts";
 import { inConvention, type PreparedBracket } from "./prepare.ts";

@@ -31,7 +31,10 @@ export interface PipelineOptions extends PrepareOptions {
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
-/** The two holds (imaging/anchor.ts): to the reference where it is well exposed, then to the long frame where it is dark. */
+/**
+ * The two holds (imaging/anchor.ts): to the reference where it is well exposed, then to the
+ * long frame where the reference is dark.
+ */
 export interface Anchorings {
   reference: Anchoring;
   shadows: Anchoring;

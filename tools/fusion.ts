@@ -32,7 +32,7 @@ export interface Fusion {
   tile: number;
   hdr: Image;
   timings: FuseTimings;
-  /** The hold to the reference's tone and colour (null: --anchor off). */
+  /** The holds to the reference's and the long frame's tone and colour (null: --anchor off). */
   anchoring: Anchorings | null;
   /** Highlights taken from the bracket's frames shorter than the network's short one. */
   extension: Extension;
@@ -72,22 +72,22 @@ export async function fuseWithFlags(
   });
   if (anchoring) {
     const { reference, shadows } = anchoring;
-    const gains = (a: Anchoring) => {
+    const gains = (a: Anchoring, where: string) => {
       const [r, g, b] = a.gain.map((v) => v.toFixed(3));
-      return `gains over the whole image R ${r}, G ${g}, B ${b}`;
+      return `gains ${where} R ${r}, G ${g}, B ${b}`;
     };
     h.say(
       reference.applied
         ? `tone held to the reference where it is well exposed (${
           (100 * reference.share).toFixed(0)
-        }% of the image): ${gains(reference)}`
+        }% of the image): ${gains(reference, "over the whole image")}`
         : "tone: the reference is well exposed in under 1% of the image; the network's as it is",
     );
     if (shadows.applied) {
       h.say(
         `shadows held to the long frame where the reference is dark (evidence in ${
           (100 * shadows.share).toFixed(0)
-        }% of the image): ${gains(shadows)}`,
+        }% of the image): ${gains(shadows, "there")}`,
       );
     }
   }

@@ -18,6 +18,8 @@ import {
 } from "../../imaging/regions.ts";
 import { readBracket } from "../../model/pipeline.ts";
 
+/** Where the reference hold's evidence starts (imaging/anchor.ts): a JPEG has lost light below. */
+const ANCHOR_LO = 0.12;
 const [dir, ...results] = Deno.args;
 if (!dir || !results.length) {
   console.error("usage: deno run -A experiments/shadows/heldout_frames.ts BRACKET_DIR RESULT.hdr…");
@@ -36,7 +38,9 @@ for (const [j, frame] of p.aligned.entries()) {
   for (let i = 0; i < n; i++) {
     if (!wellF[i] || bright[i]) continue;
     if (!wellRef[i]) dark[i] = 1;
-    else if (Math.min(ref.data[i * 3], ref.data[i * 3 + 1], ref.data[i * 3 + 2]) < 0.12) low[i] = 1;
+    else if (Math.min(ref.data[i * 3], ref.data[i * 3 + 1], ref.data[i * 3 + 2]) < ANCHOR_LO) {
+      low[i] = 1;
+    }
   }
   const row = outs.map((o) =>
     `dark ${show(regionScore(o, truth, dark))}, low ${show(regionScore(o, truth, low))}`
