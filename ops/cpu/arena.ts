@@ -4,9 +4,10 @@
 // nor reuse each other's pages, so the arena decides what stays resident, in 2 MiB chunks:
 // a freed block stays resident for reuse (steps allocate the same shapes again, and a fresh
 // page costs a fault and a zero fill) unless resident memory would pass the peak of live
-// memory plus a slack; then the chunks free the longest are given back (madvise). Peak RSS is thus about peak live memory plus the slack: a 1024²
-// inference held 5.0 GB in fixed slabs for 2.9 GB of live tensors, and a training step,
-// which reuses every block, takes no faults after its first. Without mmap (no --allow-ffi)
+// memory plus a slack; then the chunks free the longest are given back (madvise). Peak RSS
+// is thus about peak live memory plus the slack: a 1024² inference held 5.0 GB in fixed
+// slabs for 2.9 GB of live tensors, and a training step, which reuses every block, takes
+// no faults after its first. Without mmap (no --allow-ffi)
 // regions are plain 256 MiB arrays, kept. Buffers under 1024 floats are plain arrays.
 // No transparent huge pages are asked for: on the development VM of 2026-12-04 (Intel, under
 // Firecracker) a first touch of 2 MiB pages cost far more once another process had run and

@@ -490,13 +490,9 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       if (!b || isBf16(w) || isBf16(b)) return base32.layerNorm(geo, x, w, b, y, mean, rstd);
       const dims = lnDims(geo, f(x));
       if (dims && sameType(f(x), f(y))) {
-        const fp32 = lnInFp32(geo, f(x)), dt = fp32 ? dataType.f32 : dtOf(f(x));
-        const xt = fp32 ? widen(f(x)) : f(x), yt = fp32 ? tmp(4 * f(y).length) : f(y);
-        run(layerNormKernel(geo, false, dt), [xt, yt, f(w), f(b), f(mean), f(rstd)]);
-        if (fp32) {
-          convert(yt, f(y));
-          [xt, yt].forEach(release);
-        }
+        lnNhwc(geo, f(x), f(y), (dt, xt, yt) => {
+          run(layerNormKernel(geo, false, dt), [xt, yt, f(w), f(b), f(mean), f(rstd)]);
+        });
         return markNhwc(f(y), dims);
       }
       plain(f(x));
@@ -514,16 +510,12 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
       // The primitive lists the shift among its inputs but never reads it: w stands in.
       const params = [f(w), f(w), f(mean), f(rstd), f(dw), f(db)];
       if (dims && sameType(f(x), f(dx))) {
-        const fp32 = lnInFp32(geo, f(x)), dt = fp32 ? dataType.f32 : dtOf(f(x));
-        const gt = nhwcOf(f(g), dims, dt);
-        const xt = fp32 ? widen(f(x)) : f(x), dxt = fp32 ? tmp(4 * f(dx).length) : f(dx);
-        run(layerNormKernel(geo, true, dt), [xt, gt, dxt, ...params]);
-        if (fp32) {
-          convert(dxt, f(dx));
-          [xt, dxt].forEach(release);
-        }
+        lnNhwc(geo, f(x), f(dx), (dt, xt, dxt) => {
+          const gt = nhwcOf(f(g), dims, dt);
+          run(layerNormKernel(geo, true, dt), [xt, gt, dxt, ...params]);
+          if (gt !== f(g)) release(gt);
+        });
         markNhwc(f(dx), dims);
-        if (gt !== f(g)) release(gt);
         return;
       }
       plain(f(x), f(g));
@@ -791,6 +783,23 @@ export function createDnnlBackend(name: string, base: Backend): Backend {
    * against 0.35 in fp32; 24 and 120 alike; 16, 32, 48, 64, 240 as fast as fp32).
    */
   const lnInFp32 = (geo: { c: number }, x: Buf) => isBf16(x) && geo.c % 16 !== 0;
+
+  /**
+   * Runs `kernel` on channels-last x and its output `out` in their dtype, or, where
+   * lnInFp32, on fp32 copies of both (the output converted back).
+   */
+  function lnNhwc(
+    geo: { c: number },
+    x: Buf,
+    out: Buf,
+    kernel: (dt: DataType, xt: Buf, outT: Buf) => void,
+  ): void {
+    if (!lnInFp32(geo, x)) return kernel(dtOf(x), x, out);
+    const xt = widen(x), ot = tmp(4 * out.length);
+    kernel(dataType.f32, xt, ot);
+    convert(ot, out);
+    [xt, ot].forEach(release);
+  }
 
   /** The dims of x when it holds layer norm's [n, c, hw] channels-last, else null. */
   function lnDims(geo: { n: number; c: number; hw: number }, x: Buf) {
