@@ -34,7 +34,7 @@ import { smoothstep, WELL_HI, WELL_LO, wellExposed } from "./regions.ts";
  * Fitted from 0.08, the gain pulled those triplets, one stop apart, to −0.08 and +0.13 stops
  * of each other; from 0.12, −0.01 and +0.07.
  */
-const ANCHOR_LO = 0.12;
+export const ANCHOR_LO = 0.12;
 /**
  * A reference channel is the long frame's to hold below SHADOW_FULL, fading out by
  * SHADOW_NONE. Held up to ANCHOR_LO instead, the room's held-out frames agreed a little better

@@ -7,6 +7,7 @@
 
 import { readImage } from "../../io/codecs.ts";
 import { toRgb } from "../../io/image.ts";
+import { ANCHOR_LO } from "../../imaging/anchor.ts";
 import { ldrToLinear } from "../../imaging/exposure.ts";
 import { inConvention, prepareBracket } from "../../imaging/prepare.ts";
 import {
@@ -18,8 +19,6 @@ import {
 } from "../../imaging/regions.ts";
 import { readBracket } from "../../model/pipeline.ts";
 
-/** Where the reference hold's evidence starts (imaging/anchor.ts): a JPEG has lost light below. */
-const ANCHOR_LO = 0.12;
 const [dir, ...results] = Deno.args;
 if (!dir || !results.length) {
   console.error("usage: deno run -A experiments/shadows/heldout_frames.ts BRACKET_DIR RESULT.hdr…");
