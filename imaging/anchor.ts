@@ -21,7 +21,7 @@
 // records, is applied to the reference's darkest channels: the detail stays the network's.
 // Those held-out frames then read 66% and 58%, and agree 3.7 dB better (PSNR-μ).
 
-import type { Image } from "../io/image.ts";
+import { channelAt as at, type Image } from "../io/image.ts";
 import { GAMMA, linearise } from "./exposure.ts";
 import { smoothstep, WELL_HI, WELL_LO, wellExposed } from "./regions.ts";
 
@@ -150,10 +150,6 @@ export function anchorShadowsToLong(
   });
   return { hdr: out, gain: cells.wholeGain(), share, applied: true };
 }
-
-/** Channel c of pixel i (a grey image's one channel for all three). */
-const at = (img: Image, i: number, c: number) =>
-  img.data[i * img.channels + Math.min(c, img.channels - 1)];
 
 function sameSize(hdr: Image, frame: Image): void {
   const { width: w, height: h } = hdr;

@@ -86,6 +86,10 @@ export function checkHolds(
   }
 }
 
+/** Channel c of pixel i (a grey image's one channel for all three). */
+export const channelAt = (img: Image, i: number, c: number): number =>
+  img.data[i * img.channels + Math.min(c, img.channels - 1)];
+
 export function newImage(width: number, height: number, channels: number, bitDepth: number): Image {
   const data = new Float32Array(width * height * channels);
   return { width, height, channels, bitDepth, data };

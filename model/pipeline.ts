@@ -1,13 +1,14 @@
 // From files to an HDR image, the path `infer` and the page (`serve`) share: load the
 // bracket (io/bracket.ts), choose and prepare its frames (imaging/prepare.ts), fuse them
-// (./fuse.ts), hold the result to the reference's tone and colour (imaging/anchor.ts), extend
-// the highlights from the bracket's other frames (imaging/extend.ts).
+// (./fuse.ts), hold the result to the frames (imaging/anchor.ts, imaging/reference_pass.ts),
+// extend the highlights from the bracket's other frames (imaging/extend.ts).
 // The result is in shortest-exposure units of the frames the network saw.
 
 import { type Bracket, loadBracket, loadBracketFolder } from "../io/bracket.ts";
 import type { DecodeOptions, Image } from "../io/image.ts";
 import { type Anchoring, anchorShadowsToLong, anchorToReference } from "../imaging/anchor.ts";
 import { extendRange, type Extension } from "../imaging/extend.ts";
+import { type Passing, passReference } from "../imaging/reference_pass.ts";
 import { prepareBracket, type PreparedBracket, type PrepareOptions } from "../imaging/prepare.ts";
 import { fuseBracket, type FuseTimings } from "./fuse.ts";
 import type { LFDiff } from "./lfdiff.ts";
@@ -23,8 +24,9 @@ export interface PipelineOptions extends PrepareOptions {
   tile?: number;
   device?: string;
   /**
-   * Hold the result to the frames' tone and colour (imaging/anchor.ts; default true): the
-   * reference's where it is well exposed, the long frame's where the reference is dark.
+   * Hold the result to the frames (default true): to the reference's tone where it is well
+   * exposed, to the reference itself where it is cleaner than the network's output, to the
+   * long frame's tone where the reference is dark.
    */
   anchor?: boolean;
   /** Progress for people watching: a stage, and how far into it. */
@@ -32,11 +34,13 @@ export interface PipelineOptions extends PrepareOptions {
 }
 
 /**
- * The two holds (imaging/anchor.ts): to the reference where it is well exposed, then to the
- * long frame where the reference is dark.
+ * The holds to the frames, in order: to the reference's tone where it is well exposed
+ * (imaging/anchor.ts), the reference passed through where it is cleaner than the network's
+ * output (imaging/reference_pass.ts), then to the long frame where the reference is dark.
  */
 export interface Anchorings {
   reference: Anchoring;
+  passed: Passing;
   shadows: Anchoring;
 }
 
@@ -59,8 +63,7 @@ export function readBracket(
 }
 
 /**
- * Fuses a prepared bracket, holds the result to the reference's tone and colour where it is
- * well exposed and to the long frame's where the reference is dark (unless `anchor` is
+ * Fuses a prepared bracket, holds the result to the frames (Anchorings; unless `anchor` is
  * false), then takes highlights the network's short frame clipped from the
  * bracket's shorter frames, if it has any (imaging/extend.ts). `gt` feeds the s1 variant (a
  * stage-1 diagnostic).
@@ -84,7 +87,9 @@ export function fusePrepared(
   if (o.anchor !== false) {
     const [, ref, long] = prepared.ldrs;
     const reference = anchorToReference(net, ref, prepared.evs[1]);
-    anchoring = { reference, shadows: anchorShadowsToLong(reference.hdr, ref, long, prepared.evs) };
+    const passed = passReference(reference.hdr, ref, prepared.evs[1]);
+    const shadows = anchorShadowsToLong(passed.hdr, ref, long, prepared.evs);
+    anchoring = { reference, passed, shadows };
   }
   const extension = extendRange(anchoring?.shadows.hdr ?? net, prepared);
   return { hdr: extension.hdr, timings, anchoring, extension };

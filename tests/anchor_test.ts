@@ -8,16 +8,11 @@ import { anchorShadowsToLong, anchorToReference } from "@lfdiff/imaging/anchor.t
 import { GAMMA } from "@lfdiff/imaging/exposure.ts";
 import { bracketOptions } from "../tools/bracket_flags.ts";
 import type { Image } from "@lfdiff/io/image.ts";
+import { rgbImage } from "./rgb_image.ts";
 import { assert, assertEquals, assertRejectsOneLine } from "./assert.ts";
 
 const W = 96, H = 64, EV = 2;
-const image = (f: (x: number, y: number, c: number) => number): Image => {
-  const data = new Float32Array(W * H * 3);
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) data[(y * W + x) * 3 + c] = f(x, y, c);
-  }
-  return { width: W, height: H, channels: 3, bitDepth: 32, data };
-};
+const image = (f: (x: number, y: number, c: number) => number) => rgbImage(W, H, f);
 /** Radiance in shortest-exposure units, and the reference's codes for it (γ 2.2, EV 2). */
 const code = (v: number) => Math.min(Math.pow(v * 2 ** EV, 1 / GAMMA), 1);
 const relErr = (a: Image, b: Image, i: number) => Math.abs(a.data[i] / b.data[i] - 1);

@@ -58,6 +58,16 @@ Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview
       JSON.stringify(report.anchor),
     );
     assert(r.err.includes("infer: tone held to the reference") || !report.anchor.applied, r.err);
+    // The reference passed through where it is cleaner, or the line saying why not.
+    assert(
+      report.anchor.passed.weight.length === 3 &&
+        r.err.includes(
+          report.anchor.passed.applied
+            ? "infer: reference passed through where it is cleaner"
+            : "infer: reference not passed through: 8-bit frames",
+        ),
+      JSON.stringify(report.anchor.passed),
+    );
     assert(
       report.anchor.shadows.gain.length === 3 &&
         (r.err.includes("infer: shadows held to the long frame") || !report.anchor.shadows.applied),
@@ -80,7 +90,8 @@ Deno.test("infer: three files with --ev, and a scene folder, write HDR + preview
     ]);
     strictEqual(r.code, 0, r.err);
     assert(
-      !r.err.includes("tone held") && !r.err.includes("shadows held"),
+      !r.err.includes("tone held") && !r.err.includes("shadows held") &&
+        !r.err.includes("passed through"),
       "--anchor off leaves the network's output as it is",
     );
     assert(r.out.includes(`${tmp}/b.exr (48x40, 1.0 = the shortest frame's saturation)`), r.out);

@@ -31,9 +31,10 @@ export const BRACKET_FLAGS = {
     type: "string",
     default: "on",
     arg: "on|off",
-    help: "hold the result to the reference frame's tone and colour where it is well exposed, " +
-      "and to the long frame's where the reference is dark " +
-      "(a smooth gain per channel; off: the network's output as it is)",
+    help: "hold the result to the reference frame's tone and colour where it is well exposed " +
+      "(a smooth gain per channel), to the reference itself where it is cleaner than the " +
+      "network's output (frames deeper than 8 bits), and to the long frame's tone where the " +
+      "reference is dark (off: the network's output as it is)",
   },
 } satisfies Flags;
 

@@ -32,7 +32,7 @@ export interface Fusion {
   tile: number;
   hdr: Image;
   timings: FuseTimings;
-  /** The holds to the reference's and the long frame's tone and colour (null: --anchor off). */
+  /** The holds to the frames (null: --anchor off). */
   anchoring: Anchorings | null;
   /** Highlights taken from the bracket's frames shorter than the network's short one. */
   extension: Extension;
@@ -71,7 +71,7 @@ export async function fuseWithFlags(
     gt: h.gt,
   });
   if (anchoring) {
-    const { reference, shadows } = anchoring;
+    const { reference, passed, shadows } = anchoring;
     const gains = (a: Anchoring, where: string) => {
       const [r, g, b] = a.gain.map((v) => v.toFixed(3));
       return `gains ${where} R ${r}, G ${g}, B ${b}`;
@@ -82,6 +82,14 @@ export async function fuseWithFlags(
           (100 * reference.share).toFixed(0)
         }% of the image): ${gains(reference, "over the whole image")}`
         : "tone: the reference is well exposed in under 1% of the image; the network's as it is",
+    );
+    const [pr, pg, pb] = passed.weight.map((v) => v.toFixed(2));
+    h.say(
+      passed.applied
+        ? `reference passed through where it is cleaner than the network's output: mean ` +
+          `weight R ${pr}, G ${pg}, B ${pb}`
+        : "reference not passed through: 8-bit frames (a camera JPEG's noise cannot be " +
+          "measured from one frame)",
     );
     if (shadows.applied) {
       h.say(

@@ -195,13 +195,15 @@ await run("infer", async () => {
       black: prepared.response?.black,
     },
     /**
-     * The hold to the reference's tone: per-channel gains over the whole image, and under
-     * `shadows` the hold to the long frame where the reference is dark (null: off).
+     * The hold to the reference's tone: per-channel gains over the whole image; under
+     * `passed` the reference's mean weight where it was passed through, under `shadows` the
+     * hold to the long frame where the reference is dark (null: off).
      */
     anchor: f.anchoring && {
       applied: f.anchoring.reference.applied,
       gain: f.anchoring.reference.gain,
       share: f.anchoring.reference.share,
+      passed: { applied: f.anchoring.passed.applied, weight: f.anchoring.passed.weight },
       shadows: {
         applied: f.anchoring.shadows.applied,
         gain: f.anchoring.shadows.gain,
