@@ -21,7 +21,7 @@
 // records, is applied to the reference's darkest channels: the detail stays the network's.
 // Those held-out frames then read 66% and 58%, and agree 3.7 dB better (PSNR-μ).
 
-import { channelAt as at, type Image } from "../io/image.ts";
+import { channelAt as at, checkSameSize, type Image } from "../io/image.ts";
 import { GAMMA, linearise } from "./exposure.ts";
 import { smoothstep, WELL_HI, WELL_LO, wellExposed } from "./regions.ts";
 
@@ -79,7 +79,7 @@ export interface Anchoring {
  */
 export function anchorToReference(hdr: Image, ref: Image, ev: number): Anchoring {
   const { width: w, height: h } = hdr, n = w * h;
-  sameSize(hdr, ref);
+  checkSameSize("anchor", hdr, ref, "a frame");
   const well = wellExposed(ref, ANCHOR_LO);
   const scale = 1 / 2 ** ev;
   const cells = new Cells(w, h, GAIN_MAX);
@@ -116,8 +116,8 @@ export function anchorShadowsToLong(
   evs: [number, number, number],
 ): Anchoring {
   const { width: w, height: h } = hdr, n = w * h;
-  sameSize(hdr, ref);
-  sameSize(hdr, long);
+  checkSameSize("anchor", hdr, ref, "a frame");
+  checkSameSize("anchor", hdr, long, "a frame");
   const stops = evs[2] - evs[1];
   if (stops <= 0) return { hdr, gain: [1, 1, 1], share: 0, applied: false };
   const scale = 1 / 2 ** evs[2], toRef = 1 / 2 ** (stops / GAMMA);
@@ -149,13 +149,6 @@ export function anchorShadowsToLong(
     }
   });
   return { hdr: out, gain: cells.wholeGain(), share, applied: true };
-}
-
-function sameSize(hdr: Image, frame: Image): void {
-  const { width: w, height: h } = hdr;
-  if (frame.width !== w || frame.height !== h) {
-    throw new Error(`anchor: the result is ${w}x${h}, a frame ${frame.width}x${frame.height}`);
-  }
 }
 
 /**

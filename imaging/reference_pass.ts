@@ -13,11 +13,11 @@
 // Left out:
 // - codes below band 0's top (about 1% of white), where black points and noise clipped at
 //   zero bias the reference (synth-v4-test's black points: −0.25 dB with it);
-// - frames of 8-bit content (at most 256 codes in a channel): camera JPEGs, whose compression
+// - frames of 8-bit content (at most 256 codes in green): camera JPEGs, whose compression
 //   and in-camera denoising remove the fine grain the estimate sees but not the blotches
-//   (synth-v4-test's JPEG scenes lost up to 0.6 dB each with them).
+//   (synth-v4-test's JPEG scenes lost up to 1 dB each with them).
 
-import { channelAt as at, type Image } from "../io/image.ts";
+import { channelAt as at, checkSameSize, type Image } from "../io/image.ts";
 import { GAMMA, linearise } from "./exposure.ts";
 import { smoothstep } from "./regions.ts";
 
@@ -29,16 +29,17 @@ const FADE = 0.8, TOP = 0.9;
 const LEAST = 50;
 /** The wide residual's spacing in pixels: beyond a demosaic's reach (AHD's ±1–2 px). */
 const SPREAD = 3;
-/** Entries of the per-code tables (weight, radiance), interpolated between: error < 1e-4. */
+/** Entries of the per-code tables (weight, radiance), interpolated between. */
 const TABLE = 4096;
 /** At most this many residual samples per channel (a grid over the image). */
 const SAMPLES = 1 << 20;
 /**
  * The residuals' lowest quarter speaks for the noise (texture lifts the rest): for Gaussian
- * noise of σ, its mean is LOWEST_QUARTER × 6σ (|X| < 0.3186σ a quarter of the time).
+ * noise of σ, its mean is LOWEST_QUARTER × 6σ. QUARTILE is where |X| falls a quarter of the
+ * time, Φ⁻¹(0.625) for a standard normal X: it must change with QUARTER.
  */
-const QUARTER = 0.25;
-const LOWEST_QUARTER = Math.sqrt(2 / Math.PI) * (1 - Math.exp(-(0.3186394 ** 2) / 2)) / QUARTER;
+const QUARTER = 0.25, QUARTILE = 0.3186394;
+const LOWEST_QUARTER = Math.sqrt(2 / Math.PI) * (1 - Math.exp(-(QUARTILE ** 2) / 2)) / QUARTER;
 
 export interface Passing {
   hdr: Image;
@@ -48,11 +49,22 @@ export interface Passing {
   applied: boolean;
 }
 
-/** Band of code v; its position between band centres, for interpolating weights. */
-const band = (v: number) =>
-  Math.min(BANDS - 1, Math.floor(Math.sqrt(Math.max(v, 0) / TOP) * BANDS));
-const position = (v: number) =>
-  Math.min(Math.max(Math.sqrt(Math.max(v, 0) / TOP) * BANDS - 0.5, 0), BANDS - 1);
+/** A code in [0, 1]; not a number counts as black (a float frame's NaN). */
+const unit = (v: number) => (v > 0 ? Math.min(v, 1) : 0);
+/** Where code v falls on the band axis: band k covers [k, k + 1). */
+const onBands = (v: number) => Math.sqrt(unit(v) / TOP) * BANDS;
+const band = (v: number) => Math.min(BANDS - 1, Math.floor(onBands(v)));
+
+/**
+ * The weight of code v: none in band 0, rising through band 1's lower half to band 1's, then
+ * interpolated between band centres.
+ */
+function weightOf(weights: Float64Array, v: number): number {
+  const s = onBands(v);
+  if (s < 1.5) return s < 1 ? 0 : weights[1] * (s - 1) / 0.5;
+  const t = Math.min(s - 0.5, BANDS - 1), b = Math.min(Math.floor(t), BANDS - 2), f = t - b;
+  return (1 - f) * weights[b] + f * weights[b + 1];
+}
 
 /**
  * `hdr` (linear RGB, the units of the frames' EVs) with the reference `ref` (the network's
@@ -61,17 +73,13 @@ const position = (v: number) =>
  */
 export function passReference(hdr: Image, ref: Image, ev: number): Passing {
   const { width: w, height: h } = hdr, n = w * h, hc = hdr.channels;
-  if (ref.width !== w || ref.height !== h) {
-    throw new Error(
-      `reference pass: the result is ${w}x${h}, the reference ${ref.width}x${ref.height}`,
-    );
-  }
+  checkSameSize("reference pass", hdr, ref, "the reference");
   if (!deeperThan8Bits(ref)) return { hdr, weight: [0, 0, 0], applied: false };
   const scale = 1 / 2 ** ev, code = (v: number) => Math.pow(Math.max(v, 0) / scale, 1 / GAMMA);
   const top = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     let peak = 0;
-    for (let c = 0; c < 3; c++) peak = Math.max(peak, at(ref, i, c));
+    for (let c = 0; c < 3; c++) peak = Math.max(peak, unit(at(ref, i, c)));
     top[i] = 1 - smoothstep(FADE, TOP, peak);
   }
   const weights = [0, 1, 2].map((c) => {
@@ -81,23 +89,19 @@ export function passReference(hdr: Image, ref: Image, ev: number): Passing {
       return Math.min(Math.max(1 - noise[b] / (d[b] / count[b]), 0), 1);
     });
   });
-  // Per channel, the weight and the radiance of a code, tabulated (interpolated between).
   const tables = weights.map((wb) =>
-    Float32Array.from({ length: TABLE + 1 }, (_, j) => {
-      const t = position(j / TABLE), b = Math.floor(t), f = t - b;
-      return (1 - f) * wb[b] + f * wb[Math.min(b + 1, BANDS - 1)];
-    })
+    Float32Array.from({ length: TABLE + 1 }, (_, j) => weightOf(wb, j / TABLE))
   );
   const radiance = Float32Array.from({ length: TABLE + 1 }, (_, j) => linearise(j / TABLE, scale));
   const out = hdr.data.slice(), mean = [0, 0, 0];
   for (let i = 0; i < n; i++) {
     if (top[i] <= 0) continue;
     for (let c = 0; c < 3; c++) {
-      const z = Math.min(Math.max(at(ref, i, c), 0), 1) * TABLE;
+      const z = unit(at(ref, i, c)) * TABLE, o = i * hc + c;
       const j = Math.min(Math.floor(z), TABLE - 1), f = z - j, wt = tables[c];
       const weight = top[i] * (wt[j] + f * (wt[j + 1] - wt[j]));
-      if (weight <= 0) continue;
-      const o = i * hc + c;
+      // A non-finite output value stays as it is: nothing measured it.
+      if (weight <= 0 || !Number.isFinite(out[o])) continue;
       out[o] += weight * (radiance[j] + f * (radiance[j + 1] - radiance[j]) - out[o]);
       mean[c] += weight;
     }
@@ -124,9 +128,9 @@ function differences(
   const d = new Float64Array(BANDS), count = new Float64Array(BANDS);
   for (let y = 0; y < h; y += step) {
     for (let x = 0; x < w; x += step) {
-      const i = y * w + x, r = at(ref, i, c);
-      if (top[i] <= 0) continue;
-      const e = r - code(hdr.data[i * hc + c]), b = band(r);
+      const i = y * w + x, r = unit(at(ref, i, c)), o = hdr.data[i * hc + c];
+      if (top[i] <= 0 || !Number.isFinite(o)) continue;
+      const e = r - code(o), b = band(r);
       d[b] += e * e;
       count[b]++;
     }
@@ -165,6 +169,7 @@ function lowestQuarterNoise(
   for (let y = s; y < h - s; y += step) {
     for (let x = s; x < w - s; x += step) {
       const r = v(x, y), b = band(r);
+      // A NaN residual sorts last, out of the lowest quarter.
       residuals[b][filled[b]++] = Math.abs(
         v(x - s, y - s) - 2 * v(x, y - s) + v(x + s, y - s) - 2 * v(x - s, y) + 4 * r -
           2 * v(x + s, y) + v(x - s, y + s) - 2 * v(x, y + s) + v(x + s, y + s),
@@ -175,9 +180,9 @@ function lowestQuarterNoise(
     if (rs.length < LEAST) return Infinity;
     rs.sort();
     const low = Math.max(1, Math.floor(rs.length * QUARTER));
-    let s = 0;
-    for (let k = 0; k < low; k++) s += rs[k];
-    return (s / low / (6 * LOWEST_QUARTER)) ** 2;
+    let sum = 0;
+    for (let k = 0; k < low; k++) sum += rs[k];
+    return (sum / low / (6 * LOWEST_QUARTER)) ** 2;
   });
 }
 
@@ -192,7 +197,7 @@ function deeperThan8Bits(ref: Image): boolean {
   const seen = new Uint8Array(65536);
   let distinct = 0;
   for (let i = 0, n = ref.width * ref.height; i < n; i++) {
-    const k = Math.round(Math.min(Math.max(at(ref, i, 1), 0), 1) * 65535);
+    const k = Math.round(unit(at(ref, i, 1)) * 65535);
     if (!seen[k]) {
       seen[k] = 1;
       if (++distinct > 256) return true;

@@ -90,6 +90,14 @@ export function checkHolds(
 export const channelAt = (img: Image, i: number, c: number): number =>
   img.data[i * img.channels + Math.min(c, img.channels - 1)];
 
+/** Throws, in one line, unless `frame` (named `what`) has `hdr`'s size; `step` names the caller. */
+export function checkSameSize(step: string, hdr: Image, frame: Image, what: string): void {
+  const { width: w, height: h } = hdr;
+  if (frame.width !== w || frame.height !== h) {
+    throw new Error(`${step}: the result is ${w}x${h}, ${what} ${frame.width}x${frame.height}`);
+  }
+}
+
 export function newImage(width: number, height: number, channels: number, bitDepth: number): Image {
   const data = new Float32Array(width * height * channels);
   return { width, height, channels, bitDepth, data };
