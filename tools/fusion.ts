@@ -88,8 +88,8 @@ export async function fuseWithFlags(
       passed.applied
         ? `reference passed through where it is cleaner than the network's output: mean ` +
           `weight R ${pr}, G ${pg}, B ${pb}`
-        : "reference not passed through: 8-bit frames (a camera JPEG's noise cannot be " +
-          "measured from one frame)",
+        : "reference not passed through: 8-bit frames (their noise, a camera JPEG's above all, " +
+          "cannot be measured from one frame)",
     );
     if (shadows.applied) {
       h.say(
