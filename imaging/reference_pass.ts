@@ -11,8 +11,9 @@
 // reference), from the lowest quarter of the residuals so that texture counts little, and at
 // two spacings so that a demosaic's correlated noise counts whole.
 // Left out:
-// - codes below band 0's top (0.009, rising to band 1's weight by 0.02), where black points and noise clipped at
-//   zero bias the reference (synth-v4-test's black points: −0.25 dB with it);
+// - codes below band 0's top (0.009; the weight reaches band 1's by 0.02), where black points
+//   and noise clipped at zero bias the reference (synth-v4-test's black points: −0.25 dB with
+//   it);
 // - frames of 8-bit content (at most 256 codes in green): camera JPEGs, whose compression
 //   and in-camera denoising remove the fine grain the estimate sees but not the blotches
 //   (synth-v4-test's JPEG scenes lost up to 1 dB each with them).
