@@ -11,7 +11,7 @@
 //   Linear frames (RAW, developed by io/raw.ts: 1.0 = saturation) need no response:
 //   L' = min(L, 1)^(1/2.2).
 
-import type { Image } from "../io/image.ts";
+import { channelAt, type Image } from "../io/image.ts";
 import { alignBracket, type AlignMode, type FrameAlignment } from "./align.ts";
 import { GAMMA, normaliseEvs } from "./exposure.ts";
 import { apply } from "./homography.ts";
@@ -79,10 +79,10 @@ export function inConvention(
 
 /** A linear frame (1.0 = saturation) in the convention. */
 function linearToConvention(img: Image): Image {
-  const c = img.channels, n = img.width * img.height, out = new Float32Array(n * 3);
+  const n = img.width * img.height, out = new Float32Array(n * 3);
   for (let i = 0; i < n; i++) {
     for (let k = 0; k < 3; k++) {
-      const v = img.data[i * c + Math.min(k, c - 1)];
+      const v = channelAt(img, i, k);
       out[i * 3 + k] = v <= 0 ? 0 : v >= 1 ? 1 : Math.pow(v, 1 / GAMMA);
     }
   }

@@ -11,7 +11,7 @@
 // tonal ratio), their geometric mean (the bias, < 1 is too dark) and the cast (the largest
 // channel's departure from the bias).
 
-import type { Image } from "../io/image.ts";
+import { channelAt, type Image } from "../io/image.ts";
 import { muLaw } from "./tonemap.ts";
 
 export const WELL_LO = 0.08, WELL_HI = 0.85;
@@ -34,11 +34,11 @@ export interface RegionScore {
 
 /** 1 where every channel of the pixel is in [lo, WELL_HI]. */
 export function wellExposed(img: Image, lo = WELL_LO): Uint8Array {
-  const n = img.width * img.height, c = img.channels, out = new Uint8Array(n);
+  const n = img.width * img.height, out = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     let ok = 1;
     for (let k = 0; k < 3; k++) {
-      const v = img.data[i * c + Math.min(k, c - 1)];
+      const v = channelAt(img, i, k);
       if (v < lo || v > WELL_HI) ok = 0;
     }
     out[i] = ok;
@@ -87,14 +87,14 @@ const BINS = 64;
  * the bin's own spread), dilated by `grow` pixels.
  */
 export function motionMask(ldrs: Image[], ref: number, tol = 0.08, grow = 3): Uint8Array {
-  const r = ldrs[ref], { width: w, height: h, channels: c } = r, n = w * h;
+  const r = ldrs[ref], { width: w, height: h } = r, n = w * h;
   const moving = new Uint8Array(n);
   const wr = wellExposed(r);
   for (const [f, img] of ldrs.entries()) {
     if (f === ref || img === r) continue;
     const wf = wellExposed(img);
     for (let k = 0; k < 3; k++) {
-      const at = (im: Image, i: number) => im.data[i * c + Math.min(k, c - 1)];
+      const at = (im: Image, i: number) => channelAt(im, i, k);
       const bins: number[][] = Array.from({ length: BINS }, () => []);
       for (let i = 0; i < n; i++) {
         if (wr[i] && wf[i]) bins[Math.min(BINS - 1, Math.floor(at(r, i) * BINS))].push(at(img, i));

@@ -20,7 +20,7 @@
 // outlier bins.
 // A bracket that constrains too little of the range keeps γ 2.2, and says so.
 
-import type { Image } from "../io/image.ts";
+import { channelAt, type Image } from "../io/image.ts";
 import { GAMMA } from "./exposure.ts";
 
 /** Knots of G over [0, 1], at codes (k / (KNOTS − 1))²: dense near black, where the curve bends. */
@@ -372,7 +372,7 @@ export function toConvention(ldr: Image, r: Response): Image {
  * (code in [0, 1] → relative radiance): L' = g(L)^(1/2.2).
  */
 export function toConventionBy(ldr: Image, inverses: ((z: number) => number)[]): Image {
-  const c = ldr.channels, n = ldr.width * ldr.height, out = new Float32Array(n * 3);
+  const n = ldr.width * ldr.height, out = new Float32Array(n * 3);
   // A 4096-entry table per channel (one per distinct g): frames are 8- or 16-bit, the table
   // error is < 1e-4.
   const size = 4096, made = new Map<(z: number) => number, Float32Array>();
@@ -387,7 +387,7 @@ export function toConventionBy(ldr: Image, inverses: ((z: number) => number)[]):
   });
   for (let i = 0; i < n; i++) {
     for (let k = 0; k < 3; k++) {
-      const z = Math.min(Math.max(ldr.data[i * c + Math.min(k, c - 1)], 0), 1) * size;
+      const z = Math.min(Math.max(channelAt(ldr, i, k), 0), 1) * size;
       const j = Math.min(Math.floor(z), size - 1), f = z - j, t = tables[k];
       out[i * 3 + k] = t[j] + f * (t[j + 1] - t[j]);
     }
