@@ -5,8 +5,8 @@
 // bf16 convolutions and GEMMs run on it), else twice fp32 where AVX512-BF16 doubles it
 // (VDPBF16PS: two bf16 products per fp32 lane). The clock is the one /proc/cpuinfo reports
 // (on a VM often the nominal one; a core that boosts beyond it can pass this "peak"), else
-// lscpu's maximum. Two FMA units per core
-// is assumed (server cores since Skylake-SP and Zen 5; Zen 4 runs AVX-512 at half that).
+// lscpu's maximum. Two FMA units per core are assumed (server cores since Skylake-SP and Zen
+// 5; Zen 4 runs AVX-512 at half that).
 
 import { readProc } from "./proc.ts";
 

@@ -10,10 +10,10 @@ import type { Image } from "../io/image.ts";
 import { prepareBracket, type PreparedBracket } from "../imaging/prepare.ts";
 import { responseToJson } from "../imaging/response.ts";
 import { previewImage } from "../imaging/tonemap.ts";
+import type { Anchoring } from "../imaging/anchor.ts";
 import type { Extension } from "../imaging/extend.ts";
 import type { FuseTimings } from "../model/fuse.ts";
 import { type Anchorings, fusePrepared } from "../model/pipeline.ts";
-import type { Anchoring } from "../imaging/anchor.ts";
 import { BRACKET_FLAGS, bracketOptions } from "./bracket_flags.ts";
 import { chooseModel, MODEL_FLAGS, type ModelChoice, useDevice } from "./model_flags.ts";
 
